@@ -1,0 +1,26 @@
+//! The runtime every platform service shares.
+//!
+//! A service's `main` is three calls: read its configuration
+//! ([`config`]), start [`telemetry`], and run a [`server::Server`] built from
+//! its router. Everything a service needs to be operable — PostgreSQL with
+//! migrations ([`db`]), health and readiness ([`health`]), Prometheus metrics
+//! ([`metrics`]), one log line, span and metric per request ([`observe`]),
+//! gRPC + gRPC-Web + Connect on one port ([`rpc`], [`connect`]), trace
+//! propagation on outbound calls ([`propagation`]) and graceful shutdown
+//! ([`shutdown`]) — lives here, once.
+
+pub mod config;
+pub mod connect;
+pub mod db;
+pub mod health;
+pub mod metrics;
+pub mod observe;
+pub mod pagination;
+pub mod propagation;
+pub mod rpc;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{CommonConfig, ConfigError, Env};
+pub use server::Server;

@@ -1,0 +1,181 @@
+//! One port for gRPC, gRPC-Web and Connect.
+//!
+//! [`RpcRouter`] collects tonic services and turns them into an axum router
+//! where gRPC goes straight to tonic, gRPC-Web through `tonic-web`, and
+//! Connect unary calls through [`crate::connect`]; the standard health and
+//! reflection services are added, and every call is observed once.
+
+use std::{
+    convert::Infallible,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{Router, body::Body};
+use http::{Request, Response};
+use tonic::server::NamedService;
+use tower::{Layer, Service};
+
+use crate::{
+    connect::ConnectLayer,
+    health::Readiness,
+    observe::{ObserveLayer, Protocol},
+};
+
+/// The tonic services a process serves.
+pub struct RpcRouter {
+    routes: tonic::service::Routes,
+    services: Vec<&'static str>,
+}
+
+impl Default for RpcRouter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RpcRouter {
+    pub fn new() -> Self {
+        Self {
+            routes: tonic::service::Routes::default(),
+            services: Vec::new(),
+        }
+    }
+
+    /// Adds a generated tonic server (`FooServiceServer::new(impl)`).
+    pub fn add<S>(mut self, service: S) -> Self
+    where
+        S: Service<Request<tonic::body::Body>, Error = Infallible> + NamedService + Clone + Send + Sync + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.services.push(S::NAME);
+        self.routes = self.routes.add_service(service);
+        self
+    }
+
+    /// The router serving every protocol, plus `grpc.health.v1.Health` (kept
+    /// in step with `readiness` by a background task) and server reflection,
+    /// so `grpcurl` and `buf curl` work without local `.proto` files.
+    pub fn into_router(self, readiness: Readiness) -> (Router, tokio::task::JoinHandle<()>) {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        let watcher = crate::health::watch_grpc(readiness, reporter, self.services);
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(platform_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .expect("contract descriptors are valid");
+        let router = self
+            .routes
+            .add_service(health)
+            .add_service(reflection)
+            .into_axum_router()
+            .layer(ObserveLayer)
+            .layer(GrpcTimeoutLayer)
+            .layer(tonic_web::GrpcWebLayer::new())
+            .layer(tower::util::MapRequestLayer::new(mark_grpc_web))
+            .layer(ConnectLayer::new(platform_proto::descriptor_pool()));
+        (router, watcher)
+    }
+}
+
+/// tonic-web rewrites gRPC-Web requests into gRPC; remember what the client spoke.
+fn mark_grpc_web(mut req: Request<Body>) -> Request<Body> {
+    if Protocol::of(req.headers()) == Protocol::GrpcWeb {
+        req.extensions_mut().insert(Protocol::GrpcWeb);
+    }
+    req
+}
+
+/// Enforces the client's deadline (`grpc-timeout`, which Connect's
+/// `connect-timeout-ms` is translated to): a call still running when it
+/// expires is cancelled and answered `DEADLINE_EXCEEDED`. tonic's own
+/// transport does this, but the platform serves tonic through axum so that
+/// one listener carries every protocol and the plain HTTP endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcTimeoutLayer;
+
+impl<S> Layer<S> for GrpcTimeoutLayer {
+    type Service = GrpcTimeout<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcTimeout { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GrpcTimeout<S> {
+    inner: S,
+}
+
+impl<S, B, RB> Service<Request<B>> for GrpcTimeout<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    S::Future: Send + 'static,
+    RB: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    RB::Error: Into<axum::BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let timeout = req
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_timeout);
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let Some(timeout) = timeout else {
+                return fut.await.map(|r| r.map(Body::new));
+            };
+            match tokio::time::timeout(timeout, fut).await {
+                Ok(res) => res.map(|r| r.map(Body::new)),
+                Err(_) => Ok(tonic::Status::deadline_exceeded(format!(
+                    "deadline of {timeout:?} exceeded"
+                ))
+                .into_http::<Body>()),
+            }
+        })
+    }
+}
+
+/// Parses a `grpc-timeout` value: at most 8 digits and a unit
+/// (`H`ours, `M`inutes, `S`econds, `m`illis, `u`micros, `n`anos).
+pub fn parse_grpc_timeout(v: &str) -> Option<Duration> {
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_grpc_timeouts() {
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("3S"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("100n"), Some(Duration::from_nanos(100)));
+        for bad in ["", "m", "123456789m", "12x", "-1S", "1.5S"] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad}");
+        }
+    }
+}

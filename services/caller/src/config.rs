@@ -1,0 +1,69 @@
+//! Configuration. Beyond the common variables ([`platform::CommonConfig`]):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `CALLER_ALLOWED_NETWORKS` | empty | comma-separated CIDRs reachable although not public, e.g. `127.0.0.0/8,::1/128` for local development; cloud metadata addresses stay refused |
+//! | `CALLER_CONNECT_TIMEOUT_MS` | `2000` | TCP/TLS connect timeout |
+//! | `CALLER_REQUEST_TIMEOUT_MS` | `10000` | total time for one call, redirects and body included |
+//! | `CALLER_MAX_BODY_BYTES` | `1048576` | response bytes read before the call is cut short |
+
+use std::time::Duration;
+
+use ipnet::IpNet;
+use platform::{CommonConfig, ConfigError, Env};
+
+pub const DEFAULT_PORT: u16 = 8081;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    pub fetch: FetchConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub allowed_networks: Vec<IpNet>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_body_bytes: u64,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            allowed_networks: Vec::new(),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(10),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = FetchConfig::default();
+        Ok(Self {
+            common: CommonConfig::from_env(env, "caller", DEFAULT_PORT)?,
+            fetch: FetchConfig {
+                allowed_networks: env.list("CALLER_ALLOWED_NETWORKS")?,
+                connect_timeout: env.millis("CALLER_CONNECT_TIMEOUT_MS", d.connect_timeout)?,
+                request_timeout: env.millis("CALLER_REQUEST_TIMEOUT_MS", d.request_timeout)?,
+                max_body_bytes: env.parse("CALLER_MAX_BODY_BYTES", d.max_body_bytes)?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_networks_parse_and_errors_name_the_variable() {
+        let env = Env::from_pairs([("CALLER_ALLOWED_NETWORKS", "127.0.0.0/8, ::1/128")]);
+        assert_eq!(Config::from_env(&env).unwrap().fetch.allowed_networks.len(), 2);
+        let env = Env::from_pairs([("CALLER_ALLOWED_NETWORKS", "localhost")]);
+        let err = Config::from_env(&env).unwrap_err().to_string();
+        assert!(err.contains("CALLER_ALLOWED_NETWORKS"), "{err}");
+    }
+}

@@ -1,0 +1,74 @@
+//! `caller_db`: the call history.
+
+use chrono::{DateTime, Utc};
+use platform::pagination::{Cursor, PageRequest};
+use sqlx::PgPool;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A call to record.
+pub struct NewCall<'a> {
+    pub url: &'a str,
+    pub method: &'a str,
+    pub status_code: Option<i32>,
+    pub error: Option<&'a str>,
+    pub duration_ms: i64,
+    pub content_length: i64,
+    pub content_type: Option<&'a str>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct CallRow {
+    pub id: i64,
+    pub url: String,
+    pub method: String,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub content_length: i64,
+    pub content_type: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub async fn record(&self, c: &NewCall<'_>) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO calls (url, method, status_code, error, duration_ms, content_length, content_type)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(c.url)
+        .bind(c.method)
+        .bind(c.status_code)
+        .bind(c.error)
+        .bind(c.duration_ms)
+        .bind(c.content_length)
+        .bind(c.content_type)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// A page of calls, newest first, and the next page's token.
+    pub async fn list(&self, page: &PageRequest) -> sqlx::Result<(Vec<CallRow>, String)> {
+        let mut rows: Vec<CallRow> = sqlx::query_as(
+            "SELECT id, url, method, status_code, error, duration_ms, content_length, content_type, created_at
+             FROM calls WHERE (created_at, id) < ($1, $2)
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+        )
+        .bind(page.before_time())
+        .bind(page.before_id())
+        .bind(page.limit())
+        .fetch_all(&self.pool)
+        .await?;
+        let token = page.finish(&mut rows, |r| Cursor { created_at: r.created_at, id: r.id });
+        Ok((rows, token))
+    }
+}

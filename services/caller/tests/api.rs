@@ -1,0 +1,202 @@
+//! caller end to end: a real PostgreSQL, the service on a random port, a
+//! real tonic client, and a local HTTP target on loopback.
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::{Router, body::Body, response::Redirect, routing::get};
+use caller::config::{Config, FetchConfig};
+use platform::{CommonConfig, Env};
+use platform_proto::caller::v1::{CallRequest, ListCallsRequest, caller_service_client::CallerServiceClient};
+use tonic::{Code, transport::Channel};
+
+/// A local HTTP server standing in for "the internet".
+async fn target() -> SocketAddr {
+    let app = Router::new()
+        .route("/ok", get(|| async { ([("content-type", "text/plain")], "hello") }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/big",
+            get(|| async {
+                // 4 MiB in 64 KiB chunks, streamed.
+                let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 64 * 1024]));
+                Body::from_stream(futures_stream(chunks))
+            }),
+        )
+        .route("/redirect/{n}", get(|axum::extract::Path(n): axum::extract::Path<u32>| async move {
+            if n == 0 { Redirect::temporary("/ok") } else { Redirect::temporary(&format!("/redirect/{}", n - 1)) }
+        }))
+        .route("/to-metadata", get(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data/") }))
+        .route("/to-private", get(|| async { Redirect::temporary("http://10.0.0.1/") }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+fn futures_stream<I: Iterator + Send + 'static>(it: I) -> impl futures_core_stream::Stream<Item = I::Item> {
+    futures_core_stream::iter(it)
+}
+
+mod futures_core_stream {
+    pub use tokio_stream::{Stream, iter};
+}
+
+async fn spawn(fetch: FetchConfig) -> CallerServiceClient<Channel> {
+    testkit::init_telemetry();
+    let mut common = CommonConfig::from_env(&Env::default(), "caller", 0).unwrap();
+    common.port = 0;
+    common.database = testkit::database().await;
+    let server = caller::build(Config { common, fetch }).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+    CallerServiceClient::connect(format!("http://{addr}")).await.unwrap()
+}
+
+fn loopback_allowed() -> FetchConfig {
+    FetchConfig { allowed_networks: vec!["127.0.0.0/8".parse().unwrap()], ..FetchConfig::default() }
+}
+
+fn call(url: impl Into<String>) -> CallRequest {
+    CallRequest { url: url.into(), method: String::new() }
+}
+
+#[tokio::test]
+async fn loopback_is_refused_by_default_and_the_refusal_is_recorded() {
+    let target = target().await;
+    let mut client = spawn(FetchConfig::default()).await;
+    for url in [format!("http://{target}/ok"), format!("http://localhost:{}/ok", target.port()), format!("http://[::ffff:127.0.0.1]:{}/", target.port())] {
+        let err = client.call(call(&url)).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{url}: {err:?}");
+        assert!(err.message().contains("loopback"), "{}", err.message());
+    }
+    let calls = client.list_calls(ListCallsRequest::default()).await.unwrap().into_inner().calls;
+    assert_eq!(calls.len(), 3);
+    assert!(calls.iter().all(|c| c.status_code == 0 && c.error.contains("refused")));
+}
+
+#[tokio::test]
+async fn allowed_loopback_call_reports_status_and_metadata() {
+    let target = target().await;
+    let mut client = spawn(loopback_allowed()).await;
+    let r = client.call(call(format!("http://{target}/ok"))).await.unwrap().into_inner();
+    assert_eq!(r.status_code, 200);
+    assert_eq!(r.content_type, "text/plain");
+    assert_eq!(r.content_length, 5);
+    assert_eq!(r.error, "");
+    assert!(r.call_id > 0);
+
+    let head = client
+        .call(CallRequest { url: format!("http://{target}/ok"), method: "HEAD".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((head.status_code, head.content_length), (200, 0));
+
+    let missing = client.call(call(format!("http://{target}/nope"))).await.unwrap().into_inner();
+    assert_eq!(missing.status_code, 404);
+}
+
+#[tokio::test]
+async fn private_and_metadata_stay_refused_when_loopback_is_allowed() {
+    let target = target().await;
+    let mut client = spawn(loopback_allowed()).await;
+    for url in [
+        "http://10.0.0.1/".to_owned(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        format!("http://{target}/to-metadata"),
+        format!("http://{target}/to-private"),
+    ] {
+        let err = client.call(call(&url)).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{url}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn redirects_are_followed_up_to_five_hops() {
+    let target = target().await;
+    let mut client = spawn(loopback_allowed()).await;
+    let ok = client.call(call(format!("http://{target}/redirect/4"))).await.unwrap().into_inner();
+    assert_eq!((ok.status_code, ok.error.as_str()), (200, ""));
+    let too_many = client.call(call(format!("http://{target}/redirect/5"))).await.unwrap().into_inner();
+    assert_eq!(too_many.status_code, 0);
+    assert!(too_many.error.contains("redirects"), "{}", too_many.error);
+}
+
+#[tokio::test]
+async fn body_is_capped_and_slow_targets_time_out() {
+    let target = target().await;
+    let mut client = spawn(FetchConfig {
+        max_body_bytes: 100_000,
+        request_timeout: Duration::from_millis(400),
+        ..loopback_allowed()
+    })
+    .await;
+    let big = client.call(call(format!("http://{target}/big"))).await.unwrap().into_inner();
+    assert_eq!(big.status_code, 200);
+    assert!(big.error.contains("exceeds 100000 bytes"), "{}", big.error);
+    assert!(big.content_length > 100_000 && big.content_length < 4 * 1024 * 1024, "{}", big.content_length);
+
+    let slow = client.call(call(format!("http://{target}/slow"))).await.unwrap().into_inner();
+    assert!(slow.error.contains("timed out"), "{}", slow.error);
+    assert!((400..5000).contains(&slow.duration_ms), "{}", slow.duration_ms);
+}
+
+#[tokio::test]
+async fn bad_requests_are_invalid_arguments() {
+    let mut client = spawn(FetchConfig::default()).await;
+    for (url, method, needle) in [
+        ("", "", "required"),
+        ("ftp://example.com/", "", "scheme"),
+        ("https://example.com/", "DELETE", "method"),
+        ("nonsense", "", "valid URL"),
+    ] {
+        let err = client
+            .call(CallRequest { url: url.into(), method: method.into() })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(err.message().contains(needle), "{}", err.message());
+    }
+    let long = format!("https://example.com/{}", "a".repeat(2048));
+    assert_eq!(client.call(call(long)).await.unwrap_err().code(), Code::InvalidArgument);
+    // Nothing malformed was recorded.
+    assert!(client.list_calls(ListCallsRequest::default()).await.unwrap().into_inner().calls.is_empty());
+}
+
+#[tokio::test]
+async fn list_calls_pages_newest_first() {
+    let target = target().await;
+    let mut client = spawn(loopback_allowed()).await;
+    for i in 0..5 {
+        client.call(call(format!("http://{target}/ok?i={i}"))).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_calls(ListCallsRequest { page_size: 2, page_token: token.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.calls.len() <= 2);
+        seen.extend(page.calls.iter().map(|c| c.url.clone()));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let expected: Vec<String> = (0..5).rev().map(|i| format!("http://{target}/ok?i={i}")).collect();
+    assert_eq!(seen, expected);
+
+    let err = client
+        .list_calls(ListCallsRequest { page_size: 2, page_token: "not-a-token".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}

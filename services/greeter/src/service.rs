@@ -1,0 +1,116 @@
+//! `greeter.v1.GreeterService`.
+
+use platform::pagination::{PageRequest, timestamp};
+use platform_proto::greeter::v1::{
+    self as pb,
+    greeter_service_server::{GreeterService, GreeterServiceServer},
+};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    name,
+    store::{GreetingRow, NewGreeting, Store},
+    upstream::CallerClient,
+};
+
+/// Longest URL accepted (the caller service's limit).
+const MAX_URL_LEN: usize = 2048;
+
+pub struct Greeter {
+    caller: CallerClient,
+    store: Store,
+    default_url: url::Url,
+}
+
+impl Greeter {
+    pub fn new(caller: CallerClient, store: Store, default_url: url::Url) -> Self {
+        Self { caller, store, default_url }
+    }
+
+    pub fn into_server(self) -> GreeterServiceServer<Self> {
+        GreeterServiceServer::new(self)
+    }
+
+    /// The URL to check: the request's, or the configured default.
+    fn target_url(&self, raw: &str) -> Result<String, Status> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Ok(self.default_url.to_string());
+        }
+        if raw.len() > MAX_URL_LEN {
+            return Err(Status::invalid_argument(format!(
+                "url is {} characters; at most {MAX_URL_LEN} are allowed",
+                raw.len()
+            )));
+        }
+        match url::Url::parse(raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(raw.to_owned()),
+            _ => Err(Status::invalid_argument(
+                "url must be an absolute http:// or https:// URL, or empty for the default",
+            )),
+        }
+    }
+}
+
+fn storage_error(e: sqlx::Error) -> Status {
+    tracing::error!(error = %e, "greeter_db query failed");
+    Status::unavailable("greetings are unavailable; try again")
+}
+
+fn to_pb(r: GreetingRow) -> pb::Greeting {
+    pb::Greeting {
+        id: r.id,
+        name: r.name,
+        greeting: r.greeting,
+        url: r.url,
+        external_status: r.external_status.unwrap_or(0),
+        external_error: r.external_error.unwrap_or_default(),
+        created_at: Some(timestamp(r.created_at)),
+    }
+}
+
+#[tonic::async_trait]
+impl GreeterService for Greeter {
+    async fn greet(&self, request: Request<pb::GreetRequest>) -> Result<Response<pb::GreetResponse>, Status> {
+        let req = request.into_inner();
+        let name = name::validate(&req.name).map_err(Status::invalid_argument)?;
+        let url = self.target_url(&req.url)?;
+
+        let external = self.caller.check(&url).await;
+        if let Some(error) = &external.error {
+            tracing::warn!(%url, %error, "external check failed; greeting anyway");
+        }
+        let greeting = format!("Hello, {name}!");
+        let row = self
+            .store
+            .insert(&NewGreeting {
+                name,
+                greeting: &greeting,
+                url: &url,
+                external_status: external.status,
+                external_error: external.error.as_deref(),
+            })
+            .await
+            .map_err(storage_error)?;
+        Ok(Response::new(pb::GreetResponse {
+            greeting: row.greeting,
+            external_status: row.external_status.unwrap_or(0),
+            external_error: row.external_error.unwrap_or_default(),
+            greeting_id: row.id,
+            created_at: Some(timestamp(row.created_at)),
+        }))
+    }
+
+    async fn list_greetings(
+        &self,
+        request: Request<pb::ListGreetingsRequest>,
+    ) -> Result<Response<pb::ListGreetingsResponse>, Status> {
+        let req = request.into_inner();
+        let page = PageRequest::parse(req.page_size, &req.page_token)?;
+        let (rows, next_page_token) = self.store.list(&page).await.map_err(storage_error)?;
+        Ok(Response::new(pb::ListGreetingsResponse {
+            greetings: rows.into_iter().map(to_pb).collect(),
+            next_page_token,
+        }))
+    }
+}
