@@ -6,11 +6,7 @@ use std::path::PathBuf;
 
 use prost::Message;
 
-const FILES: &[&str] = &[
-    "greeter/v1/greeter.proto",
-    "caller/v1/caller.proto",
-    "gateway/v1/gateway.proto",
-];
+const FILES: &[&str] = &["greeter/v1/greeter.proto", "caller/v1/caller.proto", "gateway/v1/gateway.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
@@ -21,9 +17,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(&files, [&root])?;
     std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
 
-    tonic_prost_build::configure()
-        .build_server(true)
-        .build_client(true)
-        .compile_fds(fds)?;
+    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(fds)?;
     Ok(())
 }

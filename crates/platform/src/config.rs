@@ -14,11 +14,7 @@ pub enum ConfigError {
     #[error("environment variable {name} is required but not set")]
     Missing { name: String },
     #[error("environment variable {name} has an invalid value {value:?}: {reason}")]
-    Invalid {
-        name: String,
-        value: String,
-        reason: String,
-    },
+    Invalid { name: String, value: String, reason: String },
 }
 
 /// A snapshot of environment variables. Services read the process
@@ -117,11 +113,7 @@ impl Env {
 }
 
 pub(crate) fn invalid(name: &str, value: &str, reason: impl Display) -> ConfigError {
-    ConfigError::Invalid {
-        name: name.into(),
-        value: value.into(),
-        reason: reason.to_string(),
-    }
+    ConfigError::Invalid { name: name.into(), value: value.into(), reason: reason.to_string() }
 }
 
 /// Settings every service has. Variables:

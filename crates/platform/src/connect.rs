@@ -175,29 +175,20 @@ where
     }
 
     let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await.map_err(|_| {
-        error(
-            Code::ResourceExhausted,
-            &format!("request body exceeds {MAX_REQUEST_BYTES} bytes"),
-            None,
-        )
+        error(Code::ResourceExhausted, &format!("request body exceeds {MAX_REQUEST_BYTES} bytes"), None)
     })?;
     let message = match codec {
         Codec::Proto => body,
         Codec::Json => json_to_proto(&method.input(), &body).map_err(|e| error(Code::InvalidArgument, &e, None))?,
     };
 
-    let mut grpc = Request::builder()
-        .method(http::Method::POST)
-        .uri(parts.uri)
-        .version(http::Version::HTTP_2);
+    let mut grpc = Request::builder().method(http::Method::POST).uri(parts.uri).version(http::Version::HTTP_2);
     for (name, value) in &parts.headers {
         if forwardable_request_header(name) {
             grpc = grpc.header(name, value);
         }
     }
-    grpc = grpc
-        .header(header::CONTENT_TYPE, "application/grpc")
-        .header(header::TE, "trailers");
+    grpc = grpc.header(header::CONTENT_TYPE, "application/grpc").header(header::TE, "trailers");
     if let Some(ms) = parts.headers.get("connect-timeout-ms").and_then(|v| v.to_str().ok()) {
         match ms.parse::<u64>() {
             Ok(ms) => grpc = grpc.header("grpc-timeout", format!("{}m", ms.min(99_999_999))),
@@ -232,8 +223,7 @@ where
     };
     let mut res = Response::new(Body::from(body));
     *res.headers_mut() = metadata;
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(codec.content_type()));
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(codec.content_type()));
     Ok(res)
 }
 
@@ -314,8 +304,7 @@ pub fn error(code: Code, message: &str, metadata: Option<HeaderMap>) -> Response
     if let Some(metadata) = metadata {
         *res.headers_mut() = metadata;
     }
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
 }
 

@@ -81,28 +81,18 @@ pub async fn connect(config: &DbConfig, migrator: &Migrator) -> anyhow::Result<P
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
             Err(e) => {
-                anyhow::bail!(
-                    "could not connect to {} within {:?}: {e}",
-                    config.url.redacted(),
-                    config.connect_timeout
-                )
+                anyhow::bail!("could not connect to {} within {:?}: {e}", config.url.redacted(), config.connect_timeout)
             }
         }
     };
-    migrator
-        .run(&pool)
-        .await
-        .map_err(|e| anyhow::anyhow!("migrating {} failed: {e}", config.url.database))?;
+    migrator.run(&pool).await.map_err(|e| anyhow::anyhow!("migrating {} failed: {e}", config.url.database))?;
     tracing::info!(database = %config.url.redacted(), "database ready");
     Ok(pool)
 }
 
 /// Whether the database answers a trivial query within `timeout`.
 pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
-    matches!(
-        tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(pool)).await,
-        Ok(Ok(_))
-    )
+    matches!(tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(pool)).await, Ok(Ok(_)))
 }
 
 #[cfg(test)]
@@ -114,7 +104,10 @@ mod tests {
         let u = parse_url("postgres://greeter:s3cret@db:5432/greeter_db").unwrap();
         assert_eq!(u.database, "greeter_db");
         assert!(!u.redacted().contains("s3cret"));
-        assert!(!format!("{:?}", DbConfig { url: u, max_connections: 1, connect_timeout: Duration::ZERO }).contains("s3cret"));
+        assert!(
+            !format!("{:?}", DbConfig { url: u, max_connections: 1, connect_timeout: Duration::ZERO })
+                .contains("s3cret")
+        );
     }
 
     #[test]

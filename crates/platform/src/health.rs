@@ -58,11 +58,8 @@ pub fn watch_grpc(
         loop {
             let ok = readiness.check().await;
             if last != Some(ok) {
-                let status = if ok {
-                    tonic_health::ServingStatus::Serving
-                } else {
-                    tonic_health::ServingStatus::NotServing
-                };
+                let status =
+                    if ok { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing };
                 for name in std::iter::once("").chain(services.iter().copied()) {
                     reporter.set_service_status(name, status).await;
                 }

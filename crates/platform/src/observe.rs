@@ -41,10 +41,7 @@ impl Protocol {
 
     /// Classifies a request by its content type.
     pub fn of(headers: &HeaderMap) -> Self {
-        let ct = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let ct = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if ct.starts_with("application/grpc-web") {
             Self::GrpcWeb
         } else if ct.starts_with("application/grpc") {
@@ -86,11 +83,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let protocol = req
-            .extensions()
-            .get::<Protocol>()
-            .copied()
-            .unwrap_or_else(|| Protocol::of(req.headers()));
+        let protocol = req.extensions().get::<Protocol>().copied().unwrap_or_else(|| Protocol::of(req.headers()));
         let method = match protocol {
             Protocol::Http => format!("{} {}", req.method(), route_of(&req)),
             _ => req.uri().path().to_owned(),

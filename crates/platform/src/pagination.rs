@@ -53,9 +53,7 @@ impl PageRequest {
 
     /// The `created_at` bound for the keyset query.
     pub fn before_time(&self) -> DateTime<Utc> {
-        self.after
-            .map(|c| c.created_at)
-            .unwrap_or_else(|| DateTime::<Utc>::MAX_UTC)
+        self.after.map(|c| c.created_at).unwrap_or_else(|| DateTime::<Utc>::MAX_UTC)
     }
 
     /// The `id` bound for the keyset query.
@@ -84,18 +82,12 @@ fn decode(token: &str) -> Option<Cursor> {
     let mut parts = raw.strip_prefix("v1:")?.splitn(2, ':');
     let micros: i64 = parts.next()?.parse().ok()?;
     let id: i64 = parts.next()?.parse().ok()?;
-    Some(Cursor {
-        created_at: DateTime::from_timestamp_micros(micros)?,
-        id,
-    })
+    Some(Cursor { created_at: DateTime::from_timestamp_micros(micros)?, id })
 }
 
 /// A `google.protobuf.Timestamp` for a database time.
 pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
+    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }
 
 #[cfg(test)]

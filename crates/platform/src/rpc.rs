@@ -37,14 +37,11 @@ impl Default for RpcRouter {
 
 impl RpcRouter {
     pub fn new() -> Self {
-        Self {
-            routes: tonic::service::Routes::default(),
-            services: Vec::new(),
-        }
+        Self { routes: tonic::service::Routes::default(), services: Vec::new() }
     }
 
     /// Adds a generated tonic server (`FooServiceServer::new(impl)`).
-    pub fn add<S>(mut self, service: S) -> Self
+    pub fn add_service<S>(mut self, service: S) -> Self
     where
         S: Service<Request<tonic::body::Body>, Error = Infallible> + NamedService + Clone + Send + Sync + 'static,
         S::Response: axum::response::IntoResponse,
@@ -124,11 +121,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let timeout = req
-            .headers()
-            .get("grpc-timeout")
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_grpc_timeout);
+        let timeout = req.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
         let fut = self.inner.call(req);
         Box::pin(async move {
             let Some(timeout) = timeout else {
@@ -136,10 +129,10 @@ where
             };
             match tokio::time::timeout(timeout, fut).await {
                 Ok(res) => res.map(|r| r.map(Body::new)),
-                Err(_) => Ok(tonic::Status::deadline_exceeded(format!(
-                    "deadline of {timeout:?} exceeded"
-                ))
-                .into_http::<Body>()),
+                Err(_) => {
+                    Ok(tonic::Status::deadline_exceeded(format!("deadline of {timeout:?} exceeded"))
+                        .into_http::<Body>())
+                }
             }
         })
     }

@@ -30,18 +30,12 @@ impl Server {
     /// An HTTP service: `router` plus health and metrics.
     pub async fn http(config: &CommonConfig, pool: PgPool, router: Router) -> anyhow::Result<Self> {
         let addr = config.listen_addr();
+        // Install the recorder before the first request is counted.
+        crate::metrics::handle();
         let router = crate::health::router(Readiness::new(pool.clone())).merge(router);
         // A port in use is reported with the address.
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-        Ok(Self {
-            listener,
-            router,
-            grace: config.shutdown_grace,
-            pool,
-            background: Vec::new(),
-        })
+        let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        Ok(Self { listener, router, grace: config.shutdown_grace, pool, background: Vec::new() })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -55,14 +49,11 @@ impl Server {
         let addr = self.local_addr();
         let stopping = Arc::new(Notify::new());
         let notify = stopping.clone();
-        let serve = axum::serve(
-            self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            notify.notify_one();
-        });
+        let serve = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                notify.notify_one();
+            });
         tracing::info!(%addr, "listening");
         let grace = self.grace;
         let result = tokio::select! {

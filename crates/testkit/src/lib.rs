@@ -58,18 +58,10 @@ pub async fn database() -> DbConfig {
         "test_{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
     );
-    let mut admin = PgConnection::connect(&server.admin_url)
-        .await
-        .expect("connect to the test PostgreSQL");
-    admin
-        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-        .await
-        .expect("create test database");
+    let mut admin = PgConnection::connect(&server.admin_url).await.expect("connect to the test PostgreSQL");
+    admin.execute(format!(r#"CREATE DATABASE "{name}""#).as_str()).await.expect("create test database");
     let mut url = url::Url::parse(&server.admin_url).expect("admin URL is valid");
     url.set_path(&name);
     DbConfig {
@@ -86,7 +78,8 @@ fn start() -> Result<Server, String> {
     std::fs::create_dir_all(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
     let as_root = is_root();
     if as_root {
-        std::os::unix::fs::chown(&root, Some(NOBODY), Some(NOBODY)).map_err(|e| format!("chown {}: {e}", root.display()))?;
+        std::os::unix::fs::chown(&root, Some(NOBODY), Some(NOBODY))
+            .map_err(|e| format!("chown {}: {e}", root.display()))?;
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
     }
 
@@ -194,11 +187,7 @@ fn find_binaries() -> Result<PathBuf, String> {
         .filter(|p| p.join("initdb").is_file())
         .collect();
     candidates.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0)
+        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
     });
     candidates.pop().ok_or_else(|| {
         "PostgreSQL server binaries (initdb, postgres) not found. Install them \

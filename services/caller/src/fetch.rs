@@ -145,11 +145,7 @@ impl Fetcher {
                 if let Some(refused) = find_refusal(&e) {
                     return Err((refused, start.elapsed()));
                 }
-                return Ok(Outcome {
-                    error: Some(self.describe(&e)),
-                    duration: start.elapsed(),
-                    ..Outcome::default()
-                });
+                return Ok(Outcome { error: Some(self.describe(&e)), duration: start.elapsed(), ..Outcome::default() });
             }
         };
         let mut outcome = Outcome {

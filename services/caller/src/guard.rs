@@ -40,20 +40,12 @@ impl Policy {
     pub fn check(&self, addr: IpAddr) -> Result<(), Refused> {
         let addr = canonical(addr);
         if is_metadata(addr) {
-            return Err(Refused {
-                addr,
-                kind: "a cloud metadata endpoint",
-                hint: "",
-            });
+            return Err(Refused { addr, kind: "a cloud metadata endpoint", hint: "" });
         }
         match classify(addr) {
             None => Ok(()),
             Some(_) if self.allowed.iter().any(|net| net.contains(&addr)) => Ok(()),
-            Some(kind) => Err(Refused {
-                addr,
-                kind,
-                hint: " (set CALLER_ALLOWED_NETWORKS to allow it)",
-            }),
+            Some(kind) => Err(Refused { addr, kind, hint: " (set CALLER_ALLOWED_NETWORKS to allow it)" }),
         }
     }
 }
@@ -141,10 +133,27 @@ mod tests {
     fn refuses_internal_destinations_by_default() {
         let p = Policy::default();
         for a in [
-            "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-            "169.254.169.254", "169.254.1.1", "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1",
-            "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "fd00:ec2::254", "64:ff9b::a00:1",
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "169.254.1.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "fd00:ec2::254",
+            "64:ff9b::a00:1",
         ] {
             assert!(refused(&p, a), "{a} should be refused");
         }

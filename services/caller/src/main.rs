@@ -3,6 +3,10 @@ use platform::Env;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = caller::Config::from_env(&Env::process())?;
-    let _telemetry = platform::telemetry::init(&config.common.service, config.common.log_format, config.common.otlp_endpoint.as_deref())?;
+    let _telemetry = platform::telemetry::init(
+        &config.common.service,
+        config.common.log_format,
+        config.common.otlp_endpoint.as_deref(),
+    )?;
     caller::build(config).await?.run_until(platform::shutdown::signal()).await
 }

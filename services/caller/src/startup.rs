@@ -9,5 +9,5 @@ use crate::{Config, fetch::Fetcher, service::Caller, store};
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let caller = Caller::new(Fetcher::new(config.fetch)?, store::Store::new(pool.clone()));
-    Server::rpc(&config.common, pool, RpcRouter::new().add(caller.into_server())).await
+    Server::rpc(&config.common, pool, RpcRouter::new().add_service(caller.into_server())).await
 }

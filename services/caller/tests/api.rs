@@ -28,9 +28,12 @@ async fn target() -> SocketAddr {
                 Body::from_stream(futures_stream(chunks))
             }),
         )
-        .route("/redirect/{n}", get(|axum::extract::Path(n): axum::extract::Path<u32>| async move {
-            if n == 0 { Redirect::temporary("/ok") } else { Redirect::temporary(&format!("/redirect/{}", n - 1)) }
-        }))
+        .route(
+            "/redirect/{n}",
+            get(|axum::extract::Path(n): axum::extract::Path<u32>| async move {
+                if n == 0 { Redirect::temporary("/ok") } else { Redirect::temporary(&format!("/redirect/{}", n - 1)) }
+            }),
+        )
         .route("/to-metadata", get(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data/") }))
         .route("/to-private", get(|| async { Redirect::temporary("http://10.0.0.1/") }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -70,7 +73,11 @@ fn call(url: impl Into<String>) -> CallRequest {
 async fn loopback_is_refused_by_default_and_the_refusal_is_recorded() {
     let target = target().await;
     let mut client = spawn(FetchConfig::default()).await;
-    for url in [format!("http://{target}/ok"), format!("http://localhost:{}/ok", target.port()), format!("http://[::ffff:127.0.0.1]:{}/", target.port())] {
+    for url in [
+        format!("http://{target}/ok"),
+        format!("http://localhost:{}/ok", target.port()),
+        format!("http://[::ffff:127.0.0.1]:{}/", target.port()),
+    ] {
         let err = client.call(call(&url)).await.unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{url}: {err:?}");
         assert!(err.message().contains("loopback"), "{}", err.message());
@@ -156,10 +163,7 @@ async fn bad_requests_are_invalid_arguments() {
         ("https://example.com/", "DELETE", "method"),
         ("nonsense", "", "valid URL"),
     ] {
-        let err = client
-            .call(CallRequest { url: url.into(), method: method.into() })
-            .await
-            .unwrap_err();
+        let err = client.call(CallRequest { url: url.into(), method: method.into() }).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);
         assert!(err.message().contains(needle), "{}", err.message());
     }
@@ -179,11 +183,8 @@ async fn list_calls_pages_newest_first() {
     let mut seen = Vec::new();
     let mut token = String::new();
     loop {
-        let page = client
-            .list_calls(ListCallsRequest { page_size: 2, page_token: token.clone() })
-            .await
-            .unwrap()
-            .into_inner();
+        let page =
+            client.list_calls(ListCallsRequest { page_size: 2, page_token: token.clone() }).await.unwrap().into_inner();
         assert!(page.calls.len() <= 2);
         seen.extend(page.calls.iter().map(|c| c.url.clone()));
         if page.next_page_token.is_empty() {
@@ -194,9 +195,6 @@ async fn list_calls_pages_newest_first() {
     let expected: Vec<String> = (0..5).rev().map(|i| format!("http://{target}/ok?i={i}")).collect();
     assert_eq!(seen, expected);
 
-    let err = client
-        .list_calls(ListCallsRequest { page_size: 2, page_token: "not-a-token".into() })
-        .await
-        .unwrap_err();
+    let err = client.list_calls(ListCallsRequest { page_size: 2, page_token: "not-a-token".into() }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 }

@@ -37,13 +37,9 @@ mod tests {
 
     #[test]
     fn bad_urls_name_the_variable() {
-        let err = Config::from_env(&Env::from_pairs([("CALLER_URL", "caller:8081")]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_env(&Env::from_pairs([("CALLER_URL", "caller:8081")])).unwrap_err().to_string();
         assert!(err.contains("CALLER_URL"), "{err}");
-        let err = Config::from_env(&Env::from_pairs([("CALLER_TIMEOUT_MS", "3s")]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::from_env(&Env::from_pairs([("CALLER_TIMEOUT_MS", "3s")])).unwrap_err().to_string();
         assert!(err.contains("CALLER_TIMEOUT_MS"), "{err}");
     }
 }

@@ -10,5 +10,5 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let caller = CallerClient::new(&config.caller_url, config.caller_timeout)?;
     let greeter = Greeter::new(caller, store::Store::new(pool.clone()), config.default_url);
-    Server::rpc(&config.common, pool, RpcRouter::new().add(greeter.into_server())).await
+    Server::rpc(&config.common, pool, RpcRouter::new().add_service(greeter.into_server())).await
 }

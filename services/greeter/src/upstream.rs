@@ -28,14 +28,9 @@ pub struct CallerClient {
 impl CallerClient {
     /// Connects lazily: greeter starts, and greets, while caller is down.
     pub fn new(url: &url::Url, timeout: Duration) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_string())?
-            .connect_timeout(timeout)
-            .connect_lazy();
+        let channel = Endpoint::from_shared(url.to_string())?.connect_timeout(timeout).connect_lazy();
         let interceptor: Interceptor = platform::propagation::grpc_interceptor;
-        Ok(Self {
-            client: CallerServiceClient::with_interceptor(channel, interceptor),
-            timeout,
-        })
+        Ok(Self { client: CallerServiceClient::with_interceptor(channel, interceptor), timeout })
     }
 
     /// The status of `url` as caller reports it; failures become `error`.
@@ -44,6 +39,11 @@ impl CallerClient {
         // Sent as grpc-timeout so caller gives up too; enforced here as well.
         request.set_timeout(self.timeout);
         let mut client = self.client.clone();
+        let start = std::time::Instant::now();
+        let missed_deadline = || External {
+            status: None,
+            error: Some(format!("caller did not answer within {} ms", self.timeout.as_millis())),
+        };
         match tokio::time::timeout(self.timeout, client.call(request)).await {
             Ok(Ok(response)) => {
                 let r = response.into_inner();
@@ -52,18 +52,19 @@ impl CallerClient {
                     error: (!r.error.is_empty()).then_some(r.error),
                 }
             }
+            // tonic's client enforces the deadline itself and reports it as
+            // CANCELLED or DEADLINE_EXCEEDED; say what happened instead.
+            Ok(Err(status))
+                if matches!(status.code(), tonic::Code::Cancelled | tonic::Code::DeadlineExceeded)
+                    && start.elapsed() >= self.timeout =>
+            {
+                missed_deadline()
+            }
             Ok(Err(status)) => External {
                 status: None,
-                error: Some(format!(
-                    "caller: {}: {}",
-                    platform::connect::code_name(status.code()),
-                    status.message()
-                )),
+                error: Some(format!("caller: {}: {}", platform::connect::code_name(status.code()), status.message())),
             },
-            Err(_) => External {
-                status: None,
-                error: Some(format!("caller did not answer within {} ms", self.timeout.as_millis())),
-            },
+            Err(_) => missed_deadline(),
         }
     }
 }

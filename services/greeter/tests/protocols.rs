@@ -97,9 +97,7 @@ async fn grpc_web_client_over_http1() {
     let (greeter, target) = stack().await;
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<tonic_web::GrpcWebCall<tonic::body::Body>>();
-    let svc = tower::ServiceBuilder::new()
-        .layer(tonic_web::GrpcWebClientLayer::new())
-        .service(http);
+    let svc = tower::ServiceBuilder::new().layer(tonic_web::GrpcWebClientLayer::new()).service(http);
     let mut client = GreeterServiceClient::with_origin(svc, format!("http://{greeter}").parse().unwrap());
     let r = client
         .greet(GreetRequest { name: "Margaret".into(), url: format!("http://{target}/ok") })
@@ -124,10 +122,7 @@ async fn validation_errors_are_invalid_argument_on_every_protocol() {
         ("Ada", "ftp://example.com", "http"),
         ("Ada", "not a url", "http"),
     ] {
-        let err = client
-            .greet(GreetRequest { name: name.into(), url: url.into() })
-            .await
-            .unwrap_err();
+        let err = client.greet(GreetRequest { name: name.into(), url: url.into() }).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{name:?} {url:?}");
         assert!(err.message().contains(needle), "{}", err.message());
     }
@@ -162,10 +157,7 @@ async fn list_greetings_pages_newest_first_with_opaque_tokens() {
     let (greeter, target) = stack().await;
     let mut client = GreeterServiceClient::connect(format!("http://{greeter}")).await.unwrap();
     for i in 0..25 {
-        client
-            .greet(GreetRequest { name: format!("n{i}"), url: format!("http://{target}/ok") })
-            .await
-            .unwrap();
+        client.greet(GreetRequest { name: format!("n{i}"), url: format!("http://{target}/ok") }).await.unwrap();
     }
     let first = client.list_greetings(ListGreetingsRequest::default()).await.unwrap().into_inner();
     assert_eq!(first.greetings.len(), 20, "default page size");

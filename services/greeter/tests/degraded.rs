@@ -1,0 +1,55 @@
+//! A slow or dead caller never fails a greeting.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use platform_proto::greeter::v1::{GreetRequest, ListGreetingsRequest, greeter_service_client::GreeterServiceClient};
+
+#[tokio::test]
+async fn caller_down_still_greets_and_records_the_error() {
+    let greeter = support::greeter(support::dead_port(), Duration::from_secs(2)).await;
+    let mut client = GreeterServiceClient::connect(format!("http://{greeter}")).await.unwrap();
+    let r = client
+        .greet(GreetRequest { name: "Ada".into(), url: "https://example.com/".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.greeting, "Hello, Ada!");
+    assert_eq!(r.external_status, 0);
+    assert!(r.external_error.contains("unavailable"), "{}", r.external_error);
+    let stored = client.list_greetings(ListGreetingsRequest::default()).await.unwrap().into_inner();
+    assert_eq!(stored.greetings[0].external_error, r.external_error);
+}
+
+#[tokio::test]
+async fn slow_external_call_is_cut_at_the_deadline() {
+    let target = support::target().await;
+    let caller = support::caller().await;
+    let greeter = support::greeter(caller, Duration::from_millis(300)).await;
+    let mut client = GreeterServiceClient::connect(format!("http://{greeter}")).await.unwrap();
+    let start = Instant::now();
+    let r = client
+        .greet(GreetRequest { name: "Ada".into(), url: format!("http://{target}/slow") })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    assert_eq!(r.external_status, 0);
+    assert!(r.external_error == "caller did not answer within 300 ms", "{}", r.external_error);
+}
+
+#[tokio::test]
+async fn refused_destination_is_reported_not_fatal() {
+    // caller's default policy refuses private addresses.
+    let caller = support::caller().await;
+    let greeter = support::greeter(caller, Duration::from_secs(2)).await;
+    let mut client = GreeterServiceClient::connect(format!("http://{greeter}")).await.unwrap();
+    let r =
+        client.greet(GreetRequest { name: "Ada".into(), url: "http://10.1.2.3/".into() }).await.unwrap().into_inner();
+    assert!(
+        r.external_error.contains("permission_denied") && r.external_error.contains("private"),
+        "{}",
+        r.external_error
+    );
+}

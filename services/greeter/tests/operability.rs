@@ -1,0 +1,244 @@
+//! Health, readiness, metrics, trace propagation and shutdown.
+
+mod support;
+
+use std::{
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use platform_proto::{
+    caller::v1::{
+        CallRequest, CallResponse, ListCallsRequest, ListCallsResponse,
+        caller_service_server::{CallerService, CallerServiceServer},
+    },
+    greeter::v1::{GreetRequest, greeter_service_client::GreeterServiceClient},
+};
+use tonic::{Request, Response, Status};
+
+#[tokio::test]
+async fn health_readiness_grpc_health_and_metrics() {
+    let greeter = support::greeter(support::dead_port(), Duration::from_millis(200)).await;
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("http://{greeter}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(http.get(format!("http://{greeter}/readyz")).send().await.unwrap().status(), 200);
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{greeter}")).unwrap().connect().await.unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for service in ["", "greeter.v1.GreeterService"] {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest { service: service.into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{service:?}");
+    }
+
+    let mut client = GreeterServiceClient::new(channel);
+    client.greet(GreetRequest { name: "Ada".into(), url: String::new() }).await.unwrap();
+    let _ = client.greet(GreetRequest { name: "".into(), url: String::new() }).await;
+    let metrics = http.get(format!("http://{greeter}/metrics")).send().await.unwrap().text().await.unwrap();
+    for needle in [
+        r#"rpc_requests_total{method="/greeter.v1.GreeterService/Greet",protocol="grpc",status="ok"}"#,
+        r#"rpc_requests_total{method="/greeter.v1.GreeterService/Greet",protocol="grpc",status="invalid_argument"}"#,
+        r#"rpc_request_duration_seconds_bucket{method="/greeter.v1.GreeterService/Greet",protocol="grpc",status="ok",le="0.1"}"#,
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in:\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_is_gone() {
+    let config = support::greeter_config(support::dead_port(), Duration::from_millis(200)).await;
+    let db = config.common.database.clone();
+    let server = greeter::build(config).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+    assert_eq!(reqwest::get(format!("http://{addr}/readyz")).await.unwrap().status(), 200);
+
+    // Drop the service's database from under it.
+    let admin = {
+        let mut u = url::Url::parse(&db.url.redacted()).unwrap();
+        u.set_path("/postgres");
+        u
+    };
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin.as_str()).await.unwrap();
+    sqlx::query(&format!(r#"DROP DATABASE "{}" WITH (FORCE)"#, db.url.database)).execute(&mut conn).await.unwrap();
+    let res = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(
+        reqwest::get(format!("http://{addr}/healthz")).await.unwrap().status(),
+        200,
+        "liveness is not readiness"
+    );
+}
+
+/// A caller stand-in that records the `traceparent` it receives.
+#[derive(Clone, Default)]
+struct TraceRecorder(Arc<Mutex<Vec<String>>>);
+
+#[tonic::async_trait]
+impl CallerService for TraceRecorder {
+    async fn call(&self, request: Request<CallRequest>) -> Result<Response<CallResponse>, Status> {
+        let tp = request.metadata().get("traceparent").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        self.0.lock().unwrap().push(tp);
+        Ok(Response::new(CallResponse { status_code: 204, ..Default::default() }))
+    }
+    async fn list_calls(&self, _: Request<ListCallsRequest>) -> Result<Response<ListCallsResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+}
+
+#[tokio::test]
+async fn trace_context_is_continued_and_propagated_to_caller() {
+    let recorder = TraceRecorder::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    let svc = CallerServiceServer::new(recorder.clone());
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let greeter = support::greeter(upstream, Duration::from_secs(2)).await;
+
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let res = reqwest::Client::new()
+        .post(format!("http://{greeter}/greeter.v1.GreeterService/Greet"))
+        .header("content-type", "application/json")
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .body(r#"{"name":"Ada","url":"https://example.com/"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["externalStatus"], 204);
+
+    let seen = recorder.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    let parts: Vec<&str> = seen[0].split('-').collect();
+    assert_eq!(parts.len(), 4, "traceparent {:?}", seen[0]);
+    assert_eq!(parts[1], trace_id, "the inbound trace continues across the hop");
+    assert_ne!(parts[2], "00f067aa0ba902b7", "greeter's own span is the parent");
+}
+
+fn free_port() -> u16 {
+    support::dead_port().port()
+}
+
+#[tokio::test]
+async fn binary_fails_fast_on_bad_configuration() {
+    let out = Command::new(env!("CARGO_BIN_EXE_greeter")).env("PORT", "eighty").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PORT") && stderr.contains("eighty"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
+    let target = support::target().await;
+    let caller = support::caller().await;
+    let db = testkit::database().await;
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greeter"))
+        .env("PORT", port.to_string())
+        .env("DATABASE_URL", db_url(&db))
+        .env("CALLER_URL", format!("http://{caller}"))
+        .env("CALLER_TIMEOUT_MS", "1500")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..200 {
+        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(ready, "greeter binary did not become ready");
+
+    // A greeting that takes ~1.5 s (the slow target hits caller's deadline).
+    let slow = tokio::spawn({
+        let http = http.clone();
+        let url = format!("{base}/greeter.v1.GreeterService/Greet");
+        async move {
+            http.post(url)
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"name":"Ada","url":"http://{target}/slow"}}"#))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+
+    let res = slow.await.unwrap().expect("in-flight request completes");
+    assert_eq!(res.status(), 200);
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(http.get(format!("{base}/healthz")).send().await.is_err(), "no longer accepting");
+}
+
+fn db_url(db: &platform::db::DbConfig) -> String {
+    // The harness's role has no password, so the redacted form is the URL.
+    db.url.redacted()
+}
+
+#[tokio::test]
+async fn json_logs_carry_method_status_latency_and_trace_id() {
+    let db = testkit::database().await;
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greeter"))
+        .env("PORT", port.to_string())
+        .env("DATABASE_URL", db_url(&db))
+        .env("CALLER_URL", format!("http://{}", support::dead_port()))
+        .env("CALLER_TIMEOUT_MS", "200")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let res = http
+        .post(format!("{base}/greeter.v1.GreeterService/Greet"))
+        .header("content-type", "application/json")
+        .body(r#"{"name":"Ada"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        let _ = child.wait();
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut s).unwrap();
+        s
+    })
+    .await
+    .unwrap();
+    let line = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "request" && v["method"] == "/greeter.v1.GreeterService/Greet")
+        .unwrap_or_else(|| panic!("no request log line in:\n{out}"));
+    assert_eq!(line["protocol"], "connect");
+    assert_eq!(line["status"], "ok");
+    assert!(line["latency_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(line["trace_id"].as_str().unwrap().len(), 32);
+    assert!(!out.contains("Ada"), "request bodies are not logged");
+}
