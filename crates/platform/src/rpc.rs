@@ -55,9 +55,9 @@ impl RpcRouter {
     /// The router serving every protocol, plus `grpc.health.v1.Health` (kept
     /// in step with `readiness` by a background task) and server reflection,
     /// so `grpcurl` and `buf curl` work without local `.proto` files.
-    pub fn into_router(self, readiness: Readiness) -> (Router, tokio::task::JoinHandle<()>) {
+    pub async fn into_router(self, readiness: Readiness) -> (Router, tokio::task::JoinHandle<()>) {
         let (reporter, health) = tonic_health::server::health_reporter();
-        let watcher = crate::health::watch_grpc(readiness, reporter, self.services);
+        let watcher = crate::health::watch_grpc(readiness, reporter, self.services).await;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(platform_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

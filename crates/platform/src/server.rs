@@ -21,7 +21,7 @@ impl Server {
     /// A gRPC service: `rpc` on every protocol, plus health and metrics.
     pub async fn rpc(config: &CommonConfig, pool: PgPool, rpc: RpcRouter) -> anyhow::Result<Self> {
         let readiness = Readiness::new(pool.clone());
-        let (router, watcher) = rpc.into_router(readiness.clone());
+        let (router, watcher) = rpc.into_router(readiness.clone()).await;
         let mut server = Self::http(config, pool, router).await?;
         server.background.push(watcher);
         Ok(server)
