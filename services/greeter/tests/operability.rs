@@ -125,10 +125,6 @@ async fn trace_context_is_continued_and_propagated_to_caller() {
     assert_ne!(parts[2], "00f067aa0ba902b7", "greeter's own span is the parent");
 }
 
-fn free_port() -> u16 {
-    support::dead_port().port()
-}
-
 #[tokio::test]
 async fn binary_fails_fast_on_bad_configuration() {
     let out = Command::new(env!("CARGO_BIN_EXE_greeter")).env("PORT", "eighty").output().unwrap();
@@ -141,29 +137,8 @@ async fn binary_fails_fast_on_bad_configuration() {
 async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     let target = support::target().await;
     let caller = support::caller().await;
-    let db = testkit::database().await;
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greeter"))
-        .env("PORT", port.to_string())
-        .env("DATABASE_URL", db_url(&db))
-        .env("CALLER_URL", format!("http://{caller}"))
-        .env("CALLER_TIMEOUT_MS", "1500")
-        .env("LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut child, base) = spawn_binary(&format!("http://{caller}"), "1500").await;
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..200 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(ready, "greeter binary did not become ready");
 
     // A greeting that takes ~1.5 s (the slow target hits caller's deadline).
     let slow = tokio::spawn({
@@ -187,20 +162,17 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     assert!(http.get(format!("{base}/healthz")).send().await.is_err(), "no longer accepting");
 }
 
-fn db_url(db: &platform::db::DbConfig) -> String {
-    // The harness's role has no password, so the redacted form is the URL.
-    db.url.redacted()
-}
-
-#[tokio::test]
-async fn json_logs_carry_method_status_latency_and_trace_id() {
+/// Starts the real greeter binary with JSON logs on stdout, on a fresh
+/// database, and waits until it is ready.
+async fn spawn_binary(caller_url: &str, caller_timeout_ms: &str) -> (std::process::Child, String) {
     let db = testkit::database().await;
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greeter"))
+    let port = support::dead_port().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_greeter"))
         .env("PORT", port.to_string())
-        .env("DATABASE_URL", db_url(&db))
-        .env("CALLER_URL", format!("http://{}", support::dead_port()))
-        .env("CALLER_TIMEOUT_MS", "200")
+        // The harness's role has no password, so the redacted form is the URL.
+        .env("DATABASE_URL", db.url.redacted())
+        .env("CALLER_URL", caller_url)
+        .env("CALLER_TIMEOUT_MS", caller_timeout_ms)
         .env("LOG_FORMAT", "json")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -210,10 +182,17 @@ async fn json_logs_carry_method_status_latency_and_trace_id() {
     let http = reqwest::Client::new();
     for _ in 0..200 {
         if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            break;
+            return (child, base);
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    panic!("greeter binary did not become ready");
+}
+
+#[tokio::test]
+async fn json_logs_carry_method_status_latency_and_trace_id() {
+    let (mut child, base) = spawn_binary(&format!("http://{}", support::dead_port()), "200").await;
+    let http = reqwest::Client::new();
     let res = http
         .post(format!("{base}/greeter.v1.GreeterService/Greet"))
         .header("content-type", "application/json")
