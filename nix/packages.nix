@@ -1,0 +1,289 @@
+# Everything built for one system: crane packages (after crane's
+# quick-start-workspace example), OCI images, checks, the devshell.
+{
+  pkgs,
+  crane,
+  advisory-db,
+  self,
+  # the repository (the flake's ./.)
+  root,
+  # nix/lib.nix's `platform`: the declared and the present services
+  platform,
+}:
+let
+  inherit (pkgs) lib;
+  platformLib = import ./lib.nix { inherit lib; };
+  inherit (pkgs.stdenv.hostPlatform) isLinux isDarwin;
+
+  craneLib = crane.mkLib pkgs;
+
+  revision = self.rev or "dirty";
+  workspaceVersion = (craneLib.crateNameFromCargoToml { cargoToml = root + "/Cargo.toml"; }).version;
+
+  # ---- sources ---------------------------------------------------------------
+  # Cargo sources plus exactly what the build reads besides them: the .proto
+  # contracts (crates/proto/build.rs compiles ../../proto), each crate's SQL
+  # migrations (sqlx::migrate!) and sqlx offline query data if any. A README,
+  # script or CI edit changes none of these, so it rebuilds nothing.
+  protoFiles = lib.optional (builtins.pathExists (root + "/proto")) (
+    lib.fileset.fileFilter (file: file.hasExt "proto") (root + "/proto")
+  );
+  rootCargoFiles = [
+    (root + "/Cargo.toml")
+    (root + "/Cargo.lock")
+    (lib.fileset.maybeMissing (root + "/.cargo/config.toml"))
+    (lib.fileset.maybeMissing (root + "/.sqlx"))
+  ]
+  ++ protoFiles;
+  crateFiles =
+    dir:
+    let
+      path = root + "/${dir}";
+    in
+    lib.fileset.unions (
+      [
+        (craneLib.fileset.commonCargoSources path)
+        (lib.fileset.maybeMissing (path + "/.sqlx"))
+      ]
+      ++ lib.optional (builtins.pathExists (path + "/migrations")) (
+        lib.fileset.fileFilter (file: file.hasExt "sql") (path + "/migrations")
+      )
+    );
+  sourceOf =
+    files:
+    lib.fileset.toSource {
+      inherit root;
+      fileset = lib.fileset.unions files;
+    };
+
+  members = platformLib.workspaceMembers root;
+
+  # The whole workspace: dependencies, clippy, tests, docs, formatting.
+  workspaceFiles =
+    rootCargoFiles ++ [ (lib.fileset.maybeMissing (root + "/rustfmt.toml")) ] ++ map crateFiles members;
+  src = sourceOf workspaceFiles;
+
+  # One crate and the crates it reaches by path, so that a change to another
+  # service does not rebuild this one. The workspace's `members` are globs, so
+  # cargo accepts the missing members (see crane's quick-start-workspace).
+  sourceForCrate = dir: sourceOf (rootCargoFiles ++ map crateFiles (platformLib.crateClosure root dir));
+
+  # ---- builds ----------------------------------------------------------------
+  commonArgs = {
+    inherit src;
+    pname = "platform-workspace";
+    version = workspaceVersion;
+    strictDeps = true;
+
+    buildInputs = lib.optionals isDarwin [ pkgs.libiconv ];
+
+    # Never try to reach a database at compile time (sqlx macros).
+    env.SQLX_OFFLINE = "true";
+  };
+
+  # The dependencies of the whole workspace, built once and shared by every
+  # package and check.
+  cargoArtifacts = craneLib.buildDepsOnly commonArgs;
+
+  buildCrate =
+    dir:
+    let
+      pname = platformLib.crateName root dir;
+    in
+    craneLib.buildPackage (
+      commonArgs
+      // {
+        inherit cargoArtifacts pname;
+        version = platformLib.crateVersion root dir;
+        src = sourceForCrate dir;
+        cargoExtraArgs = "-p ${pname}";
+        # Tests run once, for the whole workspace, in checks.nextest.
+        doCheck = false;
+        meta = {
+          mainProgram = pname;
+          license = [
+            lib.licenses.mit
+            lib.licenses.asl20
+          ];
+        };
+      }
+    );
+
+  servicePackages = lib.mapAttrs (_: entry: buildCrate entry.crateDir) platform.services;
+
+  devstack = if platform.devstack == null then null else buildCrate platform.devstack;
+
+  # ---- images ----------------------------------------------------------------
+  # The binary, CA certificates and tzdata; no shell, no package manager, a
+  # fixed non-root user. `docker load < result`, `kind load image-archive result`.
+  mkImage =
+    name: entry:
+    let
+      package = servicePackages.${name};
+      version = platformLib.crateVersion root entry.crateDir;
+      uid = toString platformLib.uid;
+    in
+    pkgs.dockerTools.buildLayeredImage {
+      name = "platform/${name}";
+      tag = version;
+      contents = [
+        pkgs.cacert
+        pkgs.tzdata
+      ];
+      config = {
+        Entrypoint = [ (lib.getExe' package name) ];
+        User = "${uid}:${uid}";
+        ExposedPorts."${toString entry.port}/tcp" = { };
+        Env = [
+          "HOST=0.0.0.0"
+          "PORT=${toString entry.port}"
+          "SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt"
+          "TZDIR=${pkgs.tzdata}/share/zoneinfo"
+        ];
+        Labels = {
+          "org.opencontainers.image.title" = name;
+          "org.opencontainers.image.description" = entry.description;
+          "org.opencontainers.image.version" = version;
+          "org.opencontainers.image.revision" = revision;
+          "org.opencontainers.image.licenses" = "MIT OR Apache-2.0";
+        };
+      };
+    };
+
+  images = lib.mapAttrs mkImage platform.services;
+
+  # ---- checks ----------------------------------------------------------------
+  nixFiles = sourceOf [ (lib.fileset.fileFilter (file: file.hasExt "nix") root) ];
+
+  checks = servicePackages // {
+    clippy = craneLib.cargoClippy (
+      commonArgs
+      // {
+        inherit cargoArtifacts;
+        cargoClippyExtraArgs = "--all-targets -- -D warnings";
+      }
+    );
+
+    fmt = craneLib.cargoFmt { inherit (commonArgs) src pname version; };
+
+    doc = craneLib.cargoDoc (commonArgs // { inherit cargoArtifacts; });
+
+    audit = craneLib.cargoAudit {
+      inherit (commonArgs) src pname version;
+      inherit advisory-db;
+    };
+
+    deny = craneLib.cargoDeny (
+      commonArgs
+      // {
+        src = sourceOf (workspaceFiles ++ [ (root + "/deny.toml") ]);
+      }
+    );
+
+    # The tests start their PostgreSQL from TEST_DATABASE_URL: one server for
+    # the whole run, started here (nextest runs every test in its own process,
+    # and testkit would otherwise initdb once per process). The build sandbox
+    # has its own network namespace, so the fixed loopback port is free.
+    nextest = craneLib.cargoNextest (
+      commonArgs
+      // {
+        inherit cargoArtifacts;
+        partitions = 1;
+        partitionType = "count";
+        cargoNextestPartitionsExtraArgs = "--no-tests=fail";
+        nativeBuildInputs = [
+          pkgs.postgresql
+          # the tests send SIGTERM with kill(1)
+          pkgs.procps
+        ];
+        preCheck = ''
+          export PGDATA="$TMPDIR/pgdata" PGSOCKETS="$TMPDIR/pgsockets"
+          mkdir -p "$PGSOCKETS"
+          initdb --no-sync --auth=trust --username=postgres --encoding=UTF8 --locale=C -D "$PGDATA" >/dev/null
+          pg_ctl -D "$PGDATA" -l "$TMPDIR/postgres.log" -w start -o \
+            "-c listen_addresses=127.0.0.1 -p 54329 -c unix_socket_directories=$PGSOCKETS -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500"
+          export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:54329/postgres"
+        '';
+        postCheck = ''
+          pg_ctl -D "$PGDATA" -m fast -w stop
+        '';
+      }
+    );
+
+    nixfmt = pkgs.runCommandLocal "platform-nixfmt" { nativeBuildInputs = [ pkgs.nixfmt ]; } ''
+      cd ${nixFiles}
+      find . -name '*.nix' -print0 | xargs -0 nixfmt --check
+      touch $out
+    '';
+  };
+
+  # ---- devshell --------------------------------------------------------------
+  banner = ''
+    platform dev shell: Rust ${pkgs.rustc.version}, PostgreSQL ${pkgs.postgresql.version}, Traefik ${pkgs.traefik.version}
+      cargo test --workspace      every test (starts its own PostgreSQL)
+      ./scripts/dev.sh            the platform locally${lib.optionalString (devstack != null) "\n  nix run .#dev              the platform locally (devstack up)"}
+      nix build .#<service>       one binary: ${lib.concatStringsSep ", " (lib.attrNames servicePackages)}${lib.optionalString isLinux "\n  nix build .#images          every OCI image (docker load < result/<service>.tar.gz)"}
+      nix flake check             fmt, clippy, nextest, doc, audit, deny, nixfmt
+      nix fmt                     format the Nix files
+  '';
+
+  devShell = craneLib.devShell {
+    packages = [
+      pkgs.rust-analyzer
+      pkgs.postgresql
+      pkgs.traefik
+      pkgs.buf
+      pkgs.sqlx-cli
+      pkgs.cargo-nextest
+      pkgs.nodejs
+      pkgs.kubectl
+      pkgs.kind
+      pkgs.nixfmt
+    ]
+    ++ lib.optional (devstack != null) devstack;
+    RUST_SRC_PATH = "${pkgs.rustPlatform.rustLibSrc}";
+    shellHook = ''
+      printf '%s\n' ${lib.escapeShellArg banner}
+    '';
+  };
+in
+{
+  packages =
+    servicePackages
+    // lib.optionalAttrs (devstack != null) { inherit devstack; }
+    // lib.optionalAttrs isLinux (
+      lib.mapAttrs' (name: image: lib.nameValuePair "${name}-image" image) images
+      // {
+        images = pkgs.linkFarm "platform-images" (
+          lib.mapAttrsToList (name: image: {
+            name = "${name}.tar.gz";
+            path = image;
+          }) images
+        );
+      }
+    );
+
+  checks = lib.optionalAttrs isLinux checks;
+
+  inherit devShell;
+
+  apps = lib.optionalAttrs (devstack != null) {
+    dev = {
+      type = "app";
+      program = lib.getExe (
+        pkgs.writeShellApplication {
+          name = "platform-dev";
+          runtimeInputs = [
+            devstack
+            pkgs.postgresql
+            pkgs.traefik
+          ];
+          text = ''exec devstack up "$@"'';
+        }
+      );
+      meta.description = "The whole platform locally: devstack up with PostgreSQL and Traefik from nixpkgs";
+    };
+  };
+
+  formatter = pkgs.nixfmt-tree;
+}
