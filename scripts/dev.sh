@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD/.devstack
 PGPORT=${PGPORT:-5432}
-SERVICES=(caller:8081 greeter:8080)
+SERVICES=(caller:8081 greeter:8080 auth:8090 lang:3000)
 
 pg_bin() {
   command -v initdb >/dev/null && { dirname "$(command -v initdb)"; return; }

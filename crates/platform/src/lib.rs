@@ -7,7 +7,9 @@
 //! ([`metrics`]), one log line, span and metric per request ([`observe`]),
 //! gRPC + gRPC-Web + Connect on one port ([`rpc`], [`connect`]), trace
 //! propagation on outbound calls ([`propagation`]) and graceful shutdown
-//! ([`shutdown`]) — lives here, once.
+//! ([`shutdown`]) — lives here, once. REST services share one JSON error
+//! shape and body decoding ([`rest`]); checks on client text that several
+//! services apply are in [`validate`].
 
 pub mod config;
 pub mod connect;
@@ -17,10 +19,12 @@ pub mod metrics;
 pub mod observe;
 pub mod pagination;
 pub mod propagation;
+pub mod rest;
 pub mod rpc;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod validate;
 
 pub use config::{CommonConfig, ConfigError, Env};
 pub use server::Server;

@@ -1,12 +1,10 @@
 //! The greeter service: greets, records the status of an external URL
 //! fetched through the caller service, and stores every greeting.
 //!
-//! [`name`] validates who is greeted, [`upstream`] asks `caller` under a
-//! deadline, [`store`] keeps greetings, [`service`] is the
+//! [`upstream`] asks `caller` under a deadline, [`store`] keeps greetings, [`service`] is the
 //! `greeter.v1.GreeterService` RPC surface.
 
 pub mod config;
-pub mod name;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -8,7 +8,6 @@ use platform_proto::greeter::v1::{
 use tonic::{Request, Response, Status};
 
 use crate::{
-    name,
     store::{GreetingRow, NewGreeting, Store},
     upstream::CallerClient,
 };
@@ -73,7 +72,7 @@ fn to_pb(r: GreetingRow) -> pb::Greeting {
 impl GreeterService for Greeter {
     async fn greet(&self, request: Request<pb::GreetRequest>) -> Result<Response<pb::GreetResponse>, Status> {
         let req = request.into_inner();
-        let name = name::validate(&req.name).map_err(Status::invalid_argument)?;
+        let name = platform::validate::name(&req.name).map_err(Status::invalid_argument)?;
         let url = self.target_url(&req.url)?;
 
         let external = self.caller.check(&url).await;

@@ -167,7 +167,7 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
 async fn spawn_binary(caller_url: &str, caller_timeout_ms: &str) -> (std::process::Child, String) {
     let db = testkit::database().await;
     let port = support::dead_port().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_greeter"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_greeter"))
         .env("PORT", port.to_string())
         // The harness's role has no password, so the redacted form is the URL.
         .env("DATABASE_URL", db.url.redacted())
@@ -186,6 +186,8 @@ async fn spawn_binary(caller_url: &str, caller_timeout_ms: &str) -> (std::proces
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("greeter binary did not become ready");
 }
 

@@ -1,0 +1,264 @@
+//! `auth_db`: users, sessions (refresh tokens) and login failures.
+
+use std::{net::IpAddr, time::Duration};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+}
+
+/// A refresh token to store.
+pub struct NewToken<'a> {
+    pub token_hash: &'a [u8],
+    pub ttl: Duration,
+    pub user_agent: Option<&'a str>,
+    pub address: IpAddr,
+}
+
+/// What redeeming a refresh token did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now rotated, and the next one stored.
+    Rotated { user_id: String, email: String },
+    /// The token had already been rotated: it was stolen or replayed, so
+    /// its whole family is now revoked.
+    Reused,
+    /// Unknown, revoked or expired.
+    Invalid,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct SessionState {
+    id: String,
+    family_id: String,
+    user_id: String,
+    expired: bool,
+    rotated: bool,
+    revoked: bool,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+const USER_COLUMNS: &str = "id::text AS id, email, created_at";
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The new user, or `None` if the email is taken.
+    pub async fn create_user(&self, email: &str, password_hash: &str) -> sqlx::Result<Option<UserRow>> {
+        sqlx::query_as(&format!(
+            "INSERT INTO users (email, password_hash) VALUES ($1, $2)
+             ON CONFLICT (email) DO NOTHING RETURNING {USER_COLUMNS}"
+        ))
+        .bind(email)
+        .bind(password_hash)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn credentials(&self, email: &str) -> sqlx::Result<Option<Credentials>> {
+        sqlx::query_as("SELECT id::text AS id, email, password_hash FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn user(&self, id: &str) -> sqlx::Result<Option<UserRow>> {
+        if !is_uuid(id) {
+            return Ok(None);
+        }
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1::uuid"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn set_password_hash(&self, id: &str, hash: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1::uuid")
+            .bind(id)
+            .bind(hash)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Starts a session family with its first refresh token.
+    pub async fn create_session(&self, user_id: &str, s: &NewToken<'_>) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (family_id, user_id, token_hash, user_agent, address, expires_at)
+             VALUES (gen_random_uuid(), $1::uuid, $2, $3, $4::inet, now() + make_interval(secs => $5))",
+        )
+        .bind(user_id)
+        .bind(s.token_hash)
+        .bind(s.user_agent)
+        .bind(s.address.to_string())
+        .bind(s.ttl.as_secs_f64())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// Redeems the refresh token hashed as `old`, storing `next` in its
+    /// place. The row is locked, so of two concurrent redemptions of one
+    /// token exactly one succeeds and the other counts as reuse.
+    pub async fn rotate(&self, old: &[u8], next: &NewToken<'_>) -> sqlx::Result<Rotation> {
+        let mut tx = self.pool.begin().await?;
+        let state: Option<SessionState> = sqlx::query_as(
+            "SELECT id::text AS id, family_id::text AS family_id, user_id::text AS user_id,
+                    expires_at <= now() AS expired, rotated_at IS NOT NULL AS rotated, revoked_at IS NOT NULL AS revoked
+             FROM sessions WHERE token_hash = $1 FOR UPDATE",
+        )
+        .bind(old)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(state) = state else { return Ok(Rotation::Invalid) };
+        if state.revoked {
+            return Ok(Rotation::Invalid);
+        }
+        if state.rotated {
+            sqlx::query("UPDATE sessions SET revoked_at = now() WHERE family_id = $1::uuid AND revoked_at IS NULL")
+                .bind(&state.family_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Rotation::Reused);
+        }
+        if state.expired {
+            return Ok(Rotation::Invalid);
+        }
+        sqlx::query("UPDATE sessions SET rotated_at = now() WHERE id = $1::uuid")
+            .bind(&state.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (family_id, user_id, token_hash, user_agent, address, expires_at)
+             VALUES ($1::uuid, $2::uuid, $3, $4, $5::inet, now() + make_interval(secs => $6))",
+        )
+        .bind(&state.family_id)
+        .bind(&state.user_id)
+        .bind(next.token_hash)
+        .bind(next.user_agent)
+        .bind(next.address.to_string())
+        .bind(next.ttl.as_secs_f64())
+        .execute(&mut *tx)
+        .await?;
+        let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = $1::uuid")
+            .bind(&state.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Rotation::Rotated { user_id: state.user_id, email })
+    }
+
+    /// Revokes the family of the refresh token hashed as `token_hash`;
+    /// whether there was such a live token.
+    pub async fn revoke_family(&self, token_hash: &[u8]) -> sqlx::Result<bool> {
+        let revoked = sqlx::query(
+            "UPDATE sessions SET revoked_at = now()
+             WHERE revoked_at IS NULL
+               AND family_id = (SELECT family_id FROM sessions WHERE token_hash = $1)",
+        )
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(revoked.rows_affected() > 0)
+    }
+
+    /// Users, and sessions that can still be refreshed.
+    pub async fn counts(&self) -> sqlx::Result<(i64, i64)> {
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM users),
+                    (SELECT count(*) FROM sessions
+                     WHERE revoked_at IS NULL AND rotated_at IS NULL AND expires_at > now())",
+        )
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Seconds until login is allowed again if any of `keys` (throttling
+    /// key, limit) has reached its limit within the window.
+    pub async fn throttled_for(&self, keys: &[(&[u8], u32)], window: Duration) -> sqlx::Result<Option<u64>> {
+        let (hashes, limits): (Vec<Vec<u8>>, Vec<i32>) =
+            keys.iter().map(|(k, n)| (k.to_vec(), i32::try_from(*n).unwrap_or(i32::MAX))).unzip();
+        let secs: Option<f64> = sqlx::query_scalar(
+            "SELECT max(extract(epoch FROM f.window_start + make_interval(secs => $3) - now()))::float8
+             FROM login_failures f JOIN unnest($1::bytea[], $2::int[]) AS k(key, max_failures) ON f.key = k.key
+             WHERE f.failures >= k.max_failures AND f.window_start > now() - make_interval(secs => $3)",
+        )
+        .bind(&hashes)
+        .bind(&limits)
+        .bind(window.as_secs_f64())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(secs.map(|s| s.ceil().max(1.0) as u64))
+    }
+
+    /// Counts a failed login against each key, starting a new window for a
+    /// key whose window has passed, and drops a few long-expired entries.
+    pub async fn record_failure(&self, keys: &[&[u8]], window: Duration) -> sqlx::Result<()> {
+        let hashes: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+        sqlx::query(
+            "INSERT INTO login_failures (key, failures, window_start)
+             SELECT key, 1, now() FROM unnest($1::bytea[]) AS key
+             ON CONFLICT (key) DO UPDATE SET
+               failures = CASE WHEN login_failures.window_start <= now() - make_interval(secs => $2)
+                               THEN 1 ELSE login_failures.failures + 1 END,
+               window_start = CASE WHEN login_failures.window_start <= now() - make_interval(secs => $2)
+                                   THEN now() ELSE login_failures.window_start END",
+        )
+        .bind(&hashes)
+        .bind(window.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "DELETE FROM login_failures WHERE key IN (
+               SELECT key FROM login_failures WHERE window_start <= now() - make_interval(secs => $1) LIMIT 100)",
+        )
+        .bind(window.as_secs_f64())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// Forgets failures against `key` (after a successful login).
+    pub async fn clear_failures(&self, key: &[u8]) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await.map(|_| ())
+    }
+}
+
+/// Whether `s` is a canonical UUID, so a malformed id is "not found"
+/// rather than a database error.
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uuids() {
+        assert!(super::is_uuid("0b7f6a3c-1d2e-4f50-8a9b-0c1d2e3f4a5b"));
+        assert!(!super::is_uuid("0b7f6a3c-1d2e-4f50-8a9b-0c1d2e3f4a5"));
+        assert!(!super::is_uuid("0b7f6a3c11d2e-4f50-8a9b-0c1d2e3f4a5b"));
+        assert!(!super::is_uuid("' OR 1=1 --"));
+    }
+}

@@ -1,0 +1,374 @@
+//! The REST surface under `/lang/`, and its OpenAPI document generated
+//! from the handlers below.
+//!
+//! Malformed path or query values (a language tag that cannot be one, a bad
+//! key or name) are 400; well-formed bodies that break a rule (a template
+//! without `{name}`, a language that does not exist) are 422.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use platform::rest::{ApiError, ErrorBody, Json, Path, Query};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    language::{self, FALLBACK},
+    store::{PreferenceRow, Store, TranslationRow},
+    template,
+};
+
+/// The key of the greeting template.
+pub const GREETING_KEY: &str = "greeting";
+/// Longest user id, in characters.
+const MAX_USER_ID_CHARS: usize = 128;
+/// Longest translation key.
+const MAX_KEY_CHARS: usize = 64;
+
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GreetingQuery {
+    /// Who to greet: 1–100 characters, trimmed, no control characters.
+    #[param(example = "Ada")]
+    pub name: Option<String>,
+    /// Language tag, e.g. `fr` or `pt-BR`. Unknown languages fall back to
+    /// the nearest one known, else English.
+    #[param(example = "fr")]
+    pub language: Option<String>,
+    /// Use this user's preferred language when `language` is not given.
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Greeting {
+    #[schema(example = "Bonjour, Ada !")]
+    pub greeting: String,
+    /// The language the greeting is in.
+    pub language: String,
+    /// Whether that is not the language asked for.
+    pub fallback: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Language {
+    pub code: String,
+    pub name: String,
+    pub native_name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Languages {
+    pub languages: Vec<Language>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Translation {
+    pub language: String,
+    pub key: String,
+    pub template: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<TranslationRow> for Translation {
+    fn from(r: TranslationRow) -> Self {
+        Self { language: r.language, key: r.key, template: r.template, updated_at: r.updated_at }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TemplateBody {
+    /// At most 500 characters, containing `{name}`.
+    #[schema(example = "Salut, {name} !")]
+    pub template: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Preference {
+    pub user_id: String,
+    pub language: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<PreferenceRow> for Preference {
+    fn from(r: PreferenceRow) -> Self {
+        Self { user_id: r.user_id, language: r.language, updated_at: r.updated_at }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PreferenceBody {
+    /// A language listed by `GET /lang/v1/languages`.
+    #[schema(example = "fr")]
+    pub language: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Stats {
+    pub languages: i64,
+    pub translations: i64,
+    pub preferences: i64,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "lang", description = "Localised greetings, message templates and language preferences."),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+/// The `/lang/` routes, `/lang/openapi.json` included.
+pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(greeting))
+        .routes(routes!(languages))
+        .routes(routes!(get_translation, put_translation, delete_translation))
+        .routes(routes!(get_preference, put_preference))
+        .routes(routes!(stats))
+        .with_state(app)
+        .split_for_parts();
+    let doc: Arc<str> = api.to_json()?.into();
+    let router = router.route(
+        "/lang/openapi.json",
+        get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()) }),
+    );
+    Ok(platform::rest::finish(router, max_body_bytes))
+}
+
+fn unavailable(e: sqlx::Error) -> ApiError {
+    ApiError::unavailable("the language store", e)
+}
+
+fn unknown_language(code: &str) -> ApiError {
+    ApiError::unprocessable(
+        "unknown_language",
+        format!("there is no language {code:?}; GET /lang/v1/languages lists them"),
+    )
+}
+
+fn language_path(raw: &str) -> Result<String, ApiError> {
+    language::parse(raw).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_language", m))
+}
+
+fn key_path(raw: &str) -> Result<&str, ApiError> {
+    let ok = (1..=MAX_KEY_CHARS).contains(&raw.len())
+        && raw.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(raw)
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_key",
+            format!(
+                "a key is 1–{MAX_KEY_CHARS} characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+fn user_id_value(raw: &str) -> Result<&str, ApiError> {
+    let chars = raw.chars().count();
+    if chars == 0 || chars > MAX_USER_ID_CHARS || raw.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_user_id",
+            format!("a user id is 1–{MAX_USER_ID_CHARS} characters without control characters"),
+        ));
+    }
+    Ok(raw)
+}
+
+/// Greets `name` in the language asked for, the user's preferred one, or
+/// the nearest available.
+#[utoipa::path(
+    get, path = "/lang/v1/greeting", tag = "greetings", params(GreetingQuery),
+    responses(
+        (status = 200, description = "The greeting", body = Greeting),
+        (status = 400, description = "Missing or invalid name or user id", body = ErrorBody),
+    )
+)]
+async fn greeting(State(app): State<App>, Query(q): Query<GreetingQuery>) -> Result<Json<Greeting>, ApiError> {
+    let name = platform::validate::name(q.name.as_deref().unwrap_or(""))
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_name", m))?;
+    let mut asked = q.language.filter(|l| !l.trim().is_empty());
+    if asked.is_none()
+        && let Some(user_id) = q.user_id.as_deref()
+    {
+        let user_id = user_id_value(user_id)?;
+        asked = app.store.preference(user_id).await.map_err(unavailable)?.map(|p| p.language);
+    }
+    // A tag that cannot be one is as unknown as one nobody translated.
+    let tag = asked.as_deref().and_then(|a| language::parse(a).ok());
+    let candidates = tag.as_deref().map_or_else(|| vec![FALLBACK.to_owned()], language::candidates);
+    let (language, template) = app
+        .store
+        .first_template(&candidates, GREETING_KEY)
+        .await
+        .map_err(unavailable)?
+        // The English greeting cannot be deleted; this is belt and braces.
+        .unwrap_or_else(|| (FALLBACK.to_owned(), "Hello, {name}!".to_owned()));
+    let fallback = asked.is_some() && tag.as_deref() != Some(language.as_str());
+    Ok(Json(Greeting { greeting: template::render(&template, name), language, fallback }))
+}
+
+/// Every language, by code.
+#[utoipa::path(
+    get, path = "/lang/v1/languages", tag = "languages",
+    responses((status = 200, description = "The languages", body = Languages))
+)]
+async fn languages(State(app): State<App>) -> Result<Json<Languages>, ApiError> {
+    let rows = app.store.languages().await.map_err(unavailable)?;
+    Ok(Json(Languages {
+        languages: rows
+            .into_iter()
+            .map(|r| Language { code: r.code, name: r.name, native_name: r.native_name })
+            .collect(),
+    }))
+}
+
+/// One message template.
+#[utoipa::path(
+    get, path = "/lang/v1/translations/{language}/{key}", tag = "translations",
+    params(("language" = String, Path, example = "fr"), ("key" = String, Path, example = "greeting")),
+    responses(
+        (status = 200, description = "The template", body = Translation),
+        (status = 400, description = "Malformed language or key", body = ErrorBody),
+        (status = 404, description = "No such template", body = ErrorBody),
+    )
+)]
+async fn get_translation(
+    State(app): State<App>,
+    Path((language, key)): Path<(String, String)>,
+) -> Result<Json<Translation>, ApiError> {
+    let (language, key) = (language_path(&language)?, key_path(&key)?);
+    match app.store.translation(&language, key).await.map_err(unavailable)? {
+        Some(row) => Ok(Json(row.into())),
+        None => Err(ApiError::not_found(format!("there is no {key:?} template in {language:?}"))),
+    }
+}
+
+/// Creates or replaces a message template (201 when created, 200 when replaced).
+#[utoipa::path(
+    put, path = "/lang/v1/translations/{language}/{key}", tag = "translations",
+    params(("language" = String, Path, example = "fr"), ("key" = String, Path, example = "greeting")),
+    request_body = TemplateBody,
+    responses(
+        (status = 200, description = "Replaced", body = Translation),
+        (status = 201, description = "Created", body = Translation),
+        (status = 400, description = "Malformed language, key or body", body = ErrorBody),
+        (status = 422, description = "The language does not exist, or the template lacks {name} or exceeds 500 characters", body = ErrorBody),
+    )
+)]
+async fn put_translation(
+    State(app): State<App>,
+    Path((language, key)): Path<(String, String)>,
+    Json(body): Json<TemplateBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (language, key) = (language_path(&language)?, key_path(&key)?);
+    template::validate(&body.template).map_err(|m| ApiError::unprocessable("invalid_template", m))?;
+    let (row, created) = app
+        .store
+        .put_translation(&language, key, &body.template)
+        .await
+        .map_err(unavailable)?
+        .map_err(|_| unknown_language(&language))?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(Translation::from(row))))
+}
+
+/// Deletes a message template. The English greeting, which every language
+/// falls back to, cannot be deleted.
+#[utoipa::path(
+    delete, path = "/lang/v1/translations/{language}/{key}", tag = "translations",
+    params(("language" = String, Path, example = "fr"), ("key" = String, Path, example = "greeting")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed language or key", body = ErrorBody),
+        (status = 404, description = "No such template", body = ErrorBody),
+        (status = 409, description = "The English greeting is the fallback for every language", body = ErrorBody),
+    )
+)]
+async fn delete_translation(
+    State(app): State<App>,
+    Path((language, key)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (language, key) = (language_path(&language)?, key_path(&key)?);
+    if language == FALLBACK && key == GREETING_KEY {
+        return Err(ApiError::conflict(
+            "fallback_template",
+            "the English greeting is the fallback for every language; replace it instead",
+        ));
+    }
+    if app.store.delete_translation(&language, key).await.map_err(unavailable)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("there is no {key:?} template in {language:?}")))
+    }
+}
+
+/// A user's preferred language.
+#[utoipa::path(
+    get, path = "/lang/v1/preferences/{user_id}", tag = "preferences",
+    params(("user_id" = String, Path)),
+    responses(
+        (status = 200, description = "The preference", body = Preference),
+        (status = 404, description = "The user has set none", body = ErrorBody),
+    )
+)]
+async fn get_preference(State(app): State<App>, Path(user_id): Path<String>) -> Result<Json<Preference>, ApiError> {
+    let user_id = user_id_value(&user_id)?;
+    match app.store.preference(user_id).await.map_err(unavailable)? {
+        Some(row) => Ok(Json(row.into())),
+        None => Err(ApiError::not_found("this user has no language preference")),
+    }
+}
+
+/// Sets a user's preferred language.
+#[utoipa::path(
+    put, path = "/lang/v1/preferences/{user_id}", tag = "preferences",
+    params(("user_id" = String, Path)),
+    request_body = PreferenceBody,
+    responses(
+        (status = 200, description = "The preference", body = Preference),
+        (status = 400, description = "Malformed user id or body", body = ErrorBody),
+        (status = 422, description = "The language does not exist", body = ErrorBody),
+    )
+)]
+async fn put_preference(
+    State(app): State<App>,
+    Path(user_id): Path<String>,
+    Json(body): Json<PreferenceBody>,
+) -> Result<Json<Preference>, ApiError> {
+    let user_id = user_id_value(&user_id)?;
+    let language = language::parse(&body.language).map_err(|_| unknown_language(&body.language))?;
+    let row = app
+        .store
+        .set_preference(user_id, &language)
+        .await
+        .map_err(unavailable)?
+        .map_err(|_| unknown_language(&language))?;
+    Ok(Json(row.into()))
+}
+
+/// Counts for the gateway's overview (internal).
+#[utoipa::path(
+    get, path = "/lang/v1/stats", tag = "internal",
+    responses((status = 200, description = "Counts", body = Stats))
+)]
+async fn stats(State(app): State<App>) -> Result<Json<Stats>, ApiError> {
+    let (languages, translations, preferences) = app.store.counts().await.map_err(unavailable)?;
+    Ok(Json(Stats { languages, translations, preferences }))
+}

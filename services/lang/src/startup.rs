@@ -1,0 +1,17 @@
+//! Wiring: database, REST surface, server.
+
+use platform::Server;
+
+use crate::{
+    Config,
+    service::{self, App},
+    store::{self, Store},
+};
+
+/// Connects to the database, applies migrations (which seed the languages)
+/// and binds the port; the returned server runs with [`Server::run_until`].
+pub async fn build(config: Config) -> anyhow::Result<Server> {
+    let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
+    let app = App { store: Store::new(pool.clone()) };
+    Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?).await
+}

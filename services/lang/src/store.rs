@@ -1,0 +1,150 @@
+//! `lang_db`: languages, translations and preferences.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct LanguageRow {
+    pub code: String,
+    pub name: String,
+    pub native_name: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct TranslationRow {
+    pub language: String,
+    pub key: String,
+    pub template: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct PreferenceRow {
+    pub user_id: String,
+    pub language: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A write that named a language that does not exist.
+#[derive(Debug)]
+pub struct UnknownLanguage;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+/// PostgreSQL's foreign_key_violation.
+fn is_unknown_language(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "23503")
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub async fn languages(&self) -> sqlx::Result<Vec<LanguageRow>> {
+        sqlx::query_as("SELECT code, name, native_name FROM languages ORDER BY code").fetch_all(&self.pool).await
+    }
+
+    /// The template for `key` in the first of `languages` that has one.
+    pub async fn first_template(&self, languages: &[String], key: &str) -> sqlx::Result<Option<(String, String)>> {
+        sqlx::query_as(
+            "SELECT language, template FROM translations
+             WHERE key = $1 AND language = ANY($2)
+             ORDER BY array_position($2, language) LIMIT 1",
+        )
+        .bind(key)
+        .bind(languages)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn translation(&self, language: &str, key: &str) -> sqlx::Result<Option<TranslationRow>> {
+        sqlx::query_as("SELECT language, key, template, updated_at FROM translations WHERE language = $1 AND key = $2")
+            .bind(language)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Creates or replaces a template; whether it was created.
+    pub async fn put_translation(
+        &self,
+        language: &str,
+        key: &str,
+        template: &str,
+    ) -> sqlx::Result<Result<(TranslationRow, bool), UnknownLanguage>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            row: TranslationRow,
+            created: bool,
+        }
+        let res: sqlx::Result<Row> = sqlx::query_as(
+            "INSERT INTO translations (language, key, template) VALUES ($1, $2, $3)
+             ON CONFLICT (language, key) DO UPDATE SET template = EXCLUDED.template, updated_at = now()
+             RETURNING language, key, template, updated_at, (xmax = 0) AS created",
+        )
+        .bind(language)
+        .bind(key)
+        .bind(template)
+        .fetch_one(&self.pool)
+        .await;
+        match res {
+            Ok(r) => Ok(Ok((r.row, r.created))),
+            Err(e) if is_unknown_language(&e) => Ok(Err(UnknownLanguage)),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn delete_translation(&self, language: &str, key: &str) -> sqlx::Result<bool> {
+        let res = sqlx::query("DELETE FROM translations WHERE language = $1 AND key = $2")
+            .bind(language)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected() > 0)
+    }
+
+    pub async fn preference(&self, user_id: &str) -> sqlx::Result<Option<PreferenceRow>> {
+        sqlx::query_as("SELECT user_id, language, updated_at FROM preferences WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn set_preference(
+        &self,
+        user_id: &str,
+        language: &str,
+    ) -> sqlx::Result<Result<PreferenceRow, UnknownLanguage>> {
+        let res = sqlx::query_as(
+            "INSERT INTO preferences (user_id, language) VALUES ($1, $2)
+             ON CONFLICT (user_id) DO UPDATE SET language = EXCLUDED.language, updated_at = now()
+             RETURNING user_id, language, updated_at",
+        )
+        .bind(user_id)
+        .bind(language)
+        .fetch_one(&self.pool)
+        .await;
+        match res {
+            Ok(row) => Ok(Ok(row)),
+            Err(e) if is_unknown_language(&e) => Ok(Err(UnknownLanguage)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Languages, translations and preferences.
+    pub async fn counts(&self) -> sqlx::Result<(i64, i64, i64)> {
+        sqlx::query_as(
+            "SELECT (SELECT count(*) FROM languages), (SELECT count(*) FROM translations),
+                    (SELECT count(*) FROM preferences)",
+        )
+        .fetch_one(&self.pool)
+        .await
+    }
+}

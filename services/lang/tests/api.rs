@@ -1,0 +1,345 @@
+//! lang end to end: a real PostgreSQL, the service on a random port, and
+//! reqwest over loopback.
+
+use lang::Config;
+use platform::Env;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+struct Lang {
+    base: url::Url,
+    http: reqwest::Client,
+}
+
+async fn spawn() -> Lang {
+    testkit::init_telemetry();
+    let mut config = Config::from_env(&Env::default()).unwrap();
+    config.common.port = 0;
+    config.common.database = testkit::database().await;
+    let server = lang::build(config).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+    Lang {
+        base: format!("http://{addr}").parse().unwrap(),
+        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+    }
+}
+
+impl Lang {
+    /// A URL from path segments, each percent-encoded as needed.
+    fn url(&self, segments: &[&str]) -> url::Url {
+        let mut u = self.base.clone();
+        u.path_segments_mut().unwrap().extend(segments);
+        u
+    }
+
+    async fn get(&self, segments: &[&str]) -> Response {
+        self.http.get(self.url(segments)).send().await.unwrap()
+    }
+
+    async fn put(&self, segments: &[&str], body: Value) -> Response {
+        self.http.put(self.url(segments)).json(&body).send().await.unwrap()
+    }
+
+    async fn delete(&self, segments: &[&str]) -> Response {
+        self.http.delete(self.url(segments)).send().await.unwrap()
+    }
+
+    async fn greet(&self, query: &[(&str, &str)]) -> Response {
+        self.http.get(self.url(&["lang", "v1", "greeting"])).query(query).send().await.unwrap()
+    }
+
+    async fn greeting(&self, query: &[(&str, &str)]) -> Value {
+        let res = self.greet(query).await;
+        assert_eq!(res.status(), 200, "{query:?}");
+        res.json().await.unwrap()
+    }
+}
+
+/// Asserts the error shape; returns the code and message.
+async fn error(res: Response, status: StatusCode) -> (String, String) {
+    assert_eq!(res.status(), status);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+    (body["error"]["code"].as_str().unwrap().to_owned(), body["error"]["message"].as_str().unwrap().to_owned())
+}
+
+const TRANSLATION: [&str; 3] = ["lang", "v1", "translations"];
+
+fn translation<'a>(language: &'a str, key: &'a str) -> [&'a str; 5] {
+    [TRANSLATION[0], TRANSLATION[1], TRANSLATION[2], language, key]
+}
+
+fn preference(user_id: &str) -> [&str; 4] {
+    ["lang", "v1", "preferences", user_id]
+}
+
+#[tokio::test]
+async fn greets_in_the_language_asked_for_or_falls_back_to_english() {
+    let lang = spawn().await;
+    assert_eq!(
+        lang.greeting(&[("name", "Ada"), ("language", "fr")]).await,
+        json!({"greeting": "Bonjour, Ada !", "language": "fr", "fallback": false})
+    );
+    assert_eq!(lang.greeting(&[("name", "Ada"), ("language", "FR")]).await["language"], "fr");
+    assert_eq!(lang.greeting(&[("name", "Ada"), ("language", "ja")]).await["greeting"], "こんにちは、Adaさん!");
+    assert_eq!(
+        lang.greeting(&[("name", "Ada")]).await,
+        json!({"greeting": "Hello, Ada!", "language": "en", "fallback": false})
+    );
+    for unknown in ["xx", "tlh", "fr'; DROP TABLE translations;--", "!!"] {
+        assert_eq!(
+            lang.greeting(&[("name", "Ada"), ("language", unknown)]).await,
+            json!({"greeting": "Hello, Ada!", "language": "en", "fallback": true}),
+            "{unknown}"
+        );
+    }
+    // A regional tag falls back to its language before English.
+    assert_eq!(
+        lang.greeting(&[("name", "Ada"), ("language", "pt-BR")]).await,
+        json!({"greeting": "Olá, Ada!", "language": "pt", "fallback": true})
+    );
+}
+
+#[tokio::test]
+async fn names_are_validated_and_returned_intact() {
+    let lang = spawn().await;
+    for (name, needle) in [("", "required"), ("   ", "required"), ("Ada\u{0}", "control"), ("A\nda", "control")] {
+        let (code, message) = error(lang.greet(&[("name", name)]).await, StatusCode::BAD_REQUEST).await;
+        assert_eq!(code, "invalid_name");
+        assert!(message.contains(needle), "{name:?}: {message}");
+    }
+    error(lang.greet(&[]).await, StatusCode::BAD_REQUEST).await;
+    let long = "é".repeat(101);
+    assert!(error(lang.greet(&[("name", &long)]).await, StatusCode::BAD_REQUEST).await.1.contains("101"));
+    assert_eq!(lang.greeting(&[("name", &"é".repeat(100))]).await["greeting"], format!("Hello, {}!", "é".repeat(100)));
+
+    for name in ["Robert'); DROP TABLE translations;--", "Zoë 李 🦀", "{name}", "%s %n $1", "Ada  "] {
+        let g = lang.greeting(&[("name", name), ("language", "de")]).await;
+        assert_eq!(g["greeting"], format!("Hallo, {}!", name.trim()), "{name}");
+    }
+    let stats: Value = lang.get(&["lang", "v1", "stats"]).await.json().await.unwrap();
+    assert!(stats["translations"].as_i64().unwrap() >= 10, "translations survived: {stats}");
+}
+
+#[tokio::test]
+async fn at_least_ten_languages_are_seeded() {
+    let lang = spawn().await;
+    let body: Value = lang.get(&["lang", "v1", "languages"]).await.json().await.unwrap();
+    let languages = body["languages"].as_array().unwrap();
+    assert!(languages.len() >= 10, "{body}");
+    let codes: Vec<&str> = languages.iter().map(|l| l["code"].as_str().unwrap()).collect();
+    let mut sorted = codes.clone();
+    sorted.sort();
+    assert_eq!(codes, sorted);
+    assert!(languages.contains(&json!({"code": "fr", "name": "French", "native_name": "Français"})));
+    // Every seeded language has a greeting in it.
+    for code in codes {
+        let g = lang.greeting(&[("name", "Ada"), ("language", code)]).await;
+        assert_eq!((g["language"].as_str(), &g["fallback"]), (Some(code), &json!(false)), "{code}");
+        assert!(g["greeting"].as_str().unwrap().contains("Ada"));
+    }
+}
+
+#[tokio::test]
+async fn translations_are_created_replaced_read_and_deleted() {
+    let lang = spawn().await;
+    let res = lang.get(&translation("fr", "greeting")).await;
+    assert_eq!(res.status(), 200);
+    let fr: Value = res.json().await.unwrap();
+    assert_eq!(
+        (&fr["language"], &fr["key"], &fr["template"]),
+        (&json!("fr"), &json!("greeting"), &json!("Bonjour, {name} !"))
+    );
+
+    let res = lang.put(&translation("fr", "farewell"), json!({"template": "Au revoir, {name} !"})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = lang.put(&translation("FR", "farewell"), json!({"template": "Adieu, {name} !"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = lang.get(&translation("fr", "farewell")).await.json().await.unwrap();
+    assert_eq!(body["template"], "Adieu, {name} !");
+
+    assert_eq!(lang.delete(&translation("fr", "farewell")).await.status(), StatusCode::NO_CONTENT);
+    let (code, _) = error(lang.get(&translation("fr", "farewell")).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(code, "not_found");
+    error(lang.delete(&translation("fr", "farewell")).await, StatusCode::NOT_FOUND).await;
+    error(lang.get(&translation("xx", "greeting")).await, StatusCode::NOT_FOUND).await;
+
+    // Without its greeting, French falls back to English.
+    assert_eq!(lang.delete(&translation("fr", "greeting")).await.status(), 204);
+    let g = lang.greeting(&[("name", "Ada"), ("language", "fr")]).await;
+    assert_eq!(g, json!({"greeting": "Hello, Ada!", "language": "en", "fallback": true}));
+
+    // Replacing the English greeting changes every fallback.
+    let res = lang.put(&translation("en", "greeting"), json!({"template": "Hi there, {name}."})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(lang.greeting(&[("name", "Ada"), ("language", "xx")]).await["greeting"], "Hi there, Ada.");
+}
+
+#[tokio::test]
+async fn invalid_templates_languages_and_keys_are_refused() {
+    let lang = spawn().await;
+    for (template, needle) in [
+        (json!("Bonjour !"), "{name}"),
+        (json!("Bonjour {Name} !"), "{name}"),
+        (json!(format!("{}{{name}}", "é".repeat(495))), "501"),
+        (json!("Hi {name}\u{1b}[31m"), "control"),
+    ] {
+        let res = lang.put(&translation("fr", "x"), json!({"template": template})).await;
+        let (code, message) = error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(code, "invalid_template");
+        assert!(message.contains(needle), "{message}");
+    }
+    let at_limit = format!("{}{{name}}", "é".repeat(494));
+    assert_eq!(lang.put(&translation("fr", "x"), json!({"template": at_limit})).await.status(), 201);
+
+    let res = lang.put(&translation("xx", "greeting"), json!({"template": "Yo {name}"})).await;
+    assert_eq!(error(res, StatusCode::UNPROCESSABLE_ENTITY).await.0, "unknown_language");
+    for bad in ["english!", "e", "fr'--"] {
+        let res = lang.put(&translation(bad, "greeting"), json!({"template": "Yo {name}"})).await;
+        assert_eq!(error(res, StatusCode::BAD_REQUEST).await.0, "invalid_language", "{bad}");
+    }
+    let long_key = "k".repeat(65);
+    for bad in ["Greeting", "a b", "-x", long_key.as_str(), "x'; DROP TABLE translations;--"] {
+        let res = lang.put(&translation("fr", bad), json!({"template": "Yo {name}"})).await;
+        assert_eq!(error(res, StatusCode::BAD_REQUEST).await.0, "invalid_key", "{bad}");
+    }
+    let (code, _) = error(lang.delete(&translation("en", "greeting")).await, StatusCode::CONFLICT).await;
+    assert_eq!(code, "fallback_template");
+    assert_eq!(lang.greeting(&[("name", "Ada")]).await["greeting"], "Hello, Ada!");
+}
+
+#[tokio::test]
+async fn templates_with_sql_metacharacters_and_non_ascii_are_stored_intact() {
+    let lang = spawn().await;
+    let template = "'); DROP TABLE translations;-- «{name}» — 你好 🦀 \"quoted\" \\ {name}";
+    let res = lang.put(&translation("zh", "weird.key_1-x"), json!({"template": template})).await;
+    assert_eq!(res.status(), 201);
+    let body: Value = lang.get(&translation("zh", "weird.key_1-x")).await.json().await.unwrap();
+    assert_eq!(body["template"], template);
+    let stats: Value = lang.get(&["lang", "v1", "stats"]).await.json().await.unwrap();
+    assert!(stats["translations"].as_i64().unwrap() >= 11, "{stats}");
+}
+
+#[tokio::test]
+async fn preferences_are_kept_per_user_and_used_for_greetings() {
+    let lang = spawn().await;
+    let user = "0b7f6a3c-1d2e-4f50-8a9b-0c1d2e3f4a5b";
+    error(lang.get(&preference(user)).await, StatusCode::NOT_FOUND).await;
+
+    let res = lang.put(&preference(user), json!({"language": "DE"})).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!((&body["user_id"], &body["language"]), (&json!(user), &json!("de")));
+    let body: Value = lang.get(&preference(user)).await.json().await.unwrap();
+    assert_eq!(body["language"], "de");
+
+    let g = lang.greeting(&[("name", "Ada"), ("user_id", user)]).await;
+    assert_eq!(g, json!({"greeting": "Hallo, Ada!", "language": "de", "fallback": false}));
+    // An explicit language wins over the preference.
+    assert_eq!(lang.greeting(&[("name", "Ada"), ("user_id", user), ("language", "es")]).await["language"], "es");
+    // Users without a preference get English.
+    assert_eq!(lang.greeting(&[("name", "Ada"), ("user_id", "someone-else")]).await["language"], "en");
+
+    for bad in ["xx", "klingon", "", "fr'; --"] {
+        let res = lang.put(&preference(user), json!({"language": bad})).await;
+        let (code, _) = error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(code, "unknown_language", "{bad:?}");
+    }
+    let body: Value = lang.get(&preference(user)).await.json().await.unwrap();
+    assert_eq!(body["language"], "de", "refused updates changed nothing");
+
+    let odd = "o'brien\"; DROP TABLE preferences;-- zoë/李";
+    assert_eq!(lang.put(&preference(odd), json!({"language": "fr"})).await.status(), 200);
+    let body: Value = lang.get(&preference(odd)).await.json().await.unwrap();
+    assert_eq!(body["user_id"], odd);
+    let long = "u".repeat(129);
+    error(lang.put(&preference(&long), json!({"language": "fr"})).await, StatusCode::BAD_REQUEST).await;
+
+    let stats: Value = lang.get(&["lang", "v1", "stats"]).await.json().await.unwrap();
+    assert_eq!(stats["preferences"], 2);
+    assert!(stats["languages"].as_i64().unwrap() >= 10);
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_mistyped_bodies_are_refused() {
+    let lang = spawn().await;
+    let url = lang.url(&translation("fr", "x"));
+    let put = |body: Vec<u8>, ct: Option<&'static str>| {
+        let mut req = lang.http.put(url.clone()).body(body);
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        req.send()
+    };
+    let (code, _) =
+        error(put(b"{\"template\": ".to_vec(), Some("application/json")).await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert_eq!(code, "invalid_json");
+    let (code, message) =
+        error(put(br#"{"template": 5}"#.to_vec(), Some("application/json")).await.unwrap(), StatusCode::BAD_REQUEST)
+            .await;
+    assert_eq!(code, "invalid_body");
+    assert!(message.contains("template"), "{message}");
+    error(put(b"[]".to_vec(), Some("application/json")).await.unwrap(), StatusCode::BAD_REQUEST).await;
+    let big = json!({"template": format!("{{name}}{}", "x".repeat(20_000))}).to_string().into_bytes();
+    assert_eq!(
+        error(put(big, Some("application/json")).await.unwrap(), StatusCode::PAYLOAD_TOO_LARGE).await.0,
+        "payload_too_large"
+    );
+    for ct in [None, Some("text/plain")] {
+        let res = put(br#"{"template": "Hi {name}"}"#.to_vec(), ct).await.unwrap();
+        assert_eq!(error(res, StatusCode::UNSUPPORTED_MEDIA_TYPE).await.0, "unsupported_media_type");
+    }
+    // Nothing was stored by any of them.
+    error(lang.get(&translation("fr", "x")).await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_json_errors() {
+    let lang = spawn().await;
+    assert_eq!(error(lang.get(&["lang", "v2", "greeting"]).await, StatusCode::NOT_FOUND).await.0, "not_found");
+    let res = lang.http.post(lang.url(&["lang", "v1", "languages"])).send().await.unwrap();
+    assert_eq!(res.headers()["allow"], "GET,HEAD");
+    assert_eq!(error(res, StatusCode::METHOD_NOT_ALLOWED).await.0, "method_not_allowed");
+    let res = lang.http.post(lang.url(&translation("fr", "greeting"))).send().await.unwrap();
+    error(res, StatusCode::METHOD_NOT_ALLOWED).await;
+    assert_eq!(lang.get(&["readyz"]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn openapi_describes_every_route() {
+    let lang = spawn().await;
+    let doc: Value = lang.get(&["lang", "openapi.json"]).await.json().await.unwrap();
+    for (path, methods) in [
+        ("/lang/v1/greeting", &["get"][..]),
+        ("/lang/v1/languages", &["get"]),
+        ("/lang/v1/translations/{language}/{key}", &["get", "put", "delete"]),
+        ("/lang/v1/preferences/{user_id}", &["get", "put"]),
+        ("/lang/v1/stats", &["get"]),
+    ] {
+        for m in methods {
+            assert!(doc["paths"][path][m].is_object(), "{m} {path} missing");
+        }
+    }
+    let params: Vec<&str> = doc["paths"]["/lang/v1/greeting"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["name", "language", "user_id"]);
+    for s in ["Greeting", "Translation", "TemplateBody", "Preference", "ErrorBody"] {
+        assert!(doc["components"]["schemas"][s].is_object(), "schema {s} missing");
+    }
+}
+
+#[tokio::test]
+async fn requests_are_measured_by_route_template() {
+    let lang = spawn().await;
+    lang.get(&translation("de", "greeting")).await;
+    let metrics = lang.get(&["metrics"]).await.text().await.unwrap();
+    let needle =
+        r#"rpc_requests_total{method="GET /lang/v1/translations/{language}/{key}",protocol="http",status="200"}"#;
+    assert!(metrics.contains(needle), "missing {needle} in:\n{metrics}");
+}
