@@ -5,8 +5,9 @@
 //! its router. Everything a service needs to be operable — PostgreSQL with
 //! migrations ([`db`]), health and readiness ([`health`]), Prometheus metrics
 //! ([`metrics`]), one log line, span and metric per request ([`observe`]),
-//! gRPC + gRPC-Web + Connect on one port ([`rpc`], [`connect`]), trace
-//! propagation on outbound calls ([`propagation`]) and graceful shutdown
+//! gRPC + gRPC-Web + Connect on one port ([`rpc`], [`connect`]), the inbound
+//! deadline for outbound calls ([`deadline`]), trace propagation on outbound
+//! calls ([`propagation`]) and graceful shutdown
 //! ([`shutdown`]) — lives here, once. REST services share one JSON error
 //! shape and body decoding ([`rest`]); checks on client text that several
 //! services apply are in [`validate`].
@@ -14,6 +15,7 @@
 pub mod config;
 pub mod connect;
 pub mod db;
+pub mod deadline;
 pub mod health;
 pub mod metrics;
 pub mod observe;

@@ -90,6 +90,9 @@ fn mark_grpc_web(mut req: Request<Body>) -> Request<Body> {
 /// expires is cancelled and answered `DEADLINE_EXCEEDED`. tonic's own
 /// transport does this, but the platform serves tonic through axum so that
 /// one listener carries every protocol and the plain HTTP endpoints.
+///
+/// The handler runs inside [`crate::deadline::scope`], so the calls it makes
+/// to other services see the same deadline ([`crate::deadline::remaining`]).
 #[derive(Debug, Clone, Copy)]
 pub struct GrpcTimeoutLayer;
 
@@ -122,19 +125,22 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let timeout = req.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(parse_grpc_timeout);
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let Some(timeout) = timeout else {
-                return fut.await.map(|r| r.map(Body::new));
-            };
-            match tokio::time::timeout(timeout, fut).await {
+        // A timeout too far away to represent is no deadline at all.
+        let Some((timeout, deadline)) = timeout.and_then(|t| Some((t, tokio::time::Instant::now().checked_add(t)?)))
+        else {
+            let fut = self.inner.call(req);
+            return Box::pin(async move { fut.await.map(|r| r.map(Body::new)) });
+        };
+        let fut = crate::deadline::sync_scope(deadline, || self.inner.call(req));
+        Box::pin(crate::deadline::scope(deadline, async move {
+            match tokio::time::timeout_at(deadline, fut).await {
                 Ok(res) => res.map(|r| r.map(Body::new)),
                 Err(_) => {
                     Ok(tonic::Status::deadline_exceeded(format!("deadline of {timeout:?} exceeded"))
                         .into_http::<Body>())
                 }
             }
-        })
+        }))
     }
 }
 
@@ -170,5 +176,34 @@ mod tests {
         for bad in ["", "m", "123456789m", "12x", "-1S", "1.5S"] {
             assert_eq!(parse_grpc_timeout(bad), None, "{bad}");
         }
+    }
+
+    /// The handler sees the client's deadline as its remaining budget.
+    #[tokio::test(start_paused = true)]
+    async fn the_handler_runs_with_the_inbound_deadline() {
+        use tower::ServiceExt;
+
+        let handler = tower::service_fn(|_: Request<Body>| async {
+            let budget = crate::deadline::remaining();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let text = format!("{:?} {:?}", budget, crate::deadline::remaining());
+            Ok::<_, Infallible>(Response::new(Body::from(text)))
+        });
+        let svc = GrpcTimeoutLayer.layer(handler);
+        let body = |res: Response<Body>| async {
+            String::from_utf8(axum::body::to_bytes(res.into_body(), 1024).await.unwrap().to_vec()).unwrap()
+        };
+
+        let req = Request::builder().header("grpc-timeout", "300m").body(Body::empty()).unwrap();
+        let res = svc.clone().oneshot(req).await.unwrap();
+        assert_eq!(body(res).await, "Some(300ms) Some(250ms)");
+
+        let res = svc.clone().oneshot(Request::new(Body::empty())).await.unwrap();
+        assert_eq!(body(res).await, "None None", "no grpc-timeout, no deadline");
+
+        // Past the deadline the handler is cancelled and the client told so.
+        let req = Request::builder().header("grpc-timeout", "20m").body(Body::empty()).unwrap();
+        let res = svc.oneshot(req).await.unwrap();
+        assert_eq!(res.headers()["grpc-status"], "4");
     }
 }

@@ -3,12 +3,20 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `CALLER_URL` | `http://127.0.0.1:8081` | the caller service |
-//! | `CALLER_TIMEOUT_MS` | `3000` | deadline for each call to caller |
+//! | `CALLER_TIMEOUT_MS` | `3000` | deadline for each attempt at calling caller (a client's shorter deadline wins) |
+//! | `CALLER_RETRIES` | `2` | further attempts after transient failures (`UNAVAILABLE`, …), with jittered exponential backoff |
+//! | `CALLER_BREAKER_FAILURES` | `5` | consecutive failures that open the circuit breaker: caller is then not called |
+//! | `CALLER_BREAKER_COOLDOWN_MS` | `5000` | how long the open breaker waits before letting one probe call through |
+//! | `CALLER_MAX_CONCURRENCY` | `32` | calls to caller in flight at once; more are refused at once |
 //! | `GREETER_DEFAULT_URL` | `https://example.com/` | URL checked when a request names none |
+//!
+//! Whatever happens to the call, the greeting succeeds and says why in
+//! `external_error`.
 
 use std::time::Duration;
 
 use platform::{CommonConfig, ConfigError, Env};
+use resilience::Policy;
 
 pub const DEFAULT_PORT: u16 = 8080;
 
@@ -16,16 +24,18 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub struct Config {
     pub common: CommonConfig,
     pub caller_url: url::Url,
-    pub caller_timeout: Duration,
+    /// Resilience for calls to caller (`CALLER_*` variables).
+    pub caller: Policy,
     pub default_url: url::Url,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let caller_defaults = Policy { attempt_timeout: Duration::from_secs(3), ..Policy::default() };
         Ok(Self {
             common: CommonConfig::from_env(env, "greeter", DEFAULT_PORT)?,
             caller_url: env.url("CALLER_URL", "http://127.0.0.1:8081")?,
-            caller_timeout: env.millis("CALLER_TIMEOUT_MS", Duration::from_secs(3))?,
+            caller: Policy::from_env(env, "CALLER", caller_defaults)?,
             default_url: env.url("GREETER_DEFAULT_URL", "https://example.com/")?,
         })
     }
@@ -36,10 +46,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bad_urls_name_the_variable() {
-        let err = Config::from_env(&Env::from_pairs([("CALLER_URL", "caller:8081")])).unwrap_err().to_string();
-        assert!(err.contains("CALLER_URL"), "{err}");
-        let err = Config::from_env(&Env::from_pairs([("CALLER_TIMEOUT_MS", "3s")])).unwrap_err().to_string();
-        assert!(err.contains("CALLER_TIMEOUT_MS"), "{err}");
+    fn bad_values_name_the_variable() {
+        for (name, value) in
+            [("CALLER_URL", "caller:8081"), ("CALLER_TIMEOUT_MS", "3s"), ("CALLER_MAX_CONCURRENCY", "0")]
+        {
+            let err = Config::from_env(&Env::from_pairs([(name, value)])).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn caller_timeout_keeps_its_meaning() {
+        assert_eq!(Config::from_env(&Env::default()).unwrap().caller.attempt_timeout, Duration::from_secs(3));
+        let env = Env::from_pairs([("CALLER_TIMEOUT_MS", "750"), ("CALLER_RETRIES", "0")]);
+        let caller = Config::from_env(&env).unwrap().caller;
+        assert_eq!((caller.attempt_timeout, caller.max_retries), (Duration::from_millis(750), 0));
     }
 }

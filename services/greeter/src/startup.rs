@@ -8,7 +8,7 @@ use crate::{Config, service::Greeter, store, upstream::CallerClient};
 /// returned server runs with [`Server::run_until`].
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
-    let caller = CallerClient::new(&config.caller_url, config.caller_timeout)?;
+    let caller = CallerClient::new(&config.caller_url, config.caller)?;
     let greeter = Greeter::new(caller, store::Store::new(pool.clone()), config.default_url);
     Server::rpc(&config.common, pool, RpcRouter::new().add_service(greeter.into_server())).await
 }

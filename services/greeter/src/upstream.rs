@@ -1,9 +1,11 @@
-//! The caller service, as greeter uses it: one call per greeting, bounded by
-//! a deadline, never failing the greeting.
+//! The caller service, as greeter uses it: one `Call` per greeting through
+//! the shared resilience stack (deadline budget, retries, circuit breaker,
+//! bulkhead), never failing the greeting.
 
 use std::time::Duration;
 
-use platform_proto::caller::v1::{CallRequest, caller_service_client::CallerServiceClient};
+use platform_proto::caller::v1::{CallRequest, CallResponse, caller_service_client::CallerServiceClient};
+use resilience::{CallError, Idempotency, Policy, Upstream};
 use tonic::{
     Request, Status,
     service::interceptor::InterceptedService,
@@ -11,6 +13,9 @@ use tonic::{
 };
 
 type Interceptor = fn(Request<()>) -> Result<Request<()>, Status>;
+
+/// The HTTP method greeter asks caller to use: a GET, so calls are retried.
+const METHOD: &str = "GET";
 
 /// What greeter learned about an external URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,49 +27,61 @@ pub struct External {
 #[derive(Clone)]
 pub struct CallerClient {
     client: CallerServiceClient<InterceptedService<Channel, Interceptor>>,
-    timeout: Duration,
+    upstream: Upstream,
 }
 
 impl CallerClient {
     /// Connects lazily: greeter starts, and greets, while caller is down.
-    pub fn new(url: &url::Url, timeout: Duration) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_string())?.connect_timeout(timeout).connect_lazy();
+    pub fn new(url: &url::Url, policy: Policy) -> anyhow::Result<Self> {
+        let channel = Endpoint::from_shared(url.to_string())?.connect_timeout(policy.attempt_timeout).connect_lazy();
         let interceptor: Interceptor = platform::propagation::grpc_interceptor;
-        Ok(Self { client: CallerServiceClient::with_interceptor(channel, interceptor), timeout })
+        Ok(Self {
+            client: CallerServiceClient::with_interceptor(channel, interceptor),
+            upstream: Upstream::new("caller", policy),
+        })
     }
 
     /// The status of `url` as caller reports it; failures become `error`.
     pub async fn check(&self, url: &str) -> External {
-        let mut request = Request::new(CallRequest { url: url.to_owned(), method: "GET".into() });
-        // Sent as grpc-timeout so caller gives up too; enforced here as well.
-        request.set_timeout(self.timeout);
-        let mut client = self.client.clone();
-        let start = std::time::Instant::now();
-        let missed_deadline = || External {
-            status: None,
-            error: Some(format!("caller did not answer within {} ms", self.timeout.as_millis())),
+        let attempt = |budget: Duration| {
+            let mut request = Request::new(CallRequest { url: url.to_owned(), method: METHOD.into() });
+            // Sent as grpc-timeout so that caller gives up when greeter does.
+            request.set_timeout(budget);
+            let mut client = self.client.clone();
+            async move { client.call(request).await.map(|r| r.into_inner()) }
         };
-        match tokio::time::timeout(self.timeout, client.call(request)).await {
-            Ok(Ok(response)) => {
-                let r = response.into_inner();
-                External {
-                    status: (r.status_code != 0).then_some(r.status_code),
-                    error: (!r.error.is_empty()).then_some(r.error),
-                }
-            }
-            // tonic's client enforces the deadline itself and reports it as
-            // CANCELLED or DEADLINE_EXCEEDED; say what happened instead.
-            Ok(Err(status))
-                if matches!(status.code(), tonic::Code::Cancelled | tonic::Code::DeadlineExceeded)
-                    && start.elapsed() >= self.timeout =>
-            {
-                missed_deadline()
-            }
-            Ok(Err(status)) => External {
-                status: None,
-                error: Some(format!("caller: {}: {}", platform::connect::code_name(status.code()), status.message())),
+        match self.upstream.call(Idempotency::of_http_method(METHOD), attempt).await {
+            Ok(CallResponse { status_code, error, .. }) => External {
+                status: (status_code != 0).then_some(status_code),
+                error: (!error.is_empty()).then_some(error),
             },
-            Err(_) => missed_deadline(),
+            Err(e) => External { status: None, error: Some(describe(e)) },
         }
+    }
+}
+
+/// The text stored as `external_error`.
+fn describe(e: CallError<Status>) -> String {
+    match e {
+        CallError::Upstream(s) => format!("caller: {}: {}", platform::connect::code_name(s.code()), s.message()),
+        // "caller did not answer within 300 ms", "caller unavailable (circuit open)", …
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_plainly() {
+        let ms = Duration::from_millis;
+        let timeout = CallError::Timeout { upstream: "caller", after: ms(300) };
+        assert_eq!(describe(timeout), "caller did not answer within 300 ms");
+        let spent = CallError::Timeout { upstream: "caller", after: Duration::ZERO };
+        assert_eq!(describe(spent), "caller not called: the request's deadline had passed");
+        let refused = CallError::Upstream(Status::permission_denied("private address"));
+        assert_eq!(describe(refused), "caller: permission_denied: private address");
+        assert_eq!(describe(CallError::Open { upstream: "caller" }), "caller unavailable (circuit open)");
     }
 }

@@ -162,33 +162,12 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     assert!(http.get(format!("{base}/healthz")).send().await.is_err(), "no longer accepting");
 }
 
-/// Starts the real greeter binary with JSON logs on stdout, on a fresh
-/// database, and waits until it is ready.
+/// Starts the real greeter binary with JSON logs on stdout.
 async fn spawn_binary(caller_url: &str, caller_timeout_ms: &str) -> (std::process::Child, String) {
-    let db = testkit::database().await;
-    let port = support::dead_port().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_greeter"))
-        .env("PORT", port.to_string())
-        // The harness's role has no password, so the redacted form is the URL.
-        .env("DATABASE_URL", db.url.redacted())
-        .env("CALLER_URL", caller_url)
-        .env("CALLER_TIMEOUT_MS", caller_timeout_ms)
-        .env("LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            return (child, base);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("greeter binary did not become ready");
+    let env = [("CALLER_URL", caller_url), ("CALLER_TIMEOUT_MS", caller_timeout_ms)];
+    let process = support::spawn_binary(&env, Stdio::piped()).await;
+    let base = process.base.clone();
+    (process.into_child(), base)
 }
 
 #[tokio::test]

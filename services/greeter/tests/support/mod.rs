@@ -1,4 +1,5 @@
-//! Spawning greeter (and a real caller behind it) on random ports.
+//! Spawning greeter (and a real or fake caller behind it) on random ports,
+//! in-process or as the real binary.
 
 #![allow(dead_code)]
 
@@ -56,7 +57,7 @@ pub async fn greeter_config(caller: SocketAddr, timeout: Duration) -> greeter::C
     greeter::Config {
         common: common("greeter").await,
         caller_url: format!("http://{caller}").parse().unwrap(),
-        caller_timeout: timeout,
+        caller: resilience::Policy { attempt_timeout: timeout, ..Default::default() },
         default_url: "http://127.0.0.1:9/".parse().unwrap(),
     }
 }
@@ -74,3 +75,68 @@ pub fn dead_port() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
 }
+
+/// The real greeter binary on a fresh database and its own port; killed
+/// when dropped, so a failing test leaves no process behind.
+pub struct GreeterProcess {
+    child: Option<std::process::Child>,
+    pub base: String,
+}
+
+impl GreeterProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("still owned").id()
+    }
+
+    /// The process, for a test that stops it itself.
+    pub fn into_child(mut self) -> std::process::Child {
+        self.child.take().expect("still owned")
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base)).await.unwrap().text().await.unwrap()
+    }
+}
+
+impl Drop for GreeterProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts the real greeter binary with `env` (plus its database and port)
+/// and waits until it is ready. `stdout` takes its JSON log lines.
+pub async fn spawn_binary(env: &[(&str, &str)], stdout: std::process::Stdio) -> GreeterProcess {
+    let db = testkit::database().await;
+    let port = dead_port().port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_greeter"))
+        .env("PORT", port.to_string())
+        // The harness's role has no password, so the redacted form is the URL.
+        .env("DATABASE_URL", db.url.redacted())
+        .env("LOG_FORMAT", "json")
+        .envs(env.iter().copied())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let process = GreeterProcess { child: Some(child), base: format!("http://127.0.0.1:{port}") };
+    let http = reqwest::Client::new();
+    for _ in 0..400 {
+        if http.get(format!("{}/readyz", process.base)).send().await.is_ok_and(|r| r.status() == 200) {
+            return process;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("greeter binary did not become ready");
+}
+
+/// The value of the Prometheus sample `series` (name and labels, exactly as
+/// rendered), if present.
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+pub mod fake_caller;
