@@ -89,12 +89,17 @@ fn jwks(url: url::Url, min_refresh: Duration) -> Arc<Jwks> {
 
 /// `Echo` behind the layer, served on loopback; a client for it.
 async fn guarded(jwks: Arc<Jwks>, mode: Mode) -> GreeterServiceClient<Channel> {
+    let addr = serve(jwks, mode).await;
+    GreeterServiceClient::connect(format!("http://{addr}")).await.unwrap()
+}
+
+async fn serve(jwks: Arc<Jwks>, mode: Mode) -> std::net::SocketAddr {
     let service = AuthLayer::new(jwks, mode).layer(GreeterServiceServer::new(Echo));
     let router = tonic::service::Routes::new(service).into_axum_router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    GreeterServiceClient::connect(format!("http://{addr}")).await.unwrap()
+    addr
 }
 
 /// `token` with `other`'s claims: a tampered token.
@@ -220,4 +225,31 @@ async fn unreachable_auth_is_unavailable_not_unauthenticated() {
     assert_eq!(jwks.fetches(), 1, "failed fetches are rate-limited too");
     // No token at all is still a plain refusal.
     assert_eq!(greet(&mut client, None).await.unwrap_err().code(), Code::Unauthenticated);
+}
+
+/// A refusal leaves the request body unread, so over HTTP/1.1 the connection
+/// cannot carry another call; the client must be told, or its next call on
+/// that connection fails with a broken pipe (seen with gRPC-Web clients).
+#[tokio::test]
+async fn http1_refusals_close_the_connection() {
+    let auth = AuthServer::start(0).await;
+    let addr = serve(jwks(auth.jwks_url(), Duration::from_secs(30)), Mode::Required).await;
+    let client = reqwest::Client::builder().http1_only().build().unwrap();
+    for authorization in [None, Some("Bearer not.a.jwt")] {
+        let mut request = client
+            .post(format!("http://{addr}/greeter.v1.GreeterService/Greet"))
+            .header("content-type", "application/grpc")
+            .body(vec![0u8; 64 * 1024]);
+        if let Some(a) = authorization {
+            request = request.header("authorization", a);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.headers()["grpc-status"], "16", "{authorization:?}");
+        assert_eq!(response.headers()["connection"], "close", "{authorization:?}");
+    }
+    // Over HTTP/2 the stream is reset on its own; the connection stays.
+    let mut h2 = guarded(jwks(auth.jwks_url(), Duration::from_secs(30)), Mode::Required).await;
+    for _ in 0..3 {
+        assert_eq!(greet(&mut h2, None).await.unwrap_err().code(), Code::Unauthenticated);
+    }
 }

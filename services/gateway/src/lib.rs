@@ -1,0 +1,20 @@
+//! The gateway service: fronts the REST services `lang` and `auth` with a
+//! typed gRPC/gRPC-Web/Connect API and records every request it serves.
+//!
+//! [`upstream`] calls lang and auth through the shared resilience stack,
+//! [`service`] is the `gateway.v1.GatewayService` RPC surface (cache and
+//! fallback for greetings, partial overviews), [`access`] decides which RPCs
+//! need a token, [`recording`] notes every call and [`recorder`] writes the
+//! notes to [`store`] off the request path.
+
+pub mod access;
+pub mod config;
+pub mod recorder;
+pub mod recording;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod upstream;
+
+pub use config::Config;
+pub use startup::{Application, build};

@@ -1,0 +1,336 @@
+//! `gateway.v1.GatewayService`.
+
+use std::time::Duration;
+
+use authn::Identity;
+use chrono::Utc;
+use moka::sync::Cache;
+use platform::pagination::timestamp;
+use platform_proto::gateway::v1::{
+    self as pb,
+    gateway_service_server::{GatewayService, GatewayServiceServer},
+};
+use resilience::CallError;
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    config::CacheConfig,
+    recording::Called,
+    store::{MethodSummary, Store},
+    upstream::{AuthClient, HttpError, LangClient, LangGreeting, LangLanguage, reached},
+};
+
+pub const LOCALIZED_GREETING: &str = "/gateway.v1.GatewayService/LocalizedGreeting";
+pub const OVERVIEW: &str = "/gateway.v1.GatewayService/Overview";
+pub const METRICS: &str = "/gateway.v1.GatewayService/Metrics";
+/// Every RPC of the service, as recorded.
+pub const METHODS: &[&str] = &[LOCALIZED_GREETING, OVERVIEW, METRICS];
+
+/// The window of the request metrics in an overview, and of `Metrics`
+/// when the request names none.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
+/// Longest language tag accepted (lang's limit).
+const MAX_LANGUAGE_CHARS: usize = 35;
+/// How long an overview reuses the request metrics it read: summarising an
+/// hour of requests sorts every latency in it, too much for every overview.
+const OVERVIEW_METRICS_TTL: Duration = Duration::from_secs(5);
+/// Longest an overview waits for its metrics (the pool may wait longer for a
+/// connection when the database is unreachable).
+const OVERVIEW_METRICS_TIMEOUT: Duration = Duration::from_secs(2);
+/// At most this much of a request's remaining deadline is kept back from
+/// upstream calls, so a fallback can still be answered in time.
+const MAX_RESERVE: Duration = Duration::from_millis(100);
+
+type CacheKey = (String, String);
+
+pub struct Gateway {
+    lang: LangClient,
+    auth: AuthClient,
+    store: Store,
+    cache: Option<Cache<CacheKey, LangGreeting>>,
+    max_window: Duration,
+    /// The overview's metrics and when they were read; locked while reading,
+    /// so concurrent overviews share one query.
+    recent: tokio::sync::Mutex<Option<(Instant, Vec<MethodSummary>)>>,
+}
+
+impl Gateway {
+    /// `max_window`: the longest `Metrics` window, i.e. the retention period.
+    pub fn new(lang: LangClient, auth: AuthClient, store: Store, cache: &CacheConfig, max_window: Duration) -> Self {
+        let cache = (!cache.ttl.is_zero())
+            .then(|| Cache::builder().max_capacity(cache.max_entries).time_to_live(cache.ttl).build());
+        Self { lang, auth, store, cache, max_window, recent: Default::default() }
+    }
+
+    pub fn into_server(self) -> GatewayServiceServer<Self> {
+        GatewayServiceServer::new(self)
+    }
+
+    /// The last [`DEFAULT_WINDOW`]'s summaries, at most [`OVERVIEW_METRICS_TTL`] old.
+    async fn recent_summaries(&self) -> Result<Vec<MethodSummary>, String> {
+        let mut recent = self.recent.lock().await;
+        if let Some((read_at, rows)) = &*recent
+            && read_at.elapsed() < OVERVIEW_METRICS_TTL
+        {
+            return Ok(rows.clone());
+        }
+        let rows = match tokio::time::timeout(OVERVIEW_METRICS_TIMEOUT, self.store.summaries(DEFAULT_WINDOW)).await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err(format!("gateway_db did not answer within {OVERVIEW_METRICS_TIMEOUT:?}")),
+        };
+        *recent = Some((Instant::now(), rows.clone()));
+        Ok(rows)
+    }
+}
+
+/// Runs `fut` within the request's deadline less a small reserve; past it,
+/// `Err` with the budget it had. Without a deadline, `fut` runs as is (each
+/// upstream call is still bounded by its policy).
+async fn within_budget<F: Future>(fut: F) -> Result<F::Output, Duration> {
+    let Some(deadline) = platform::deadline::current() else {
+        return Ok(fut.await);
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    let budget = left - (left / 10).min(MAX_RESERVE);
+    let until = Instant::now() + budget;
+    // The narrower scope tells the resilience stack what it may spend.
+    platform::deadline::scope(until, tokio::time::timeout_at(until, fut)).await.map_err(|_| budget)
+}
+
+/// Calls an upstream within the budget, noting it in `called` if it was reached.
+async fn call_upstream<T>(
+    called: &Called,
+    upstream: &'static str,
+    fut: impl Future<Output = Result<T, CallError<HttpError>>>,
+) -> Result<T, CallError<HttpError>> {
+    let result = within_budget(fut).await.unwrap_or_else(|after| Err(CallError::Timeout { upstream, after }));
+    if result.as_ref().err().is_none_or(reached) {
+        called.add(upstream);
+    }
+    result
+}
+
+/// The requested language, trimmed; empty means English.
+fn language_arg(raw: &str) -> Result<&str, Status> {
+    let language = raw.trim();
+    if language.chars().count() > MAX_LANGUAGE_CHARS || language.chars().any(char::is_control) {
+        return Err(Status::invalid_argument(format!(
+            "language must be a language tag such as en, fr or pt-BR (at most {MAX_LANGUAGE_CHARS} characters)"
+        )));
+    }
+    Ok(language)
+}
+
+/// What lang would answer without lang: English, flagged as a fallback
+/// when another language was asked for.
+fn built_in(name: &str, language: &str) -> pb::LocalizedGreetingResponse {
+    let primary = language.split(['-', '_']).next().unwrap_or("");
+    pb::LocalizedGreetingResponse {
+        greeting: format!("Hello, {name}!"),
+        language: "en".into(),
+        fallback: !language.is_empty() && !primary.eq_ignore_ascii_case("en"),
+        source: pb::Source::Fallback.into(),
+    }
+}
+
+fn to_pb(g: LangGreeting, source: pb::Source) -> pb::LocalizedGreetingResponse {
+    pb::LocalizedGreetingResponse {
+        greeting: g.greeting,
+        language: g.language,
+        fallback: g.fallback,
+        source: source.into(),
+    }
+}
+
+fn language_pb(l: LangLanguage) -> pb::Language {
+    pb::Language { code: l.code, name: l.name, native_name: l.native_name }
+}
+
+fn summary_pb(s: MethodSummary) -> pb::MethodMetrics {
+    pb::MethodMetrics {
+        method: s.method,
+        requests: s.requests,
+        errors: s.errors,
+        p50_ms: s.p50_ms,
+        p95_ms: s.p95_ms,
+        p99_ms: s.p99_ms,
+    }
+}
+
+fn duration_pb(d: Duration) -> prost_types::Duration {
+    prost_types::Duration::try_from(d).unwrap_or(prost_types::Duration { seconds: i64::MAX, nanos: 0 })
+}
+
+/// The `Metrics` window: positive, at most the retention period.
+fn window_arg(window: Option<prost_types::Duration>, max: Duration) -> Result<Duration, Status> {
+    let Some(w) = window else { return Ok(DEFAULT_WINDOW) };
+    let positive = w.seconds >= 0 && (0..1_000_000_000).contains(&w.nanos) && (w.seconds, w.nanos) != (0, 0);
+    if !positive {
+        return Err(Status::invalid_argument("window must be a positive duration, e.g. \"3600s\" for the last hour"));
+    }
+    let window = Duration::new(w.seconds as u64, w.nanos as u32);
+    if window > max {
+        return Err(Status::invalid_argument(format!(
+            "window may be at most {}s ({} days): older requests are not kept",
+            max.as_secs(),
+            max.as_secs() / 86_400
+        )));
+    }
+    Ok(window)
+}
+
+#[tonic::async_trait]
+impl GatewayService for Gateway {
+    async fn localized_greeting(
+        &self,
+        request: Request<pb::LocalizedGreetingRequest>,
+    ) -> Result<Response<pb::LocalizedGreetingResponse>, Status> {
+        let called = Called::of(&request);
+        let req = request.into_inner();
+        let name = platform::validate::name(&req.name).map_err(Status::invalid_argument)?;
+        let language = language_arg(&req.language)?;
+
+        let key = (name.to_owned(), language.to_ascii_lowercase().replace('_', "-"));
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&key)) {
+            return Ok(Response::new(to_pb(hit, pb::Source::Cache)));
+        }
+        match call_upstream(&called, LangClient::NAME, self.lang.greeting(name, language)).await {
+            Ok(greeting) => {
+                if let Some(cache) = &self.cache {
+                    cache.insert(key, greeting.clone());
+                }
+                Ok(Response::new(to_pb(greeting, pb::Source::Upstream)))
+            }
+            // The request was bad, not lang: a fallback would hide that.
+            Err(CallError::Upstream(HttpError::Rejected { message, .. })) => {
+                Err(Status::invalid_argument(format!("lang refused the request: {message}")))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "lang could not greet; answering with the built-in greeting");
+                Ok(Response::new(built_in(name, language)))
+            }
+        }
+    }
+
+    async fn overview(&self, request: Request<pb::OverviewRequest>) -> Result<Response<pb::OverviewResponse>, Status> {
+        // User data is for authenticated callers only; others do not cost auth a call.
+        let with_users = request.extensions().get::<Identity>().is_some();
+        let called = Called::of(&request);
+        let (languages, users, metrics) = tokio::join!(
+            call_upstream(&called, LangClient::NAME, self.lang.languages()),
+            async {
+                if !with_users {
+                    return None;
+                }
+                Some(call_upstream(&called, AuthClient::NAME, self.auth.user_count()).await)
+            },
+            within_budget(self.recent_summaries()),
+        );
+
+        let mut unavailable = Vec::new();
+        let languages = languages.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "overview without languages");
+            unavailable.push("lang".to_owned());
+            Vec::new()
+        });
+        let user_count = users.and_then(|users| {
+            users
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "overview without the user count");
+                    unavailable.push("auth".to_owned());
+                })
+                .ok()
+        });
+        let metrics = metrics.unwrap_or_else(|_| Err("the deadline passed".to_owned())).unwrap_or_else(|error| {
+            tracing::warn!(%error, "overview without request metrics");
+            unavailable.push("metrics".to_owned());
+            Vec::new()
+        });
+        // The overview is what lang and auth say; the gateway's own metrics
+        // alone are not worth answering with.
+        let upstreams_down = unavailable.iter().filter(|part| *part != "metrics").count();
+        if upstreams_down == if with_users { 2 } else { 1 } {
+            return Err(Status::unavailable(format!(
+                "the overview's sources are unavailable ({}); try again",
+                unavailable.join(", ")
+            )));
+        }
+        Ok(Response::new(pb::OverviewResponse {
+            languages: languages.into_iter().map(language_pb).collect(),
+            user_count,
+            metrics: metrics.into_iter().map(summary_pb).collect(),
+            unavailable,
+            generated_at: Some(timestamp(Utc::now())),
+            metrics_window: Some(duration_pb(DEFAULT_WINDOW)),
+        }))
+    }
+
+    async fn metrics(&self, request: Request<pb::MetricsRequest>) -> Result<Response<pb::MetricsResponse>, Status> {
+        let window = window_arg(request.into_inner().window, self.max_window)?;
+        let rows = self.store.summaries(window).await.map_err(|e| {
+            tracing::error!(error = %e, "reading request metrics failed");
+            Status::unavailable("request metrics are unavailable; try again")
+        })?;
+        Ok(Response::new(pb::MetricsResponse {
+            metrics: rows.into_iter().map(summary_pb).collect(),
+            window: Some(duration_pb(window)),
+            generated_at: Some(timestamp(Utc::now())),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_match_the_contract() {
+        let service = platform_proto::descriptor_pool().get_service_by_name("gateway.v1.GatewayService").unwrap();
+        let mut declared: Vec<String> =
+            service.methods().map(|m| format!("/{}/{}", service.full_name(), m.name())).collect();
+        declared.sort();
+        let mut ours: Vec<&str> = METHODS.to_vec();
+        ours.sort();
+        assert_eq!(declared, ours);
+    }
+
+    #[test]
+    fn the_built_in_greeting_is_english_and_says_so() {
+        let g = built_in("Ada", "fr");
+        assert_eq!((g.greeting.as_str(), g.language.as_str(), g.fallback), ("Hello, Ada!", "en", true));
+        assert_eq!(g.source(), pb::Source::Fallback);
+        assert!(!built_in("Ada", "").fallback);
+        assert!(!built_in("Ada", "en-GB").fallback);
+    }
+
+    #[test]
+    fn windows_are_positive_and_within_retention() {
+        let max = Duration::from_secs(7 * 86_400);
+        let d = |seconds, nanos| Some(prost_types::Duration { seconds, nanos });
+        assert_eq!(window_arg(None, max).unwrap(), DEFAULT_WINDOW);
+        assert_eq!(window_arg(d(60, 500_000_000), max).unwrap(), Duration::from_millis(60_500));
+        assert_eq!(window_arg(d(7 * 86_400, 0), max).unwrap(), max);
+        for (bad, needle) in [
+            (d(0, 0), "positive"),
+            (d(-60, 0), "positive"),
+            (d(0, -1), "positive"),
+            (d(1, 1_000_000_000), "positive"),
+            (d(7 * 86_400 + 1, 0), "at most 604800s"),
+        ] {
+            let err = window_arg(bad, max).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::InvalidArgument);
+            assert!(err.message().contains(needle), "{bad:?}: {}", err.message());
+        }
+    }
+
+    #[test]
+    fn languages_are_bounded() {
+        assert_eq!(language_arg("  pt-BR ").unwrap(), "pt-BR");
+        assert_eq!(language_arg("").unwrap(), "");
+        assert!(language_arg(&"x".repeat(36)).is_err());
+        assert!(language_arg("fr\n").is_ok(), "trimmed first");
+        assert!(language_arg("f\u{0}r").is_err());
+    }
+}

@@ -1,0 +1,69 @@
+//! Wiring: database, upstream clients, token verification, request
+//! recording, RPC surface, server.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use platform::{Server, rpc::RpcRouter};
+use sqlx::postgres::PgPoolOptions;
+
+use crate::{
+    Config,
+    access::PerMethodAuth,
+    recorder::{Recorder, Writer},
+    recording::Recording,
+    service::Gateway,
+    store::{self, Store},
+    upstream::{AuthClient, LangClient},
+};
+
+/// How long shutdown waits for queued request records to be written.
+const FLUSH_GRACE: Duration = Duration::from_secs(5);
+
+/// The gateway bound to its port, with the writer of its request records.
+pub struct Application {
+    server: Server,
+    writer: Writer,
+}
+
+/// Connects to the database, applies migrations, starts the request
+/// recorder and binds the port; run it with [`Application::run_until`].
+pub async fn build(config: Config) -> anyhow::Result<Application> {
+    let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
+    // Records are written through a small pool of their own: a burst of
+    // batches never takes the connections requests read with, and it is
+    // still open to write the last records after the server has stopped.
+    let writes = PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(config.common.database.url.options.clone());
+    let (recorder, writer) = Recorder::spawn(Store::new(writes), &config.recorder);
+
+    let jwks = Arc::new(authn::Jwks::new(&config.authn)?);
+    let lang = LangClient::new(&config.lang_url, config.lang_policy.clone())?;
+    let auth = AuthClient::new(&config.auth_url, config.auth_policy.clone())?;
+    let gateway = Gateway::new(lang, auth, Store::new(pool.clone()), &config.cache, config.recorder.retention);
+    // Recording outermost, so calls the authentication layer refuses are recorded too.
+    let service = Recording::new(PerMethodAuth::new(gateway.into_server(), jwks), recorder);
+    let server = Server::rpc(&config.common, pool, RpcRouter::new().add_service(service)).await?;
+    Ok(Application { server, writer })
+}
+
+impl Application {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Request records dropped so far (queue full or database failing).
+    pub fn dropped_records(&self) -> u64 {
+        self.writer.dropped()
+    }
+
+    /// Serves until `shutdown` completes (see [`Server::run_until`]), then
+    /// writes the request records still queued.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let result = self.server.run_until(shutdown).await;
+        // The server has dropped its handlers, and with them the recorder.
+        self.writer.finish(FLUSH_GRACE).await;
+        result
+    }
+}

@@ -1,0 +1,85 @@
+//! Overview: lang and auth asked concurrently, what is missing marked,
+//! user data only for authenticated callers.
+
+mod support;
+
+use platform_proto::gateway::v1::OverviewRequest;
+use serde_json::json;
+use support::{Auth, Gateway, Neighbours, authorized};
+use tonic::Code;
+
+#[tokio::test]
+async fn both_up_gives_languages_and_user_count_to_authenticated_callers_only() {
+    let auth = Auth::start().await;
+    let gateway = Gateway::with(&Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None }).await;
+    let token = auth.token("ada@example.com").await;
+    auth.token("grace@example.com").await;
+    let mut client = gateway.client().await;
+
+    let r = client.overview(authorized(OverviewRequest {}, &token)).await.unwrap().into_inner();
+    assert_eq!(r.user_count, Some(2));
+    assert!(r.unavailable.is_empty(), "{:?}", r.unavailable);
+    assert_eq!(r.languages.len(), 15);
+    let fr = r.languages.iter().find(|l| l.code == "fr").unwrap();
+    assert_eq!((fr.name.as_str(), fr.native_name.as_str()), ("French", "Français"));
+    assert!(r.generated_at.is_some());
+    assert_eq!(r.metrics_window.unwrap().seconds, 3600);
+
+    let anonymous = client.overview(OverviewRequest {}).await.unwrap().into_inner();
+    assert_eq!(anonymous.user_count, None, "no user data without a token");
+    assert!(anonymous.unavailable.is_empty(), "{:?}", anonymous.unavailable);
+    assert_eq!(anonymous.languages.len(), 15);
+
+    // Connect JSON: int64 as a string; absent when not given.
+    let (status, body) = gateway.connect("Overview", Some(&token), json!({})).await;
+    assert_eq!((status, &body["userCount"]), (200, &json!("2")), "{body}");
+    assert_eq!(body["languages"][0]["nativeName"].as_str().map(|s| !s.is_empty()), Some(true), "{body}");
+    let (status, body) = gateway.connect("Overview", None, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.get("userCount"), None, "{body}");
+
+    // A token that is sent must be valid, even where none is needed.
+    let err = client.overview(authorized(OverviewRequest {}, "not.a.jwt")).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn one_upstream_down_is_marked_and_the_rest_answered() {
+    let auth = Auth::start().await;
+    let token = auth.token("ada@example.com").await;
+
+    // lang down.
+    let gateway = Gateway::with(&Neighbours { lang: support::dead_port(), auth: auth.addr, jwks: None }).await;
+    let r = gateway.client().await.overview(authorized(OverviewRequest {}, &token)).await.unwrap().into_inner();
+    assert_eq!(r.unavailable, ["lang"]);
+    assert!(r.languages.is_empty());
+    assert_eq!(r.user_count, Some(1));
+
+    // auth's stats down (its keys still published, so the token verifies).
+    let n = Neighbours { lang: support::lang().await, auth: support::dead_port(), jwks: Some(auth.jwks_url()) };
+    let gateway = Gateway::with(&n).await;
+    let r = gateway.client().await.overview(authorized(OverviewRequest {}, &token)).await.unwrap().into_inner();
+    assert_eq!(r.unavailable, ["auth"]);
+    assert_eq!(r.user_count, None);
+    assert_eq!(r.languages.len(), 15);
+    let (status, body) = gateway.connect("Overview", Some(&token), json!({})).await;
+    assert_eq!((status, &body["unavailable"]), (200, &json!(["auth"])), "{body}");
+}
+
+#[tokio::test]
+async fn every_upstream_down_is_unavailable() {
+    let auth = Auth::start().await;
+    let token = auth.token("ada@example.com").await;
+    let n = Neighbours { lang: support::dead_port(), auth: support::dead_port(), jwks: Some(auth.jwks_url()) };
+    let gateway = Gateway::with(&n).await;
+    let mut client = gateway.client().await;
+
+    let err = client.overview(authorized(OverviewRequest {}, &token)).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(err.message().contains("lang") && err.message().contains("auth"), "{}", err.message());
+    // Anonymous callers only need lang, which is down.
+    let err = client.overview(OverviewRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    let (status, body) = gateway.connect("Overview", None, json!({})).await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("unavailable")));
+}
