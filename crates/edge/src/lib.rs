@@ -1,0 +1,98 @@
+//! The platform's edge, written once in `deploy/edge/edge.toml`, and the Traefik v3
+//! configuration rendered from it.
+//!
+//! ```no_run
+//! use edge::{Addresses, Edge, StaticOptions};
+//!
+//! let edge = Edge::default_source();
+//! let dynamic = edge.render_dynamic(&Addresses::local().with("greeter", "127.0.0.1:18080"))?;
+//! let static_config = edge.render_static(&StaticOptions::new("/tmp/devstack/traefik/dynamic.yml"))?;
+//! std::fs::write("/tmp/devstack/traefik/dynamic.yml", dynamic)?;
+//! std::fs::write("/tmp/devstack/traefik/static.yml", static_config)?;
+//! // traefik --configFile=/tmp/devstack/traefik/static.yml
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Both renderers emit pretty-printed JSON with sorted keys. JSON is YAML, so the
+//! output goes into `.yml` files, the extension Traefik's file provider and
+//! `--configFile` choose their parser by; Nix reads the same bytes with
+//! `builtins.fromJSON`, and the tests validate exactly those bytes against
+//! Traefik's JSON Schemas.
+
+mod addresses;
+mod error;
+mod json;
+mod render;
+mod source;
+mod validate;
+
+use std::path::Path;
+
+pub use addresses::{Addresses, LOCAL_PORTS};
+pub use error::Error;
+pub use render::{METRICS_ENTRYPOINT, StaticOptions};
+
+/// `deploy/edge/edge.toml` as it was when this crate was built.
+pub const SOURCE: &str = include_str!("../../../deploy/edge/edge.toml");
+
+/// A parsed and validated edge: entry point, upstreams, routers and middlewares.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    source: source::Source,
+}
+
+impl Edge {
+    /// The edge built into this crate ([`SOURCE`]), so binaries need no checkout at run time.
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: the crate's tests load the same text and fail if it is invalid.
+    pub fn default_source() -> Edge {
+        Edge::parse(SOURCE, "deploy/edge/edge.toml (built in)")
+            .unwrap_or_else(|error| panic!("the built-in edge source is invalid: {error}"))
+    }
+
+    /// Reads, parses and validates an edge file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Edge, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        Edge::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates edge TOML; `origin` names it in error messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Edge, Error> {
+        let source: source::Source =
+            toml::from_str(text).map_err(|source| Error::Parse { origin: origin.to_owned(), source })?;
+        let problems = validate::problems(&source);
+        if !problems.is_empty() {
+            return Err(Error::Invalid { origin: origin.to_owned(), problems });
+        }
+        Ok(Edge { source })
+    }
+
+    /// The public entry point's port (`entrypoint.port`).
+    pub fn web_port(&self) -> u16 {
+        self.source.entrypoint.port
+    }
+
+    /// The port of Traefik's own metrics and ping entry point (`entrypoint.metrics_port`).
+    pub fn metrics_port(&self) -> u16 {
+        self.source.entrypoint.metrics_port
+    }
+
+    /// The services the edge routes to, by name; [`Edge::render_dynamic`] needs an address for each.
+    pub fn upstreams(&self) -> impl Iterator<Item = &str> {
+        self.source.upstreams.keys().map(String::as_str)
+    }
+
+    /// Traefik's static configuration (entry points, file provider, access log, metrics, ping, log).
+    pub fn render_static(&self, options: &StaticOptions) -> Result<String, Error> {
+        render::static_config(&self.source, options)
+    }
+
+    /// Traefik's dynamic configuration for the file provider: routers, services and middlewares,
+    /// with each upstream at its address in `addresses` and `{service}` placeholders expanded.
+    pub fn render_dynamic(&self, addresses: &Addresses) -> Result<String, Error> {
+        render::dynamic_config(&self.source, addresses)
+    }
+}

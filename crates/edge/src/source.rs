@@ -1,0 +1,53 @@
+//! The shape of `edge.toml`. Unknown keys are errors: a misspelled option must not be
+//! dropped silently. Middlewares are kept as written (Traefik's own shape) and checked
+//! by `validate` and, in the tests, by Traefik's JSON Schema.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Source {
+    pub entrypoint: EntryPoint,
+    pub upstreams: BTreeMap<String, Upstream>,
+    pub routers: Vec<Router>,
+    #[serde(default)]
+    pub middlewares: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EntryPoint {
+    pub name: String,
+    pub port: u16,
+    pub metrics_port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Upstream {
+    pub scheme: Scheme,
+}
+
+/// How Traefik talks to an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Scheme {
+    /// Cleartext HTTP/2 (gRPC, gRPC-Web and Connect on one port).
+    H2c,
+    /// HTTP/1.1.
+    Http,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Router {
+    pub name: String,
+    pub rule: String,
+    pub upstream: String,
+    #[serde(default)]
+    pub middlewares: Vec<String>,
+    pub priority: Option<u32>,
+}
