@@ -1,0 +1,388 @@
+//! The real thing: `devstack up` with a temporary data directory and free
+//! ports, starting the service binaries cargo built next to it, then driven
+//! over HTTP, SQL, signals and psql.
+//!
+//! The service binaries are the workspace's own: `cargo test --workspace`
+//! builds every package's binaries into the same `target/<profile>/`
+//! before any test runs (a package with integration tests gets its binaries
+//! built). `cargo test -p devstack` alone does not build them; then these
+//! tests fail and say which `cargo build` to run.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use nix::{sys::signal::Signal, unistd::Pid};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+const DEVSTACK: &str = env!("CARGO_BIN_EXE_devstack");
+/// Generous: debug binaries on a loaded 2-core machine. Only a guard against hanging forever.
+const READY_LIMIT: Duration = Duration::from_secs(180);
+
+/// The services this workspace has (gateway lands in its own change).
+fn services() -> Vec<&'static str> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    ["caller", "lang", "auth", "greeter", "gateway"]
+        .into_iter()
+        .filter(|s| root.join("services").join(s).join("Cargo.toml").is_file())
+        .collect()
+}
+
+fn require_binaries() {
+    let dir = Path::new(DEVSTACK).parent().unwrap();
+    let missing: Vec<&str> = services().into_iter().filter(|s| !dir.join(s).is_file()).collect();
+    assert!(
+        missing.is_empty(),
+        "service binaries missing from {}: {missing:?}. `cargo test --workspace` builds them; with \
+         `cargo test -p devstack` alone, run `cargo build {}` first.",
+        dir.display(),
+        missing.iter().map(|m| format!("-p {m}")).collect::<Vec<_>>().join(" ")
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// Ports for one stack, all different from the defaults so tests never meet a real devstack.
+#[derive(Debug, Clone)]
+struct Ports {
+    postgres: u16,
+    services: Vec<(&'static str, u16)>,
+    edge: u16,
+    edge_metrics: u16,
+}
+
+impl Ports {
+    fn free() -> Self {
+        Self {
+            postgres: free_port(),
+            services: services().into_iter().map(|s| (s, free_port())).collect(),
+            edge: free_port(),
+            edge_metrics: free_port(),
+        }
+    }
+
+    fn of(&self, service: &str) -> u16 {
+        self.services.iter().find(|(s, _)| *s == service).unwrap().1
+    }
+
+    fn url(&self, service: &str) -> String {
+        format!("http://127.0.0.1:{}", self.of(service))
+    }
+
+    fn args(&self) -> Vec<String> {
+        let mut args = vec!["--pg-port".to_owned(), self.postgres.to_string()];
+        for (s, p) in &self.services {
+            args.extend(["--port".to_owned(), format!("{s}={p}")]);
+        }
+        if !services().contains(&"gateway") {
+            args.extend(["--without".to_owned(), "gateway".to_owned()]);
+        }
+        args.extend(["--edge-port".to_owned(), self.edge.to_string()]);
+        args.extend(["--edge-metrics-port".to_owned(), self.edge_metrics.to_string()]);
+        args
+    }
+
+    fn all(&self) -> Vec<u16> {
+        let mut all = vec![self.postgres, self.edge, self.edge_metrics];
+        all.extend(self.services.iter().map(|(_, p)| *p));
+        all
+    }
+}
+
+/// A running `devstack up` and everything it printed.
+struct Up {
+    child: Child,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Up {
+    fn start(data_dir: &Path, ports: &Ports, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        require_binaries();
+        let mut child = Command::new(DEVSTACK)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("up")
+            .args(ports.args())
+            .args(extra)
+            .envs(env.iter().copied())
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("devstack starts");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    output.lock().unwrap().push(line);
+                }
+            });
+        }
+        Self { child, output }
+    }
+
+    fn text(&self) -> String {
+        self.output.lock().unwrap().join("\n")
+    }
+
+    /// Waits for `platform ready`; panics with the output if devstack exits first.
+    fn ready(&mut self) -> &mut Self {
+        let started = Instant::now();
+        while !self.text().contains("platform ready in ") {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("devstack exited ({status}) before it was ready:\n{}", self.text());
+            }
+            assert!(started.elapsed() < READY_LIMIT, "not ready after {READY_LIMIT:?}:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self
+    }
+
+    /// Waits for devstack to exit by itself.
+    fn exit(&mut self) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads catch the last lines.
+                std::thread::sleep(Duration::from_millis(200));
+                return status;
+            }
+            assert!(started.elapsed() < READY_LIMIT, "devstack did not exit:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn terminate(&mut self) -> ExitStatus {
+        nix::sys::signal::kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        self.exit()
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = nix::sys::signal::kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn devstack(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(DEVSTACK).arg("--data-dir").arg(data_dir).args(args).env("NO_COLOR", "1").output().unwrap()
+}
+
+async fn post(url: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(url: &str) -> (u16, Value) {
+    let r = reqwest::get(url).await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn greet(ports: &Ports, name: &str) -> Value {
+    let url = format!("{}/greeter.v1.GreeterService/Greet", ports.url("greeter"));
+    let target = format!("{}/healthz", ports.url("caller"));
+    let (status, body) = post(&url, json!({ "name": name, "url": target })).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn greetings(ports: &Ports) -> Vec<String> {
+    let url = format!("{}/greeter.v1.GreeterService/ListGreetings", ports.url("greeter"));
+    let (status, body) = post(&url, json!({ "pageSize": 50 })).await;
+    assert_eq!(status, 200, "{body}");
+    body["greetings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn signing_kid(ports: &Ports) -> String {
+    let (status, jwks) = get(&format!("{}/auth/.well-known/jwks.json", ports.url("auth"))).await;
+    assert_eq!(status, 200);
+    jwks["keys"][0]["kid"].as_str().unwrap().to_owned()
+}
+
+fn all_stopped(ports: &Ports, data_dir: &Path) {
+    for port in ports.all() {
+        assert!(port_is_free(port), "port {port} still in use after devstack stopped");
+    }
+    assert!(!data_dir.join("pg/postmaster.pid").exists(), "PostgreSQL did not shut down cleanly");
+}
+
+#[tokio::test]
+async fn up_runs_the_platform_keeps_its_data_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("stack");
+    let ports = Ports::free();
+
+    // From nothing.
+    let mut up = Up::start(&data, &ports, &[], &[]);
+    up.ready();
+    let out = up.text();
+    assert!(out.contains("creating the PostgreSQL cluster"), "{out}");
+    for (service, port) in &ports.services {
+        assert!(
+            out.lines().any(|l| l.starts_with(service) && l.contains(&format!("http://127.0.0.1:{port}"))),
+            "{service} in the table:\n{out}"
+        );
+    }
+    let edge = which_traefik().is_some();
+    if edge {
+        let (status, _) = get(&format!("http://127.0.0.1:{}/lang/v1/languages", ports.edge)).await;
+        assert_eq!(status, 200, "lang through the edge");
+        let r = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/greeter.v1.GreeterService/Greet", ports.edge))
+            .json(&json!({ "name": "Ada" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "the edge asks for a token on greeter");
+    } else {
+        assert!(out.contains("running WITHOUT the edge (Traefik): no `traefik` on PATH"), "{out}");
+    }
+
+    // greeter → caller → a loopback URL: the peer address and caller's loopback opening work.
+    let greeting = greet(&ports, "Ada").await;
+    assert_eq!(greeting["externalStatus"], 200, "{greeting}");
+    let (status, body) = post(
+        &format!("{}/auth/signup", ports.url("auth")),
+        json!({"email": "ada@example.com", "password": "correct horse battery"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let kid = signing_kid(&ports).await;
+
+    // Every role reaches its own database, and no other.
+    let pg = ports.postgres;
+    let mut own =
+        sqlx::PgConnection::connect(&format!("postgres://greeter:greeter@127.0.0.1:{pg}/greeter_db")).await.unwrap();
+    let (user,): (String,) = sqlx::query_as("SELECT current_user::text").fetch_one(&mut own).await.unwrap();
+    assert_eq!(user, "greeter");
+    for db in ["caller_db", "auth_db", "postgres", "template1"] {
+        let err =
+            sqlx::PgConnection::connect(&format!("postgres://greeter:greeter@127.0.0.1:{pg}/{db}")).await.unwrap_err();
+        assert!(err.to_string().contains("permission denied"), "greeter into {db}: {err}");
+    }
+    let err =
+        sqlx::PgConnection::connect(&format!("postgres://greeter:wrong@127.0.0.1:{pg}/greeter_db")).await.unwrap_err();
+    assert!(err.to_string().contains("password authentication failed"), "{err}");
+    let err = sqlx::PgConnection::connect(&format!("postgres://postgres@127.0.0.1:{pg}/postgres")).await.unwrap_err();
+    assert!(err.to_string().contains("password"), "the superuser has no TCP access: {err}");
+    drop(own);
+
+    // status and psql find the stack through its data directory.
+    let status = devstack(&data, &["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    for (service, port) in &ports.services {
+        assert!(
+            text.lines().any(|l| l.starts_with(service) && l.contains(&port.to_string()) && l.ends_with(" ready")),
+            "{text}"
+        );
+    }
+    let psql = devstack(&data, &["psql", "lang", "--", "-Atc", "select current_user || ' ' || current_database()"]);
+    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "lang lang_db");
+
+    assert!(up.terminate().success(), "{}", up.text());
+    assert!(up.text().contains("stopped "), "{}", up.text());
+    all_stopped(&ports, &data);
+    let down = devstack(&data, &["status"]);
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stdout).contains("is not running"));
+
+    // Again, with the data directory as it was: data, accounts and the signing key survive.
+    let mut up = Up::start(&data, &ports, &[], &[]);
+    up.ready();
+    assert!(!up.text().contains("creating the PostgreSQL cluster"), "{}", up.text());
+    assert!(greetings(&ports).await.contains(&"Ada".to_owned()));
+    assert_eq!(signing_kid(&ports).await, kid);
+    let (status, body) = post(
+        &format!("{}/auth/login", ports.url("auth")),
+        json!({"email": "ada@example.com", "password": "correct horse battery"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(up.terminate().success());
+    all_stopped(&ports, &data);
+
+    // --fresh: a new cluster and a new key.
+    let mut up = Up::start(&data, &ports, &["--fresh"], &[]);
+    up.ready();
+    assert!(greetings(&ports).await.is_empty());
+    assert_ne!(signing_kid(&ports).await, kid);
+    assert!(up.terminate().success());
+    all_stopped(&ports, &data);
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_reported_by_name_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("stack");
+    let ports = Ports::free();
+    let _held = TcpListener::bind(("127.0.0.1", ports.of("lang"))).unwrap();
+    let _held_pg = TcpListener::bind(("127.0.0.1", ports.postgres)).unwrap();
+    let mut up = Up::start(&data, &ports, &[], &[]);
+    assert!(!up.exit().success());
+    let out = up.text();
+    assert!(out.contains(&format!("{} (postgres)", ports.postgres)), "{out}");
+    assert!(out.contains(&format!("{} (lang)", ports.of("lang"))), "{out}");
+    assert!(out.contains("Nothing was started"), "{out}");
+    assert!(!data.exists(), "nothing may be created when a port is taken");
+}
+
+#[tokio::test]
+async fn a_service_that_dies_is_named_with_its_status_and_last_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("stack");
+    let ports = Ports::free();
+    // Inherited by every service; only caller reads it, and refuses to start.
+    let mut up = Up::start(&data, &ports, &["--no-edge"], &[("CALLER_MAX_BODY_BYTES", "lots")]);
+    let status = up.exit();
+    let out = up.text();
+    assert!(!status.success(), "{out}");
+    assert!(out.contains("caller exited unexpectedly (exit status: 1); stopping the rest"), "{out}");
+    let tail = out.split("its last ").nth(1).expect("the last lines are shown");
+    assert!(tail.contains("CALLER_MAX_BODY_BYTES"), "{out}");
+    assert!(!out.contains("platform ready"), "{out}");
+    all_stopped(&ports, &data);
+}
+
+#[test]
+fn psql_lists_the_services_when_given_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = devstack(dir.path(), &["psql", "greter"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"greter\"") && err.contains("caller, lang, auth, greeter, gateway"), "{err}");
+}
+
+fn which_traefik() -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("traefik")).find(|p| p.is_file())
+}
