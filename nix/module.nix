@@ -94,8 +94,8 @@ in
       default = true;
       description = ''
         Enable the local PostgreSQL (`services.postgresql`), create database
-        `${entry.database}` owned by role `${name}`, and order the service
-        after PostgreSQL's setup.
+        `${entry.database}` owned by role `${name}` (no other role may
+        connect to it), and order the service after PostgreSQL's setup.
       '';
     };
 
@@ -226,8 +226,11 @@ in
         # differ (greeter owns greeter_db), so ownership is set below.
         ensureUsers = [ { inherit name; } ];
       };
+      # Only its own role (and the superuser) may connect: PostgreSQL grants
+      # CONNECT and TEMPORARY on every new database to PUBLIC.
       systemd.services.postgresql-setup.postStart = ''
         psql -tAc 'ALTER DATABASE "${entry.database}" OWNER TO "${name}"'
+        psql -tAc 'REVOKE ALL ON DATABASE "${entry.database}" FROM PUBLIC'
       '';
     })
   ]);

@@ -17,6 +17,9 @@ let
 
   craneLib = crane.mkLib pkgs;
 
+  # deploy/edge: edge.toml and the Traefik files crates/edge renders from it.
+  edge = import ./edge.nix { inherit lib; } root;
+
   revision = self.rev or "dirty";
   workspaceVersion = (craneLib.crateNameFromCargoToml { cargoToml = root + "/Cargo.toml"; }).version;
 
@@ -35,6 +38,19 @@ let
     (lib.fileset.maybeMissing (root + "/.sqlx"))
   ]
   ++ protoFiles;
+  # What a crate reads at build or test time besides its Cargo sources,
+  # migrations and sqlx data, relative to the repository root. Whatever
+  # depends on the crate gets these files too (they follow crateClosure).
+  crateExtraFiles = {
+    # include_str!s deploy/edge/edge.toml; its tests compare the committed
+    # deploy/edge/traefik/*.yml with a fresh render
+    "crates/edge" = [
+      "deploy/edge/edge.toml"
+      "deploy/edge/traefik"
+    ];
+    # a test checks devstack's service table against nix/services.nix
+    "crates/devstack" = [ "nix/services.nix" ];
+  };
   crateFiles =
     dir:
     let
@@ -48,6 +64,7 @@ let
       ++ lib.optional (builtins.pathExists (path + "/migrations")) (
         lib.fileset.fileFilter (file: file.hasExt "sql") (path + "/migrations")
       )
+      ++ map (file: lib.fileset.maybeMissing (root + "/${file}")) (crateExtraFiles.${dir} or [ ])
     );
   sourceOf =
     files:
@@ -153,6 +170,7 @@ let
   images = lib.mapAttrs mkImage platform.services;
 
   # ---- checks ----------------------------------------------------------------
+  edgeSchemaTest = builtins.pathExists (root + "/crates/edge/tests/schema.rs");
   nixFiles = sourceOf [ (lib.fileset.fileFilter (file: file.hasExt "nix") root) ];
 
   checks = servicePackages // {
@@ -191,6 +209,9 @@ let
         partitions = 1;
         partitionType = "count";
         cargoNextestPartitionsExtraArgs = "--no-tests=fail";
+        # crates/edge's schema test reads Traefik's JSON Schemas from beside
+        # the repository (../shared/schemas), which a flake's source has not.
+        cargoNextestExtraArgs = lib.optionalString edgeSchemaTest "-E 'not binary_id(edge::schema)'";
         nativeBuildInputs = [
           pkgs.postgresql
           # the tests send SIGTERM with kill(1)
@@ -217,15 +238,59 @@ let
     '';
   };
 
+  # NixOS VM tests (nix/tests/vm-*.nix): the platform on one NixOS machine
+  # from the flake's own modules, behind Traefik configured from the
+  # committed edge files (so only once those exist).
+  vmCommon = import ./tests/vm-common.nix {
+    inherit platform edge;
+    nixosModule = self.nixosModules.default;
+  };
+  vmTests = lib.optionalAttrs edge.present {
+    vm-platform = pkgs.testers.runNixOSTest (import ./tests/vm-platform.nix { common = vmCommon; });
+    vm-restart = pkgs.testers.runNixOSTest (import ./tests/vm-restart.nix { common = vmCommon; });
+  };
+
+  # ---- nix run .#dev -----------------------------------------------------------
+  # devstack looks for the service binaries next to its own executable, then
+  # on PATH; PostgreSQL (initdb, postgres, psql) and traefik on PATH. Its data
+  # (the cluster, auth's dev signing key, the edge's files) goes to .devstack/
+  # at the root of the checkout `nix run` is started in (or --data-dir).
+  devApp =
+    if devstack == null then
+      null
+    else
+      pkgs.writeShellApplication {
+        name = "platform-dev";
+        runtimeInputs = [
+          devstack
+          pkgs.postgresql
+          pkgs.traefik
+        ]
+        ++ lib.attrValues servicePackages;
+        text = ''exec devstack up "$@"'';
+      };
+
   # ---- devshell --------------------------------------------------------------
-  banner = ''
-    platform dev shell: Rust ${pkgs.rustc.version}, PostgreSQL ${pkgs.postgresql.version}, Traefik ${pkgs.traefik.version}
-      cargo test --workspace      every test (starts its own PostgreSQL)
-      ./scripts/dev.sh            the platform locally${lib.optionalString (devstack != null) "\n  nix run .#dev              the platform locally (devstack up)"}
-      nix build .#<service>       one binary: ${lib.concatStringsSep ", " (lib.attrNames servicePackages)}${lib.optionalString isLinux "\n  nix build .#images          every OCI image (docker load < result/<service>.tar.gz)"}
-      nix flake check             fmt, clippy, nextest, doc, audit, deny, nixfmt
-      nix fmt                     format the Nix files
-  '';
+  banner = lib.concatStringsSep "\n" (
+    [
+      "platform dev shell: Rust ${pkgs.rustc.version}, PostgreSQL ${pkgs.postgresql.version}, Traefik ${pkgs.traefik.version}"
+      "  cargo test --workspace      every test (starts its own PostgreSQL)"
+    ]
+    ++ lib.optionals (devstack != null) [
+      "  cargo build && target/debug/devstack up"
+      "                              the platform from this checkout's binaries (found beside devstack)"
+      "  nix run .#dev               the platform from Nix-built binaries (devstack up)"
+      "  devstack status             what is up (devstack psql <service>: its database)"
+    ]
+    ++ [
+      "  nix build .#<service>       one binary: ${lib.concatStringsSep ", " (lib.attrNames servicePackages)}"
+    ]
+    ++ lib.optional isLinux "  nix build .#images          every OCI image (docker load < result/<service>.tar.gz)"
+    ++ [
+      "  nix flake check             fmt, clippy, nextest, doc, audit, deny, nixfmt${lib.optionalString isLinux ", VM tests"}"
+      "  nix fmt                     format the Nix files"
+    ]
+  );
 
   devShell = craneLib.devShell {
     packages = [
@@ -263,27 +328,20 @@ in
       }
     );
 
-  checks = lib.optionalAttrs isLinux checks;
+  checks = lib.optionalAttrs isLinux (checks // vmTests);
 
   inherit devShell;
 
   apps = lib.optionalAttrs (devstack != null) {
     dev = {
       type = "app";
-      program = lib.getExe (
-        pkgs.writeShellApplication {
-          name = "platform-dev";
-          runtimeInputs = [
-            devstack
-            pkgs.postgresql
-            pkgs.traefik
-          ];
-          text = ''exec devstack up "$@"'';
-        }
-      );
-      meta.description = "The whole platform locally: devstack up with PostgreSQL and Traefik from nixpkgs";
+      program = lib.getExe devApp;
+      meta.description = "The platform locally: devstack up with the Nix-built services, PostgreSQL, Traefik";
     };
   };
+
+  # For nix/tests/eval.nix: what `nix run .#dev` runs.
+  inherit devApp;
 
   formatter = pkgs.nixfmt-tree;
 }

@@ -1,0 +1,64 @@
+# The platform's edge as the Nix layer reads it. deploy/edge/edge.toml is the
+# one description; crates/edge renders Traefik's configuration from it into
+# deploy/edge/traefik/{static,dynamic}.yml (pretty-printed JSON, which Traefik
+# reads as YAML), and a test in that crate fails when the committed files are
+# stale. Nix reads those same bytes with builtins.fromJSON, so the NixOS VM
+# tests run exactly the routing that devstack and Kubernetes run.
+#
+# Needs only nixpkgs' `lib` (no packages), so nix/tests/eval.nix can check it.
+{ lib }:
+root:
+let
+  inherit (builtins)
+    fromJSON
+    fromTOML
+    pathExists
+    readFile
+    ;
+
+  dir = root + "/deploy/edge";
+  staticFile = dir + "/traefik/static.yml";
+  dynamicFile = dir + "/traefik/dynamic.yml";
+in
+rec {
+  inherit staticFile dynamicFile;
+
+  # Whether edge.toml and both rendered files are in this checkout; the VM
+  # tests exist only when they are.
+  present = pathExists (dir + "/edge.toml") && pathExists staticFile && pathExists dynamicFile;
+
+  source = fromTOML (readFile (dir + "/edge.toml"));
+
+  # Traefik's static configuration as committed, minus its file provider:
+  # the committed one names the dynamic file relative to the repository root
+  # (for `traefik --configFile=deploy/edge/traefik/static.yml` there), and the
+  # NixOS module adds a provider for the path it is given instead.
+  staticSettings = removeAttrs (fromJSON (readFile staticFile)) [ "providers" ];
+
+  dynamic = fromJSON (readFile dynamicFile);
+
+  webPort = source.entrypoint.port;
+  metricsPort = source.entrypoint.metrics_port;
+
+  # services.traefik for one host running the whole platform on loopback at
+  # the services' default ports (what dynamic.yml targets).
+  #
+  # nixos-26.05's module has `static.settings` and `dynamic.file`; earlier
+  # releases had `staticConfigOptions` and `dynamicConfigFile`, which later
+  # ones keep as renamed options. Whichever this NixOS declares is used, so
+  # the test works on both sides of the rename without a rename warning.
+  traefikConfig =
+    traefikOptions:
+    if traefikOptions ? static && traefikOptions ? dynamic then
+      {
+        enable = true;
+        static.settings = staticSettings;
+        dynamic.file = dynamicFile;
+      }
+    else
+      {
+        enable = true;
+        staticConfigOptions = staticSettings;
+        dynamicConfigFile = dynamicFile;
+      };
+}

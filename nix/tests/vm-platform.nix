@@ -1,0 +1,137 @@
+# NixOS VM test `platform` (checks.<system>.vm-platform): the whole platform
+# on one NixOS machine, exercised through the edge the way a client would.
+#
+# PostgreSQL, the services from the flake's NixOS modules and Traefik from
+# the committed edge files (./vm-common.nix); each role owning its database
+# and no other; then, through Traefik:
+# sign-up and login, greeter with and without a token, greeter checking a
+# local HTTP target through caller (and caller refusing cloud metadata),
+# lang, gateway's localized greeting and overview, a CORS preflight, the
+# credential endpoints' rate limit answering 429, every internal path
+# answering 404 (caller above all), and the services riding out a
+# PostgreSQL outage.
+#
+# Sources read for every option and driver call: see ./vm-common.nix, and
+# services/auth/src/service.rs (signup: 201 {user, tokens}; login: 200, the
+# token pair top-level), proto/{greeter,gateway,caller}/v1/*.proto (Connect
+# JSON field names), deploy/edge/edge.toml (routers, CORS origins,
+# rate-limit-credentials: average 5 per minute, burst 10).
+{ common }:
+{
+  name = "platform";
+
+  nodes.machine = common.node;
+
+  testScript =
+    common.prelude
+    + ''
+      EMAIL = "ada@example.com"
+      PASSWORD = "plum ocean 47 lantern"
+      ORIGIN = "http://localhost:5173"
+
+      start_all()
+      wait_for_platform()
+
+      with subtest("each service's role owns its database and may connect to no other"):
+          names = ", ".join(f"'{name}'" for name in DATABASES)
+          dbs = ", ".join(f"'{db}'" for db in DATABASES.values())
+          query = (
+              "SELECT r.rolname, d.datname, pg_get_userbyid(d.datdba), has_database_privilege(r.rolname, d.datname, 'CONNECT')"
+              f" FROM pg_roles r CROSS JOIN pg_database d WHERE r.rolname IN ({names}) AND d.datname IN ({dbs})"
+          )
+          rows = machine.succeed(f"runuser -u postgres -- psql -tA -F ' ' -c {shlex.quote(query)}").split()
+          assert len(rows) == 4 * len(DATABASES) ** 2, rows
+          for role, db, owner, connect in zip(rows[0::4], rows[1::4], rows[2::4], rows[3::4]):
+              own = DATABASES[role] == db
+              assert connect == ("t" if own else "f"), f"{role} on {db}: CONNECT {connect}"
+              assert not own or owner == role, f"{db} is owned by {owner}"
+
+      with subtest("internal paths are not routed: caller, auth's and lang's statistics"):
+          rpc("caller.v1.CallerService/Call", {"url": "https://example.com/"}).expect(404)
+          request("GET", f"{EDGE}/auth/stats").expect(404)
+          request("GET", f"{EDGE}/lang/v1/stats").expect(404)
+          # while the services themselves answer on loopback
+          machine.succeed(f"curl --fail --silent http://127.0.0.1:{PORTS['auth']}/auth/stats")
+
+      with subtest("sign up and log in through the edge"):
+          token = signup(EMAIL, PASSWORD)
+          token = login(EMAIL, PASSWORD)
+          me = request("GET", f"{EDGE}/auth/me", token=token).expect(200).json()
+          assert me["email"] == EMAIL, me
+          request("POST", f"{EDGE}/auth/login", {"email": EMAIL, "password": "not the password"}).expect(401)
+
+      with subtest("greeter answers only with a valid token (forward-auth to auth)"):
+          rpc("greeter.v1.GreeterService/Greet", {"name": "Ada"}).expect(401)
+          rpc("greeter.v1.GreeterService/Greet", {"name": "Ada"}, token="not-a-jwt").expect(401)
+          greeting = rpc("greeter.v1.GreeterService/Greet", {"name": "Ada", "url": f"{HTTP_TARGET}/hello.txt"}, token).expect(200).json()
+          assert greeting["greeting"] == "Hello, Ada!", greeting
+
+      with subtest("greeter checks a local HTTP target through caller"):
+          assert greeting["externalStatus"] == 200, greeting
+          assert greeting.get("externalError", "") == "", greeting
+          machine.succeed("journalctl --unit=http-target.service --no-pager | grep -F 'GET /hello.txt'")
+          missing = rpc("greeter.v1.GreeterService/Greet", {"name": "Ada", "url": f"{HTTP_TARGET}/missing"}, token).expect(200).json()
+          assert missing["externalStatus"] == 404, missing
+          # caller refuses cloud metadata whatever it is allowed; the greeting still succeeds
+          refused = rpc("greeter.v1.GreeterService/Greet", {"name": "Ada", "url": "http://169.254.169.254/latest/meta-data/"}, token).expect(200).json()
+          assert refused.get("externalStatus", 0) == 0 and refused["externalError"], refused
+
+      with subtest("lang through the edge"):
+          localized = request("GET", f"{EDGE}/lang/v1/greeting?name=Ada&language=fr").expect(200).json()
+          assert "Ada" in localized["greeting"], localized
+    ''
+    + (
+      if common.has "gateway" then
+        "\n"
+        + ''
+          with subtest("gateway: localized greeting (token required) and overview"):
+              rpc("gateway.v1.GatewayService/LocalizedGreeting", {"name": "Ada", "language": "fr"}).expect(401)
+              answer = rpc("gateway.v1.GatewayService/LocalizedGreeting", {"name": "Ada", "language": "fr"}, token).expect(200).json()
+              assert answer["language"] == "fr" and "Ada" in answer["greeting"], answer
+              anonymous = rpc("gateway.v1.GatewayService/Overview", {}).expect(200).json()
+              assert anonymous.get("languages"), anonymous
+              assert "userCount" not in anonymous, anonymous
+              overview = rpc("gateway.v1.GatewayService/Overview", {}, token).expect(200).json()
+              assert int(overview.get("userCount", "0")) >= 1, overview
+        ''
+      else
+        ""
+    )
+    + "\n"
+    + ''
+      with subtest("CORS preflight from the front end's origin, and not from others"):
+          preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,authorization"}
+          allowed = request("OPTIONS", f"{EDGE}/greeter.v1.GreeterService/Greet", headers=preflight)
+          assert allowed.status in (200, 204), allowed.status
+          assert allowed.headers.get("access-control-allow-origin") == ORIGIN, allowed.headers
+          assert "POST" in allowed.headers.get("access-control-allow-methods", ""), allowed.headers
+          other = request("OPTIONS", f"{EDGE}/greeter.v1.GreeterService/Greet", headers=dict(preflight, Origin="http://evil.example"))
+          assert "access-control-allow-origin" not in other.headers, other.headers
+
+      with subtest("the edge rate-limits logins (5 per minute, burst 10) with 429"):
+          statuses: list[int] = []
+          last = Response(0, {}, "")
+          while len(statuses) < 40 and last.status != 429:
+              last = request("POST", f"{EDGE}/auth/login", {"email": EMAIL, "password": PASSWORD})
+              statuses.append(last.status)
+          assert last.status == 429, f"no 429 after {len(statuses)} logins: {statuses}"
+          assert set(statuses[:-1]) == {200}, statuses
+          # Traefik's answer, not auth's own throttle (which answers JSON errors)
+          assert '"error"' not in last.body, last.body
+
+      with subtest("the services ride out a PostgreSQL outage"):
+          machine.succeed("systemctl stop postgresql.service")
+          for name, port in PORTS.items():
+              machine.wait_until_fails(f"curl --fail --silent --max-time 10 http://127.0.0.1:{port}/readyz")
+          rpc("greeter.v1.GreeterService/Greet", {"name": "Ada", "url": f"{HTTP_TARGET}/hello.txt"}, token).expect(503)
+          pids = {name: main_pid(f"platform-{name}.service") for name in PORTS}
+          machine.succeed("systemctl start postgresql.service")
+          machine.wait_for_unit("postgresql-setup.service")
+          for name in PORTS:
+              wait_ready(name)
+          # the same processes: they reconnected rather than being restarted
+          assert pids == {name: main_pid(f"platform-{name}.service") for name in PORTS}, pids
+          after = rpc("greeter.v1.GreeterService/Greet", {"name": "Ada", "url": f"{HTTP_TARGET}/hello.txt"}, token).expect(200).json()
+          assert int(after["greetingId"]) > int(greeting["greetingId"]), after
+    '';
+}
