@@ -12,7 +12,7 @@
       flake = false;
     };
 
-    # Kubernetes manifests (a later issue wires `gen-manifests` to it).
+    # Kubernetes manifests: nixidyEnvs and `nix run .#gen-manifests` (nix/k8s).
     nixidy = {
       url = "github:arnarg/nixidy";
       inputs.nixpkgs.follows = "nixpkgs";
@@ -25,6 +25,7 @@
       nixpkgs,
       crane,
       advisory-db,
+      nixidy,
       ...
     }:
     let
@@ -33,6 +34,12 @@
 
       # nix/services.nix, and which of its services exist in this checkout.
       platform = platformLib.platform { root = ./.; };
+
+      # The Kubernetes environments (nixidy modules) and per-service defaults.
+      k8s = import ./nix/k8s {
+        inherit lib;
+        root = ./.;
+      };
 
       linuxSystems = [
         "x86_64-linux"
@@ -87,16 +94,33 @@
       };
 
       # Per-service defaults for the Kubernetes manifests, from nix/services.nix.
-      lib.services = lib.mapAttrs (
-        _: entry:
-        platformLib.k8sDefaults {
-          inherit (platform) declared;
-          inherit entry;
-          version = platformLib.crateVersion ./. entry.crateDir;
+      lib.services = k8s.services;
+
+      # nixidy environments dev and prod (`nixidy build .#dev` works too);
+      # the manifests live in deploy/k8s/manifests/<env>/.
+      nixidyEnvs = lib.genAttrs allSystems (
+        system:
+        k8s.mkEnvs {
+          nixidyLib = nixidy.lib;
+          pkgs = nixpkgs.legacyPackages.${system};
         }
-      ) platform.services;
-    }
-    // lib.optionalAttrs (platform.devstack != null) {
-      apps = forSystems allSystems (s: s.apps);
+      );
+
+      apps = lib.genAttrs allSystems (
+        system:
+        perSystem.${system}.apps
+        // {
+          gen-manifests = {
+            type = "app";
+            program = lib.getExe (
+              k8s.genManifests {
+                pkgs = nixpkgs.legacyPackages.${system};
+                nixidyEnvs = self.nixidyEnvs.${system};
+              }
+            );
+            meta.description = "Write every Kubernetes environment to deploy/k8s/manifests/<env>/ (nixidy switch)";
+          };
+        }
+      );
     };
 }

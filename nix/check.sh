@@ -6,9 +6,14 @@
 #   1. every .nix file parses                       (always)
 #   2. flake.lock is complete and matches flake.nix (always; builtins only)
 #   3. evaluation tests of nix/lib.nix, the service description, flake.nix's
-#      pure outputs and the NixOS modules            (needs nixpkgs' lib:
+#      pure outputs, the NixOS modules, the edge files and the VM tests' node
+#      and scripts                                   (needs nixpkgs' lib:
 #      NIXPKGS_LIB=<a nixpkgs or nixpkgs.lib checkout, or its lib/ dir>;
 #      skipped with a message when it is not set)
+#   4. the VM tests' Python scripts compile         (with 3, if python3 exists)
+#   5. nix/tests/k8s.nix (with 3), and with NIXIDY_SRC and KUBE_GENERATORS_SRC
+#      checkouts too, that deploy/k8s/manifests is what nix/k8s evaluates to
+#      (nix/k8s/render.sh --check)
 #
 # Usage: bash nix/check.sh   (from anywhere; installs nix-bin if missing)
 set -euo pipefail
@@ -30,7 +35,7 @@ run_checks() {
   shift
   local out
   out="$(nix-instantiate --eval --strict --json "$@" -E \
-    "let r = $expr; l = if builtins.isList r then r else builtins.concatLists (builtins.attrValues r); in builtins.concatStringsSep \"\n\" l")"
+    "let r = $expr; l = if builtins.isList r then r else builtins.concatLists (builtins.attrValues (removeAttrs r [ \"testScripts\" ])); in builtins.concatStringsSep \"\n\" l")"
   out="${out#\"}"
   out="${out%\"}"
   out="${out//\\n/$'\n'}"
@@ -76,6 +81,32 @@ else
   lib_dir="$(cd "$lib_dir" && pwd)"
   echo "  nixpkgs lib $(nix-instantiate --eval -E "(import $lib_dir).version") from $lib_dir"
   run_checks "import ./nix/tests/eval.nix { lib = import $lib_dir; }"
+  run_checks "import ./nix/tests/k8s.nix { lib = import $lib_dir; }"
+  if [[ -n "${NIXIDY_SRC:-}" && -n "${KUBE_GENERATORS_SRC:-}" ]]; then
+    echo "==> the committed Kubernetes manifests are what the environments evaluate to"
+    bash nix/k8s/render.sh --check
+  fi
+
+  echo "==> the VM tests' Python compiles"
+  if command -v python3 >/dev/null; then
+    nix-instantiate --eval --strict --json \
+      -E "(import ./nix/tests/eval.nix { lib = import $lib_dir; }).testScripts" >"${TMPDIR:-/tmp}/platform-vm-scripts.json"
+    compiled="$(python3 - "${TMPDIR:-/tmp}/platform-vm-scripts.json" <<'PY'
+import json, sys
+scripts = json.load(open(sys.argv[1]))
+for name, text in sorted(scripts.items()):
+    compile(text, f"nix/tests/vm-{name}.nix (testScript)", "exec")
+    print(f"the {name} VM test's script")
+if not scripts:
+    print("(none: deploy/edge/traefik/ has no rendered files yet)")
+PY
+)"
+    rm -f "${TMPDIR:-/tmp}/platform-vm-scripts.json"
+    printf '  ok: %s\n' "${compiled//$'\n'/$'\n'  ok: }"
+    CHECKS_PASSED=$((CHECKS_PASSED + $(grep -c "VM test's script" <<<"$compiled" || true)))
+  else
+    echo "  SKIPPED: no python3"
+  fi
 fi
 
 echo "==> nix/check.sh: ${#files[@]} files parsed, $CHECKS_PASSED checks passed"

@@ -178,7 +178,7 @@ rec {
       ];
     };
 
-  # Defaults for the Kubernetes manifests (nixidy, later): one attrset per
+  # Defaults for the Kubernetes manifests (nix/k8s): one attrset per
   # service, derived from the same entry as its package, image and module.
   k8sDefaults =
     {
@@ -212,9 +212,10 @@ rec {
       // peerEnv declared (peer: "http://${peer.name}:${toString peer.port}") entry
       // entry.env;
       # DATABASE_URL carries a password: it comes from this Secret, not from env.
+      # (In dev the Secret's `password` key is also the role's password.)
       databaseUrlSecret = {
-        name = "${entry.name}-database";
-        key = "DATABASE_URL";
+        name = "${entry.name}-db";
+        key = "url";
       };
       probes = {
         liveness = {

@@ -5,9 +5,14 @@
 #
 # They evaluate flake.nix's outputs function with a stub nixpkgs (just `lib`),
 # the service description, the crate closures behind the per-crate sources,
-# the Kubernetes defaults, and the NixOS modules through lib.evalModules
-# against stand-ins for the NixOS options they set (same types as NixOS).
-# The result is a summary; any failed check aborts with its message.
+# the Kubernetes defaults, `nix run .#dev`, and the NixOS modules through
+# lib.evalModules against stand-ins for the NixOS options they set (same
+# types as NixOS); the edge files (deploy/edge) against nix/services.nix; and
+# the NixOS VM tests: their node, with the real service modules, against
+# stand-ins for the options it sets (Traefik's as nixos-26.05 declares them
+# and as earlier releases did), and their scripts. The result is a summary;
+# any failed check aborts with its message. `testScripts` is not a check:
+# nix/check.sh compiles those scripts with Python.
 { lib }:
 let
   root = ../..;
@@ -40,14 +45,17 @@ let
       "buf"
       "cacert"
       "cargo-nextest"
+      "curl"
       "kind"
       "kubectl"
       "libiconv"
       "nixfmt"
       "nixfmt-tree"
       "nodejs"
+      "openssl"
       "postgresql"
       "procps"
+      "python3"
       "rust-analyzer"
       "rustc"
       "sqlx-cli"
@@ -73,7 +81,10 @@ let
       dockerTools.buildLayeredImage = args: stubDrv "image" // { imageArgs = args; };
       linkFarm = name: entries: stubDrv name // { inherit entries; };
       runCommandLocal = name: _: _: stubDrv name;
-      writeShellApplication = args: stubDrv args.name;
+      writeShellApplication = args: stubDrv args.name // { shellApplication = args; };
+      writeTextDir = path: _: stubDrv (baseNameOf path);
+      # The test as given (a module of the NixOS test framework).
+      testers.runNixOSTest = test: stubDrv "vm-test-run-${test.name}" // { nixosTest = test; };
     };
   craneStub.mkLib = _: {
     crateNameFromCargoToml =
@@ -147,6 +158,14 @@ let
           type = types.listOf types.port;
           default = [ ];
         };
+        environment.systemPackages = mkOption {
+          type = types.listOf types.package;
+          default = [ ];
+        };
+        virtualisation = {
+          memorySize = mkOption { type = types.ints.positive; };
+          cores = mkOption { type = types.ints.positive; };
+        };
         services.postgresql = {
           enable = mkOption {
             type = types.bool;
@@ -205,6 +224,22 @@ let
                   default = { };
                 };
                 postStart = mkOption {
+                  type = types.lines;
+                  default = "";
+                };
+                requiredBy = mkOption {
+                  type = types.listOf types.str;
+                  default = [ ];
+                };
+                before = mkOption {
+                  type = types.listOf types.str;
+                  default = [ ];
+                };
+                path = mkOption {
+                  type = types.listOf types.package;
+                  default = [ ];
+                };
+                script = mkOption {
                   type = types.lines;
                   default = "";
                 };
@@ -273,6 +308,86 @@ let
 
   ports = lib.mapAttrsToList (_: s: s.port) declared;
   databases = lib.mapAttrsToList (_: s: s.database) declared;
+
+  # What nix/packages.nix gives flake.nix for one system, with the same stubs
+  # (it also returns what `nix run .#dev` runs).
+  linuxPerSystem = import ../packages.nix {
+    pkgs = stubPkgs linux;
+    crane = craneStub;
+    advisory-db = "/nix/store/00000000000000000000000000000000-advisory-db";
+    self = outputs;
+    inherit platform root;
+  };
+
+  # ---- the edge and the NixOS VM tests -------------------------------------
+  edge = import ../edge.nix { inherit lib; } root;
+  edgeToml = edge.source;
+  vmCommon = import ./vm-common.nix {
+    inherit platform edge;
+    nixosModule = outputs.nixosModules.default;
+  };
+
+  # services.traefik as nixos-26.05 declares it, and as earlier releases did.
+  traefikStub =
+    if26_05:
+    { lib, ... }:
+    let
+      inherit (lib) mkOption types;
+      json = types.attrsOf types.anything;
+    in
+    {
+      options.services.traefik = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+        };
+      }
+      // (
+        if if26_05 then
+          {
+            static.settings = mkOption {
+              type = json;
+              default = { };
+            };
+            dynamic.file = mkOption {
+              type = types.nullOr types.path;
+              default = null;
+            };
+          }
+        else
+          {
+            staticConfigOptions = mkOption {
+              type = json;
+              default = { };
+            };
+            dynamicConfigFile = mkOption {
+              type = types.nullOr types.path;
+              default = null;
+            };
+          }
+      );
+    };
+
+  # The VM tests' node, evaluated against the stand-ins and the real modules.
+  vmNode =
+    if26_05:
+    (lib.evalModules {
+      modules = [
+        nixosStub
+        (traefikStub if26_05)
+        { _module.args.pkgs = stubPkgs linux; }
+        vmCommon.node
+      ];
+    }).config;
+  node = vmNode true;
+  nodeBefore26_05 = vmNode false;
+  nodeUnit = name: node.systemd.services."platform-${name}";
+
+  vmPlatform = linuxChecks.vm-platform.nixosTest;
+  vmRestart = linuxChecks.vm-restart.nixosTest;
+
+  servicePorts = lib.mapAttrs (_: s: s.port) services;
+  crateExists = dir: builtins.pathExists (root + "/${dir}/Cargo.toml");
 in
 {
   description = [
@@ -309,7 +424,7 @@ in
       ) (lib.attrNames declared)
     ))
     (check "greeter and caller are present" (services ? greeter && services ? caller))
-    (eq "no devstack crate yet" platform.devstack (
+    (eq "devstack is found where its crate is" platform.devstack (
       if builtins.pathExists (root + "/services/devstack/Cargo.toml") then
         "services/devstack"
       else if builtins.pathExists (root + "/crates/devstack/Cargo.toml") then
@@ -324,22 +439,36 @@ in
     (check "the workspace members include every service present" (
       lib.all (s: lib.elem s.crateDir (platformLib.workspaceMembers root)) (lib.attrValues services)
     ))
-    (eq "greeter's crate closure (dev-dependency on caller included)"
-      (platformLib.crateClosure root "services/greeter")
-      [
+    # Subsets, not exact lists: the crates grow shared dependencies.
+    (check "greeter's crate closure: itself, what it uses, caller (a dev-dependency) and no other service" (
+      let
+        closure = platformLib.crateClosure root "services/greeter";
+      in
+      lib.all (d: lib.elem d closure) [
         "crates/platform"
         "crates/proto"
         "crates/testkit"
         "services/caller"
         "services/greeter"
       ]
-    )
-    (eq "caller's crate closure" (platformLib.crateClosure root "services/caller") [
-      "crates/platform"
-      "crates/proto"
-      "crates/testkit"
-      "services/caller"
-    ])
+      && lib.all (d: !(lib.elem d closure)) [
+        "services/auth"
+        "services/lang"
+        "services/gateway"
+        "crates/devstack"
+      ]
+    ))
+    (check "caller's crate closure: itself and shared crates only" (
+      let
+        closure = platformLib.crateClosure root "services/caller";
+      in
+      lib.all (d: lib.elem d closure) [
+        "crates/platform"
+        "crates/proto"
+        "services/caller"
+      ]
+      && lib.all (d: lib.hasPrefix "crates/" d || d == "services/caller") closure
+    ))
     (check "every service's closure is made of workspace members" (
       lib.all (
         s: lib.all (d: lib.elem d (platformLib.workspaceMembers root)) (platformLib.crateClosure root s.crateDir)
@@ -366,7 +495,9 @@ in
     )
     (eq "listen on all addresses in a pod" outputs.lib.services.caller.env.HOST "0.0.0.0")
     (eq "non-root" outputs.lib.services.caller.securityContext.runAsUser 65532)
-    (check "no apps until devstack exists" ((outputs ? apps) == (platform.devstack != null)))
+    (eq "apps: gen-manifests, and dev once devstack exists" (lib.attrNames outputs.apps.${linux}) (
+      lib.optional (platform.devstack != null) "dev" ++ [ "gen-manifests" ]
+    ))
     (eq "systems with packages" (lib.attrNames outputs.packages) [
       "aarch64-darwin"
       "aarch64-linux"
@@ -380,12 +511,17 @@ in
   ];
 
   packages = [
-    (eq "linux packages: binaries, images, all images" (lib.attrNames outputs.packages.${linux}) (
+    (eq "linux packages: binaries, devstack, images, all images" (lib.attrNames outputs.packages.${linux}) (
       lib.sort lib.lessThan (
-        lib.attrNames services ++ map (n: "${n}-image") (lib.attrNames services) ++ [ "images" ]
+        lib.attrNames services
+        ++ map (n: "${n}-image") (lib.attrNames services)
+        ++ [ "images" ]
+        ++ lib.optional (platform.devstack != null) "devstack"
       )
     ))
-    (eq "darwin packages: binaries only" (lib.attrNames outputs.packages.aarch64-darwin) (lib.attrNames services))
+    (eq "darwin packages: binaries only" (lib.attrNames outputs.packages.aarch64-darwin) (
+      lib.sort lib.lessThan (lib.attrNames services ++ lib.optional (platform.devstack != null) "devstack")
+    ))
     (eq "one image archive per service" (map (e: e.name) outputs.packages.${linux}.images.entries) (
       map (n: "${n}.tar.gz") (lib.attrNames services)
     ))
@@ -436,6 +572,10 @@ in
           "nextest"
           "nixfmt"
         ]
+        ++ lib.optionals edge.present [
+          "vm-platform"
+          "vm-restart"
+        ]
       )
     ))
     (eq "clippy denies warnings on all targets" linuxChecks.clippy.cargoClippyExtraArgs "--all-targets -- -D warnings")
@@ -444,6 +584,13 @@ in
       && lib.elem "procps" (map (p: p.name) linuxChecks.nextest.nativeBuildInputs)
       && lib.hasInfix "TEST_DATABASE_URL" linuxChecks.nextest.preCheck
     ))
+    (eq "nextest leaves out only the test that needs files from outside the repository"
+      linuxChecks.nextest.cargoNextestExtraArgs
+      (
+        lib.optionalString (builtins.pathExists (root + "/crates/edge/tests/schema.rs"))
+          "-E 'not binary_id(edge::schema)'"
+      )
+    )
     (eq "audit uses the pinned advisory-db" linuxChecks.audit.advisory-db
       "/nix/store/00000000000000000000000000000000-advisory-db"
     )
@@ -461,7 +608,218 @@ in
       ]
     ))
     (check "devshell banner" (lib.hasInfix "nix flake check" outputs.devShells.aarch64-darwin.default.shellHook))
+    (check "the workspace source has what crates read besides Cargo sources" (
+      let
+        paths = filesetPaths linuxChecks.nextest.src;
+      in
+      lib.all (p: lib.elem p paths) (
+        lib.optionals (crateExists "crates/edge") [
+          "deploy/edge/edge.toml"
+          "deploy/edge/traefik"
+        ]
+        ++ lib.optional (crateExists "crates/devstack") "nix/services.nix"
+      )
+    ))
+    (check "a service's source has none of it" (
+      lib.all (p: !(lib.elem p (filesetPaths greeterPkg.src))) [
+        "deploy/edge/edge.toml"
+        "deploy/edge/traefik"
+        "nix/services.nix"
+      ]
+    ))
   ];
+
+  # `nix run .#dev` and the devshell's devstack.
+  apps = lib.optionals (platform.devstack != null) (
+    let
+      app = linuxPerSystem.devApp.shellApplication;
+      devstackPkg = outputs.packages.${linux}.devstack.crane;
+    in
+    [
+      (eq "nix run .#dev runs platform-dev" outputs.apps.${linux}.dev.program
+        "/nix/store/00000000000000000000000000000000-platform-dev/bin/platform-dev"
+      )
+      (eq "nix run .#dev is `devstack up`" app.text ''exec devstack up "$@"'')
+      (eq "on its PATH: devstack, every service, PostgreSQL, Traefik"
+        (lib.sort lib.lessThan (map (p: p.name) app.runtimeInputs))
+        (
+          lib.sort lib.lessThan (
+            lib.attrNames services
+            ++ [
+              "devstack"
+              "postgresql"
+              "traefik"
+            ]
+          )
+        )
+      )
+      (check "apps on every system" (
+        lib.all (sys: outputs.apps.${sys} ? dev) (lib.attrNames outputs.packages)
+      ))
+      (eq "devstack's package" devstackPkg.cargoExtraArgs "-p devstack")
+      (check "devstack's source: the edge crate and what it reads" (
+        let
+          paths = filesetPaths devstackPkg.src;
+        in
+        lib.all (p: lib.elem p paths) [
+          "crates/devstack"
+          "crates/edge"
+          "deploy/edge/edge.toml"
+          "deploy/edge/traefik"
+        ]
+      ))
+      (check "the devshell has devstack" (
+        lib.elem "devstack" (map (p: p.name) outputs.devShells.${linux}.default.packages)
+      ))
+      (check "the banner names nix run .#dev" (
+        lib.hasInfix "nix run .#dev" outputs.devShells.${linux}.default.shellHook
+      ))
+    ]
+  );
+
+  # deploy/edge/edge.toml and the Traefik files rendered from it against
+  # nix/services.nix (builtins.fromJSON reads the rendered YAML: it is JSON).
+  edge =
+    [
+      (check "every upstream in edge.toml is a declared service" (
+        lib.all (u: declared ? ${u}) (lib.attrNames edgeToml.upstreams)
+      ))
+      (check "caller is never routed" (
+        !(edgeToml.upstreams ? caller) && lib.all (r: r.upstream != "caller") edgeToml.routers
+      ))
+      (eq "the VM tests exist exactly when the rendered edge files do" (
+        linuxChecks ? vm-platform && linuxChecks ? vm-restart
+      ) edge.present)
+    ]
+    ++ lib.optionals edge.present [
+      (eq "static.yml: the public entry point on edge.toml's port"
+        edge.staticSettings.entryPoints.${edgeToml.entrypoint.name}.address
+        ":${toString edgeToml.entrypoint.port}"
+      )
+      (check "static.yml: ping and metrics on the metrics port" (
+        lib.any (ep: ep.address == ":${toString edgeToml.entrypoint.metrics_port}") (
+          lib.attrValues edge.staticSettings.entryPoints
+        )
+        && edge.staticSettings ? ping
+      ))
+      (check "the static settings leave the file provider to the NixOS module" (
+        !(edge.staticSettings ? providers)
+      ))
+      (eq "dynamic.yml: every upstream on loopback at its nix/services.nix port"
+        (lib.mapAttrs (_: svc: svc.loadBalancer.servers) edge.dynamic.http.services)
+        (
+          lib.mapAttrs (name: upstream: [
+            { url = "${upstream.scheme}://127.0.0.1:${toString declared.${name}.port}"; }
+          ]) edgeToml.upstreams
+        )
+      )
+      (eq "dynamic.yml: forward-auth asks auth at its port"
+        edge.dynamic.http.middlewares.forward-auth.forwardAuth.address
+        "http://127.0.0.1:${toString declared.auth.port}/auth/verify"
+      )
+      (eq "dynamic.yml: edge.toml's routers" (lib.attrNames edge.dynamic.http.routers) (
+        lib.sort lib.lessThan (map (r: r.name) edgeToml.routers)
+      ))
+      (eq "dynamic.yml: the credentials' rate limit"
+        edge.dynamic.http.middlewares.rate-limit-credentials.rateLimit
+        edgeToml.middlewares.rate-limit-credentials.rateLimit
+      )
+    ];
+
+  # The NixOS VM tests: their node (evaluated against the stand-ins, with
+  # the flake's real service modules) and their scripts.
+  vm = lib.optionals edge.present [
+    (eq "the node runs every service present" (lib.attrNames (
+      lib.filterAttrs (_: s: s.enable) node.services.platform
+    )) (lib.attrNames services))
+    (check "a hardened unit per service" (
+      lib.all (name: (nodeUnit name).serviceConfig.DynamicUser) (lib.attrNames services)
+    ))
+    (eq "PostgreSQL: a database per service"
+      (lib.sort lib.lessThan node.services.postgresql.ensureDatabases)
+      (lib.sort lib.lessThan (lib.mapAttrsToList (_: s: s.database) services))
+    )
+    (eq "PostgreSQL: a role per service"
+      (lib.sort lib.lessThan (map (u: u.name) node.services.postgresql.ensureUsers))
+      (lib.attrNames services)
+    )
+    (check "Traefik on" node.services.traefik.enable)
+    (eq "Traefik's static settings are deploy/edge/traefik/static.yml's"
+      node.services.traefik.static.settings
+      edge.staticSettings
+    )
+    (eq "Traefik routes by deploy/edge/traefik/dynamic.yml"
+      (toString node.services.traefik.dynamic.file)
+      (toString (root + "/deploy/edge/traefik/dynamic.yml"))
+    )
+    (check "before nixos-26.05: the same files through staticConfigOptions and dynamicConfigFile" (
+      nodeBefore26_05.services.traefik.staticConfigOptions == edge.staticSettings
+      && toString nodeBefore26_05.services.traefik.dynamicConfigFile == toString edge.dynamicFile
+    ))
+    (eq "auth's signing key comes from an environment file outside the store"
+      (nodeUnit "auth").serviceConfig.EnvironmentFile
+      [ "/var/lib/platform-auth-key/auth.env" ]
+    )
+    (check "the key is generated in the VM before auth starts, once" (
+      let
+        u = node.systemd.services.platform-auth-signing-key;
+      in
+      lib.elem "platform-auth.service" u.requiredBy
+      && lib.elem "platform-auth.service" u.before
+      && lib.hasInfix "openssl genpkey -algorithm ed25519" u.script
+      && lib.hasInfix ''if [ ! -s "$env" ]'' u.script
+    ))
+    (eq "caller may reach loopback (the local target)"
+      (nodeUnit "caller").environment.CALLER_ALLOWED_NETWORKS
+      "127.0.0.0/8,::1/128"
+    )
+    (check "a local HTTP target" (
+      lib.hasInfix "-m http.server 8000 --bind 127.0.0.1"
+        node.systemd.services.http-target.serviceConfig.ExecStart
+    ))
+    (eq "test names" [ vmPlatform.name vmRestart.name ] [ "platform" "platform-restart" ])
+    (check "both tests run on the one shared node" (
+      vmPlatform.nodes ? machine && vmRestart.nodes ? machine
+    ))
+    (check "both scripts wait for every service's readiness" (
+      lib.all (
+        t:
+        lib.hasInfix "PORTS: dict[str, int] = ${builtins.toJSON servicePorts}" t.testScript
+        && lib.hasInfix "\nwait_for_platform()" t.testScript
+      ) [ vmPlatform vmRestart ]
+    ))
+    (check "platform: every step of the issue" (
+      lib.all (step: lib.hasInfix step vmPlatform.testScript) [
+        ''rpc("caller.v1.CallerService/Call", {"url": "https://example.com/"}).expect(404)''
+        ''signup(EMAIL, PASSWORD)''
+        ''login(EMAIL, PASSWORD)''
+        ''rpc("greeter.v1.GreeterService/Greet", {"name": "Ada"}).expect(401)''
+        ''f"{HTTP_TARGET}/hello.txt"''
+        ''"Access-Control-Request-Method": "POST"''
+        ''assert last.status == 429''
+        ''systemctl stop postgresql.service''
+        ''systemctl start postgresql.service''
+      ]
+    ))
+    (eq "platform: the gateway steps exactly when gateway is present" (
+      lib.hasInfix "gateway.v1.GatewayService/LocalizedGreeting" vmPlatform.testScript
+      && lib.hasInfix "gateway.v1.GatewayService/Overview" vmPlatform.testScript
+    ) (services ? gateway))
+    (check "restart: greeter, auth, then everything; data and tokens survive" (
+      lib.all (step: lib.hasInfix step vmRestart.testScript) [
+        ''restart(["greeter"])''
+        ''restart(["auth"])''
+        ''restart(list(PORTS))''
+        ''greeting_id in listed_ids''
+      ]
+    ))
+  ];
+
+  # Not checks: the scripts themselves, which nix/check.sh compiles with Python.
+  testScripts = lib.optionalAttrs edge.present {
+    platform = vmPlatform.testScript;
+    restart = vmRestart.testScript;
+  };
 
   modules = [
     (eq "one unit per service" (lib.attrNames (
@@ -509,10 +867,13 @@ in
     (eq "one role per service" (lib.sort lib.lessThan (map (u: u.name) all.services.postgresql.ensureUsers)) (
       lib.attrNames declared
     ))
-    (check "each database is owned by its role" (
+    (check "each database is owned by its role, and closed to the others" (
       lib.all (
         s:
-        lib.hasInfix ''ALTER DATABASE "${s.database}" OWNER TO "${s.name}"'' all.systemd.services.postgresql-setup.postStart
+        lib.all (sql: lib.hasInfix sql all.systemd.services.postgresql-setup.postStart) [
+          ''ALTER DATABASE "${s.database}" OWNER TO "${s.name}"''
+          ''REVOKE ALL ON DATABASE "${s.database}" FROM PUBLIC''
+        ]
       ) (lib.attrValues declared)
     ))
     (eq "no warnings" all.warnings [ ])

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Creates the Secrets the dev environment references, with fresh random
+# values, in the current kubectl context (kind-platform). Existing Secrets
+# are left alone, so it is safe to run again; delete one to renew it.
+#
+#   postgres-superuser  password                    PostgreSQL's superuser (the StatefulSet, the init Job)
+#   <service>-db        password, url               the service's role and its DATABASE_URL
+#   auth-signing-key    signing-key.pem             auth's Ed25519 key (openssl genpkey -algorithm ed25519)
+#   grafana-admin       admin-user, admin-password  Grafana's login (printed once)
+#
+# Services, roles and databases are read from the committed dev manifests.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+manifests=deploy/k8s/manifests/dev
+ns=platform monitoring_ns=monitoring
+
+random() { head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
+exists() { kubectl get secret "$2" --namespace "$1" >/dev/null 2>&1; }
+ensure_namespace() { kubectl create namespace "$1" --dry-run=client -o yaml | kubectl apply -f - >/dev/null; }
+
+ensure_namespace "$ns"
+if ! exists "$ns" postgres-superuser; then
+  kubectl create secret generic postgres-superuser --namespace "$ns" --from-literal=password="$(random)" >/dev/null
+  echo "created $ns/postgres-superuser"
+fi
+
+# "SELECT format('CREATE DATABASE %I OWNER %I', 'greeter_db', 'greeter')" -> greeter_db greeter
+sed -n "s/.*CREATE DATABASE %I OWNER %I', '\([a-z0-9_]*\)', '\([a-z0-9_-]*\)').*/\1 \2/p" \
+  "$manifests/postgres/ConfigMap-postgres-init.yaml" |
+  while read -r database role; do
+    if ! exists "$ns" "$role-db"; then
+      password="$(random)"
+      kubectl create secret generic "$role-db" --namespace "$ns" \
+        --from-literal=password="$password" \
+        --from-literal=url="postgres://$role:$password@postgres.$ns.svc.cluster.local:5432/$database" >/dev/null
+      echo "created $ns/$role-db"
+    fi
+  done
+
+if ! exists "$ns" auth-signing-key; then
+  key="$(mktemp)"
+  trap 'rm -f "$key"' EXIT
+  openssl genpkey -algorithm ed25519 -out "$key" 2>/dev/null
+  kubectl create secret generic auth-signing-key --namespace "$ns" --from-file=signing-key.pem="$key" >/dev/null
+  echo "created $ns/auth-signing-key"
+fi
+
+if [[ -d "$manifests/monitoring" ]]; then
+  ensure_namespace "$monitoring_ns"
+  if ! exists "$monitoring_ns" grafana-admin; then
+    password="$(random)"
+    kubectl create secret generic grafana-admin --namespace "$monitoring_ns" \
+      --from-literal=admin-user=admin --from-literal=admin-password="$password" >/dev/null
+    echo "created $monitoring_ns/grafana-admin: log in to http://localhost:30300 as admin / $password"
+  fi
+fi

@@ -1,0 +1,76 @@
+# Small pieces every module uses: labels, the restricted security context,
+# NetworkPolicy peers, service URLs.
+{ lib }:
+rec {
+  # The fixed non-root user of the platform's images (nix/lib.nix `uid`).
+  inherit (import ../lib.nix { inherit lib; }) uid;
+
+  selectorFor = name: { "app.kubernetes.io/name" = name; };
+  labelsFor =
+    name:
+    selectorFor name
+    // {
+      "app.kubernetes.io/part-of" = "platform";
+    };
+
+  # What Pod Security Admission's "restricted" profile asks of a container,
+  # plus a read-only root filesystem.
+  restrictedContainer = {
+    allowPrivilegeEscalation = false;
+    readOnlyRootFilesystem = true;
+    runAsNonRoot = true;
+    capabilities.drop = [ "ALL" ];
+    seccompProfile.type = "RuntimeDefault";
+  };
+
+  podSecurity = user: {
+    runAsNonRoot = true;
+    runAsUser = user;
+    runAsGroup = user;
+    fsGroup = user;
+    seccompProfile.type = "RuntimeDefault";
+  };
+
+  # Pod labels the Helm charts give (their selector labels; release names as
+  # in ./edge.nix and ./observability.nix).
+  traefikPods = selectorFor "traefik";
+  prometheusPods = selectorFor "prometheus" // {
+    "app.kubernetes.io/component" = "server";
+  };
+
+  # A NetworkPolicy peer: pods labelled `podLabels` in namespace `namespace`.
+  podsIn = namespace: podLabels: {
+    namespaceSelector.matchLabels."kubernetes.io/metadata.name" = namespace;
+    podSelector.matchLabels = podLabels;
+  };
+
+  tcp = port: {
+    protocol = "TCP";
+    inherit port;
+  };
+
+  # http://<service>.<namespace>.svc.cluster.local:<port>
+  serviceUrl =
+    namespace: service:
+    "http://${service.name}.${namespace}.svc.cluster.local:${toString service.port}";
+
+  # Which services call `name`: those naming it as a peer, and for auth the
+  # token verifiers too (they fetch its JWKS).
+  callersOf =
+    services: name:
+    lib.attrNames (
+      lib.filterAttrs (
+        _: s: lib.elem name s.peers || (name == "auth" && s.verifiesTokens && s.name != "auth")
+      ) services
+    );
+
+  # The services the edge talks to: its upstreams, and every `{service}`
+  # placeholder in its middlewares (forward-auth calls auth).
+  edgeTargets =
+    edge: declared:
+    let
+      middlewares = builtins.toJSON (edge.middlewares or { });
+      placeholders = lib.filter (n: lib.hasInfix "{${n}}" middlewares) (lib.attrNames declared);
+    in
+    lib.unique (lib.attrNames (edge.upstreams or { }) ++ placeholders);
+}

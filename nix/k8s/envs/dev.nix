@@ -1,0 +1,20 @@
+# dev: a kind cluster (deploy/k8s/kind.yaml maps the NodePorts to localhost).
+# Images are the local `platform/<service>:<version>` that `nix build .#images`
+# produces and `kind load image-archive` loads; one replica each; PostgreSQL
+# and the observability stack in the cluster. The defaults of ../options.nix
+# are the dev values, so this file only names them.
+{
+  platform = {
+    image.registry = null;
+    replicas = 1;
+    postgres.inCluster = true;
+    observability = {
+      enable = true;
+      nodePorts = true; # Prometheus :30090, Grafana :30300
+    };
+    edge = {
+      serviceType = "NodePort"; # Traefik :30081
+      replicas = 1;
+    };
+  };
+}

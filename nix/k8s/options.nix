@@ -1,0 +1,300 @@
+# The knobs an environment turns (./envs/dev.nix, ./envs/prod.nix). Every
+# default is the dev (kind) value; prod overrides what differs.
+{
+  lib,
+  config,
+  platformSource,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+  cfg = config.platform;
+
+  resourcesType = types.submodule {
+    options = {
+      requests = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+      };
+      limits = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+      };
+    };
+  };
+
+  serviceOptions =
+    name: defaults:
+    { config, ... }:
+    {
+      options = {
+        enable = mkOption {
+          type = types.bool;
+          default = true;
+          description = "Deploy ${name}.";
+        };
+        replicas = mkOption {
+          type = types.ints.positive;
+          default = cfg.replicas;
+          defaultText = "config.platform.replicas";
+        };
+        resources = mkOption {
+          type = resourcesType;
+          default = cfg.resources;
+          defaultText = "config.platform.resources";
+        };
+        env = mkOption {
+          type = types.attrsOf types.str;
+          default = { };
+          description = "Extra (non-secret) environment for ${name}, added to its ConfigMap.";
+        };
+        imageDigest = mkOption {
+          type = types.nullOr (types.strMatching "sha256:[0-9a-f]{64}");
+          default = null;
+          description = "Pin ${name}'s image by digest instead of its tag (registry images).";
+        };
+        image = mkOption {
+          type = types.str;
+          readOnly = true;
+          description = "The image reference the Deployment runs.";
+          default =
+            let
+              repository =
+                if cfg.image.registry == null then
+                  defaults.image.repository
+                else
+                  "${cfg.image.registry}/${defaults.image.repository}";
+            in
+            if config.imageDigest != null then
+              "${repository}@${config.imageDigest}"
+            else
+              "${repository}:${defaults.image.tag}";
+        };
+      };
+    };
+in
+{
+  options.platform = {
+    namespace = mkOption {
+      type = types.str;
+      default = "platform";
+      description = "Namespace of the services (and of PostgreSQL in dev).";
+    };
+    edgeNamespace = mkOption {
+      type = types.str;
+      default = "traefik";
+    };
+    monitoringNamespace = mkOption {
+      type = types.str;
+      default = "monitoring";
+    };
+
+    repository = mkOption {
+      type = types.str;
+      default = "https://github.com/example/platform.git";
+      description = "The Git repository Argo CD syncs the manifests from: set it to your fork's URL.";
+    };
+    branch = mkOption {
+      type = types.str;
+      default = "main";
+    };
+
+    helm = {
+      render = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Render the Helm releases (Traefik, Prometheus, Grafana, Loki, Promtail,
+          Tempo) with nixidy. Rendering downloads and templates the charts, which
+          needs a build; nix/k8s/render.sh turns this off to evaluate the rest
+          with Nix alone.
+        '';
+      };
+      releases = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              app = mkOption { type = types.str; };
+              chart = mkOption {
+                type = types.attrsOf types.str;
+                description = "A pin from ./charts.nix.";
+              };
+              values = mkOption {
+                type = types.attrsOf types.anything;
+                default = { };
+              };
+            };
+          }
+        );
+        default = { };
+        description = "The Helm releases, by release name; ./helm.nix hands them to nixidy.";
+      };
+    };
+
+    image = {
+      registry = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "ghcr.io/example";
+        description = ''
+          Where the images come from. null: the local names `nix build .#images`
+          produces (`platform/<service>:<version>`), loaded into kind.
+        '';
+      };
+      pullPolicy = mkOption {
+        type = types.enum [
+          "IfNotPresent"
+          "Always"
+          "Never"
+        ];
+        default = "IfNotPresent";
+      };
+    };
+
+    replicas = mkOption {
+      type = types.ints.positive;
+      default = 1;
+    };
+    resources = mkOption {
+      type = resourcesType;
+      default = {
+        requests = {
+          cpu = "10m";
+          memory = "32Mi";
+        };
+        limits = {
+          cpu = "1";
+          memory = "256Mi";
+        };
+      };
+    };
+    autoscaling = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+        description = "A HorizontalPodAutoscaler per service (CPU), from `replicas` up to `maxReplicas`.";
+      };
+      maxReplicas = mkOption {
+        type = types.ints.positive;
+        default = 6;
+      };
+      cpuUtilization = mkOption {
+        type = types.ints.between 1 100;
+        default = 70;
+      };
+    };
+    disruptionBudgets = mkOption {
+      type = types.bool;
+      default = false;
+      description = "A PodDisruptionBudget per service (at most one pod down at a time).";
+    };
+    spreadAcrossNodes = mkOption {
+      type = types.bool;
+      default = false;
+    };
+
+    services = mkOption {
+      type = types.submodule {
+        options = lib.mapAttrs (
+          name: defaults:
+          mkOption {
+            type = types.submodule (serviceOptions name defaults);
+            default = { };
+          }
+        ) platformSource.services;
+      };
+      default = { };
+      description = "Per-service settings; defaults from nix/services.nix.";
+    };
+
+    postgres = {
+      inCluster = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Run PostgreSQL in the cluster (a StatefulSet and an init Job). When
+          false the services use whatever server the `<service>-db` Secrets'
+          `url` names (an external PostgreSQL).
+        '';
+      };
+      image = mkOption {
+        type = types.str;
+        default = "docker.io/library/postgres:17.6";
+      };
+      storage = mkOption {
+        type = types.str;
+        default = "1Gi";
+      };
+    };
+    database = {
+      maxConnections = mkOption {
+        type = types.ints.positive;
+        default = 10;
+        description = "Each replica's pool size (DATABASE_MAX_CONNECTIONS).";
+      };
+      connectTimeoutSecs = mkOption {
+        type = types.ints.positive;
+        default = 60;
+        description = "How long a starting service waits for PostgreSQL (DATABASE_CONNECT_TIMEOUT_SECS).";
+      };
+    };
+
+    edge = {
+      replicas = mkOption {
+        type = types.ints.positive;
+        default = 1;
+      };
+      serviceType = mkOption {
+        type = types.enum [
+          "NodePort"
+          "LoadBalancer"
+          "ClusterIP"
+        ];
+        default = "NodePort";
+      };
+      nodePort = mkOption {
+        type = types.nullOr types.port;
+        default = platformSource.edge.entrypoint.port;
+        defaultText = "deploy/edge/edge.toml's entrypoint.port (30081)";
+      };
+    };
+
+    observability = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Prometheus, Grafana, Loki, Promtail and Tempo in the monitoring namespace.";
+      };
+      nodePorts = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Expose Prometheus on 30090 and Grafana on 30300 (kind); ClusterIP otherwise.";
+      };
+      otlpEndpoint = mkOption {
+        type = types.str;
+        default =
+          if cfg.observability.enable then
+            "http://tempo.${cfg.monitoringNamespace}.svc.cluster.local:4317"
+          else
+            "";
+        defaultText = "Tempo's OTLP/gRPC endpoint when observability is enabled, else empty (no export)";
+        description = "OTEL_EXPORTER_OTLP_ENDPOINT of every service; empty disables trace export.";
+      };
+    };
+  };
+
+  config.nixidy = {
+    target = {
+      repository = lib.mkDefault cfg.repository;
+      branch = lib.mkDefault cfg.branch;
+      # nixidy's mkEnvs defaults this to ./manifests/<env>; the repository keeps them here.
+      rootPath = "./deploy/k8s/manifests/${config.nixidy.env}";
+    };
+    k8sVersion = lib.mkDefault "1.33";
+    defaults.syncPolicy.autoSync = {
+      enable = true;
+      prune = true;
+      selfHeal = true;
+    };
+  };
+}
