@@ -3,7 +3,7 @@
 #
 # If a stack already answers (greeter's /readyz), the suite uses it.
 # Otherwise this starts `devstack up` from the workspace's debug binaries
-# (target/debug; DEVSTACK=path overrides) with a throwaway data directory,
+# (target/debug, under CARGO_TARGET_DIR when set; DEVSTACK=path overrides) with a throwaway data directory,
 # waits for "platform ready", runs the suite and stops devstack (SIGTERM).
 # The suite goes through the Traefik edge on :30081 when it answers, and
 # straight to the services otherwise; it says which, and ends with
@@ -77,7 +77,7 @@ trap 'exit 143' TERM
 if curl -fsS -o /dev/null --max-time 2 "$GREETER/readyz" 2>/dev/null; then
   say "using the stack already running ($GREETER answers)"
 else
-  DEVSTACK=${DEVSTACK:-$ROOT/target/debug/devstack}
+  DEVSTACK=${DEVSTACK:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/devstack}
   [ -x "$DEVSTACK" ] || die "no stack answers at $GREETER and $DEVSTACK is not built: cargo build --workspace --bins"
   tmp=$(mktemp -d)
   # PostgreSQL runs as nobody when this runs as root: it must reach its directory.
