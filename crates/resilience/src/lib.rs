@@ -221,11 +221,16 @@ impl Upstream {
             Ok(Err(e)) => Err(CallError::Upstream(e)),
             Err(_elapsed) => Err(CallError::Timeout { upstream: name, after: budget }),
         };
-        permit.record(match &result {
-            Ok(_) => Verdict::Success,
-            Err(CallError::Upstream(e)) if !e.is_failure() => Verdict::Success,
-            Err(_) => Verdict::Failure,
-        });
+        // A budget the client's own deadline cut short says nothing about the
+        // upstream: blaming it would let any caller sending a tiny deadline
+        // open the breaker for everyone. The permit is released unsettled.
+        let cut_short = budget < self.inner.policy.attempt_timeout;
+        match &result {
+            Err(CallError::Timeout { .. }) if cut_short => drop(permit),
+            Ok(_) => permit.record(Verdict::Success),
+            Err(CallError::Upstream(e)) if !e.is_failure() => permit.record(Verdict::Success),
+            Err(_) => permit.record(Verdict::Failure),
+        }
         result
     }
 }

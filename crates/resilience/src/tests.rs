@@ -194,6 +194,27 @@ async fn the_breaker_opens_fails_fast_and_recovers_after_the_cool_down() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn timeouts_from_the_clients_own_short_deadline_do_not_open_the_breaker() {
+    let up = Upstream::new("t_short_deadline", Policy { failure_threshold: 2, ..policy() });
+    let script = Script::new([Answer::Hang; 5]);
+    for _ in 0..5 {
+        let deadline = Instant::now() + Duration::from_millis(1);
+        let r = platform::deadline::scope(deadline, up.call(Idempotency::Idempotent, script.attempt())).await;
+        assert!(matches!(r, Err(CallError::Timeout { .. })), "{r:?}");
+    }
+    assert_eq!(up.breaker_state(), BreakerState::Closed, "the upstream was not to blame");
+    assert_eq!(script.calls(), 5);
+
+    // The same hang within the upstream's own full budget is its failure.
+    let script = Script::new([Answer::Hang; 2]);
+    for _ in 0..2 {
+        let r = up.call(Idempotency::Idempotent, script.attempt()).await;
+        assert!(matches!(r, Err(CallError::Timeout { .. })), "{r:?}");
+    }
+    assert_eq!(up.breaker_state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
 async fn answers_that_are_not_failures_keep_the_breaker_closed() {
     let up = Upstream::new("t_answers", Policy { failure_threshold: 2, ..policy() });
     let script = Script::new([Answer::Fail(tonic::Code::NotFound); 5]);
