@@ -151,17 +151,9 @@ fn causes(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// The message of the platform's REST error shape, `{"error":{"message":…}}`.
+/// The message of the platform's REST error shape ([`platform::rest::ErrorBody`]).
 fn error_message(body: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Body {
-        error: Detail,
-    }
-    #[derive(Deserialize)]
-    struct Detail {
-        message: String,
-    }
-    serde_json::from_slice::<Body>(body).ok().map(|b| b.error.message)
+    serde_json::from_slice::<platform::rest::ErrorBody>(body).ok().map(|b| b.error.message)
 }
 
 /// lang's `GET /lang/v1/greeting`.
