@@ -49,7 +49,7 @@ use crate::{
 };
 
 /// Why a call did not return the upstream's answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError<E> {
     /// The breaker is open: the upstream was not called.
     #[error("{upstream} unavailable (circuit open)")]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use authn::Identity;
 use chrono::Utc;
-use moka::sync::Cache;
+use moka::future::Cache;
 use platform::pagination::timestamp;
 use platform_proto::gateway::v1::{
     self as pb,
@@ -193,16 +193,21 @@ impl GatewayService for Gateway {
         let language = language_arg(&req.language)?;
 
         let key = (name.to_owned(), language.to_ascii_lowercase().replace('_', "-"));
-        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&key)) {
-            return Ok(Response::new(to_pb(hit, pb::Source::Cache)));
-        }
-        match call_upstream(&called, LangClient::NAME, self.lang.greeting(name, language)).await {
-            Ok(greeting) => {
-                if let Some(cache) = &self.cache {
-                    cache.insert(key, greeting.clone());
+        let fetch = call_upstream(&called, LangClient::NAME, self.lang.greeting(name, language));
+        // Concurrent misses for one key share a single call to lang; only
+        // answers are cached, never failures.
+        let answer = match &self.cache {
+            Some(cache) => match cache.entry(key).or_try_insert_with(fetch).await {
+                Ok(entry) => {
+                    let source = if entry.is_fresh() { pb::Source::Upstream } else { pb::Source::Cache };
+                    Ok((entry.into_value(), source))
                 }
-                Ok(Response::new(to_pb(greeting, pb::Source::Upstream)))
-            }
+                Err(shared) => Err(std::sync::Arc::unwrap_or_clone(shared)),
+            },
+            None => fetch.await.map(|greeting| (greeting, pb::Source::Upstream)),
+        };
+        match answer {
+            Ok((greeting, source)) => Ok(Response::new(to_pb(greeting, source))),
             // The request was bad, not lang: a fallback would hide that.
             Err(CallError::Upstream(HttpError::Rejected { message, .. })) => {
                 Err(Status::invalid_argument(format!("lang refused the request: {message}")))

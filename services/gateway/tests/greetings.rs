@@ -70,6 +70,39 @@ async fn a_repeated_question_is_answered_from_the_cache() {
 }
 
 #[tokio::test]
+async fn simultaneous_misses_for_one_question_share_one_call_to_lang() {
+    let auth = Auth::start().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    // Slow enough that every request below arrives while the first is pending.
+    let app = Router::new().route(
+        "/lang/v1/greeting",
+        get(move || {
+            seen.fetch_add(1, Ordering::SeqCst);
+            async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Json(json!({"greeting": "Hej, Ada!", "language": "sv", "fallback": false}))
+            }
+        }),
+    );
+    let lang = support::serve(app).await;
+    let gateway = Gateway::with(&Neighbours { lang, auth: auth.addr, jwks: None }).await;
+    let token = auth.token("ada@example.com").await;
+    let client = gateway.client().await;
+
+    let mut asks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let mut client = client.clone();
+        let request = authorized(ask("Ada", "sv"), &token);
+        asks.spawn(async move { client.localized_greeting(request).await.unwrap().into_inner() });
+    }
+    let answers = asks.join_all().await;
+    assert!(answers.iter().all(|a| a.greeting == "Hej, Ada!"), "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| a.source() == Source::Upstream).count(), 1, "{answers:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one call to lang for eight simultaneous questions");
+}
+
+#[tokio::test]
 async fn the_cache_can_be_turned_off() {
     let auth = Auth::start().await;
     let n = Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None };
