@@ -15,10 +15,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::{
-    HeaderValue, Request, Response, Version,
-    header::{AUTHORIZATION, CONNECTION},
-};
+use http::{Request, Response, header::AUTHORIZATION};
 use tonic::{Status, server::NamedService};
 use tower::{Layer, Service};
 
@@ -89,14 +86,12 @@ where
         Box::pin(async move {
             // Identity only ever comes from a verified token.
             req.extensions_mut().remove::<Identity>();
-            let version = req.version();
             let header = req.headers().get(AUTHORIZATION).map(|v| v.to_str().ok().and_then(bearer));
             let token = match (header, mode) {
                 (None, Mode::Optional) => return inner.call(req).await,
-                (None, Mode::Required) => return Ok(refuse(Rejected::Missing, version)),
+                (None, Mode::Required) => return Ok(refuse(Rejected::Missing)),
                 (Some(None), _) => {
-                    let status = Status::unauthenticated("authorization must be \"Bearer <access token>\"");
-                    return Ok(close_if_http1(status.into_http(), version));
+                    return Ok(Status::unauthenticated("authorization must be \"Bearer <access token>\"").into_http());
                 }
                 (Some(Some(token)), _) => token.to_owned(),
             };
@@ -107,28 +102,17 @@ where
                 }
                 Err(rejected) => {
                     tracing::debug!(reason = %rejected, "call refused");
-                    Ok(refuse(rejected, version))
+                    Ok(refuse(rejected))
                 }
             }
         })
     }
 }
 
-fn refuse<RB: Default>(rejected: Rejected, version: Version) -> Response<RB> {
-    let status = match rejected {
+fn refuse<RB: Default>(rejected: Rejected) -> Response<RB> {
+    match rejected {
         Rejected::KeysUnavailable => Status::unavailable(rejected.to_string()),
         other => Status::unauthenticated(other.to_string()),
-    };
-    close_if_http1(status.into_http(), version)
-}
-
-/// A refusal is sent without reading the request body. Over HTTP/1.1 (gRPC-Web
-/// and Connect from browsers) the server then cannot reuse the connection,
-/// and a client that does not know it writes its next call into a closed
-/// socket (EPIPE). `Connection: close` tells it to open a new one.
-fn close_if_http1<RB>(mut response: Response<RB>, version: Version) -> Response<RB> {
-    if version < Version::HTTP_2 {
-        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    response
+    .into_http()
 }

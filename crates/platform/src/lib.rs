@@ -17,6 +17,7 @@ pub mod connect;
 pub mod db;
 pub mod deadline;
 pub mod health;
+pub mod keepalive;
 pub mod metrics;
 pub mod observe;
 pub mod pagination;

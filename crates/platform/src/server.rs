@@ -32,7 +32,8 @@ impl Server {
         let addr = config.listen_addr();
         // Install the recorder before the first request is counted.
         crate::metrics::handle();
-        let router = crate::health::router(Readiness::new(pool.clone())).merge(router);
+        let router =
+            crate::health::router(Readiness::new(pool.clone())).merge(router).layer(crate::keepalive::CloseUnreadLayer);
         // A port in use is reported with the address.
         let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         Ok(Self { listener, router, grace: config.shutdown_grace, pool, background: Vec::new() })
