@@ -34,6 +34,16 @@ pub async fn scope<F: Future>(deadline: Instant, fut: F) -> F::Output {
     DEADLINE.scope(effective(deadline), fut).await
 }
 
+/// The current deadline moved earlier by a reserve — `1/divisor` of the
+/// time left, at most `max` — that a handler keeps back for its own work
+/// after a sub-call (storing, answering a fallback); pass it to [`scope`].
+/// `None` when the request has no deadline.
+pub fn reserving(divisor: u32, max: Duration) -> Option<Instant> {
+    let deadline = current()?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    Some(deadline - (left / divisor).min(max))
+}
+
 /// Like [`scope`] for synchronous code, such as a tower service's `call`.
 pub fn sync_scope<R>(deadline: Instant, f: impl FnOnce() -> R) -> R {
     DEADLINE.sync_scope(effective(deadline), f)
@@ -79,6 +89,16 @@ mod tests {
         .await;
         let inner = sync_scope(now + Duration::from_secs(2), remaining);
         assert_eq!(inner, Some(Duration::from_secs(2)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reserving_keeps_a_capped_share_of_what_is_left() {
+        assert_eq!(reserving(4, Duration::from_millis(500)), None);
+        let now = Instant::now();
+        let early = scope(now + Duration::from_secs(1), async { reserving(4, Duration::from_millis(500)) }).await;
+        assert_eq!(early, Some(now + Duration::from_millis(750)), "a quarter of 1 s");
+        let capped = scope(now + Duration::from_secs(10), async { reserving(4, Duration::from_millis(500)) }).await;
+        assert_eq!(capped, Some(now + Duration::from_millis(9500)), "at most the cap");
     }
 
     #[tokio::test]

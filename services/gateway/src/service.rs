@@ -89,12 +89,10 @@ impl Gateway {
 /// `Err` with the budget it had. Without a deadline, `fut` runs as is (each
 /// upstream call is still bounded by its policy).
 async fn within_budget<F: Future>(fut: F) -> Result<F::Output, Duration> {
-    let Some(deadline) = platform::deadline::current() else {
+    let Some(until) = platform::deadline::reserving(10, MAX_RESERVE) else {
         return Ok(fut.await);
     };
-    let left = deadline.saturating_duration_since(Instant::now());
-    let budget = left - (left / 10).min(MAX_RESERVE);
-    let until = Instant::now() + budget;
+    let budget = until.saturating_duration_since(Instant::now());
     // The narrower scope tells the resilience stack what it may spend.
     platform::deadline::scope(until, tokio::time::timeout_at(until, fut)).await.map_err(|_| budget)
 }

@@ -7,7 +7,6 @@ use platform_proto::greeter::v1::{
     self as pb,
     greeter_service_server::{GreeterService, GreeterServiceServer},
 };
-use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -20,9 +19,8 @@ const MAX_URL_LEN: usize = 2048;
 
 /// The part of a client's remaining deadline not given to caller: a
 /// quarter, at most 500 ms — ample for one insert.
-fn reserve(left: Duration) -> Duration {
-    (left / 4).min(Duration::from_millis(500))
-}
+const RESERVE_DIVISOR: u32 = 4;
+const MAX_RESERVE: Duration = Duration::from_millis(500);
 
 pub struct Greeter {
     caller: CallerClient,
@@ -84,13 +82,10 @@ impl GreeterService for Greeter {
         let name = platform::validate::name(&req.name).map_err(Status::invalid_argument)?;
         let url = self.target_url(&req.url)?;
 
-        let external = match platform::deadline::current() {
-            // Keep part of the client's budget back for storing and answering,
-            // so that a slow caller cannot make the greeting itself miss it.
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                platform::deadline::scope(deadline - reserve(left), self.caller.check(&url)).await
-            }
+        // Keep part of the client's budget back for storing and answering,
+        // so that a slow caller cannot make the greeting itself miss it.
+        let external = match platform::deadline::reserving(RESERVE_DIVISOR, MAX_RESERVE) {
+            Some(until) => platform::deadline::scope(until, self.caller.check(&url)).await,
             None => self.caller.check(&url).await,
         };
         if let Some(error) = &external.error {
