@@ -102,6 +102,21 @@ impl Env {
     }
 
     /// An `http(s)://` base URL.
+    /// A value read by `read` (e.g. [`Env::parse`], [`Env::millis`]) that
+    /// must not be zero: a zero timeout, limit or threshold would disable
+    /// what it configures.
+    pub fn nonzero<T: PartialEq + Default>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&Self, &str) -> Result<T, ConfigError>,
+    ) -> Result<T, ConfigError> {
+        let value = read(self, name)?;
+        if value == T::default() {
+            return Err(invalid(name, self.raw(name).unwrap_or("0"), "must be greater than zero"));
+        }
+        Ok(value)
+    }
+
     pub fn url(&self, name: &str, default: &str) -> Result<url::Url, ConfigError> {
         let raw = self.string(name, default);
         let url = url::Url::parse(&raw).map_err(|e| invalid(name, &raw, e))?;
@@ -170,6 +185,20 @@ impl CommonConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nonzero_refuses_zero_and_names_the_variable() {
+        let env = Env::from_pairs([("LIMIT", "0"), ("WAIT_MS", "0"), ("OK", "3")]);
+        for err in [
+            env.nonzero("LIMIT", |e, n| e.parse(n, 5u32)).unwrap_err(),
+            env.nonzero("WAIT_MS", |e, n| e.millis(n, Duration::from_secs(1))).unwrap_err(),
+        ] {
+            assert!(err.to_string().contains("must be greater than zero"), "{err}");
+        }
+        assert!(env.nonzero("LIMIT", |e, n| e.parse(n, 5u32)).unwrap_err().to_string().contains("LIMIT"));
+        assert_eq!(env.nonzero("OK", |e, n| e.parse(n, 5u32)).unwrap(), 3);
+        assert_eq!(env.nonzero("UNSET", |e, n| e.parse(n, 5u32)).unwrap(), 5);
+    }
 
     #[test]
     fn defaults_fit_local_use() {

@@ -45,32 +45,15 @@ impl Policy {
     pub fn from_env(env: &Env, prefix: &str, defaults: Policy) -> Result<Policy, ConfigError> {
         let var = |suffix: &str| format!("{prefix}_{suffix}");
         let policy = Policy {
-            attempt_timeout: positive(env, &var("TIMEOUT_MS"), |e, n| e.millis(n, defaults.attempt_timeout))?,
+            attempt_timeout: env.nonzero(&var("TIMEOUT_MS"), |e, n| e.millis(n, defaults.attempt_timeout))?,
             max_retries: env.parse(&var("RETRIES"), defaults.max_retries)?,
-            failure_threshold: positive(env, &var("BREAKER_FAILURES"), |e, n| e.parse(n, defaults.failure_threshold))?,
+            failure_threshold: env.nonzero(&var("BREAKER_FAILURES"), |e, n| e.parse(n, defaults.failure_threshold))?,
             cool_down: env.millis(&var("BREAKER_COOLDOWN_MS"), defaults.cool_down)?,
-            max_concurrency: positive(env, &var("MAX_CONCURRENCY"), |e, n| e.parse(n, defaults.max_concurrency))?,
+            max_concurrency: env.nonzero(&var("MAX_CONCURRENCY"), |e, n| e.parse(n, defaults.max_concurrency))?,
             ..defaults
         };
         Ok(policy)
     }
-}
-
-/// A value read by `read` that must not be zero.
-fn positive<T: PartialEq + Default>(
-    env: &Env,
-    name: &str,
-    read: impl FnOnce(&Env, &str) -> Result<T, ConfigError>,
-) -> Result<T, ConfigError> {
-    let value = read(env, name)?;
-    if value == T::default() {
-        return Err(ConfigError::Invalid {
-            name: name.into(),
-            value: env.raw(name).unwrap_or_default().into(),
-            reason: "must be greater than zero".into(),
-        });
-    }
-    Ok(value)
 }
 
 /// Whether a call may safely be made twice. Only idempotent calls are retried.

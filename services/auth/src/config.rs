@@ -88,17 +88,19 @@ impl Config {
             tokens: TokenConfig {
                 key: key_source(env)?,
                 expected: authn::config::expected_from_env(env)?,
-                access_ttl: positive(env, "AUTH_ACCESS_TTL_SECS", Duration::from_secs(15 * 60))?,
-                refresh_ttl: positive(env, "AUTH_REFRESH_TTL_SECS", Duration::from_secs(30 * 24 * 3600))?,
+                access_ttl: env.nonzero("AUTH_ACCESS_TTL_SECS", |e, n| e.secs(n, Duration::from_secs(15 * 60)))?,
+                refresh_ttl: env
+                    .nonzero("AUTH_REFRESH_TTL_SECS", |e, n| e.secs(n, Duration::from_secs(30 * 24 * 3600)))?,
             },
             passwords: PasswordConfig {
                 bcrypt_cost: bcrypt_cost(env)?,
                 concurrency: env.parse::<NonZeroUsize>("AUTH_HASH_CONCURRENCY", default_concurrency())?.get(),
             },
             throttle: ThrottleConfig {
-                max_per_account: at_least_one(env, "AUTH_LOGIN_MAX_FAILURES", d.max_per_account)?,
-                max_per_address: at_least_one(env, "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS", d.max_per_address)?,
-                window: positive(env, "AUTH_LOGIN_WINDOW_SECS", d.window)?,
+                max_per_account: env.nonzero("AUTH_LOGIN_MAX_FAILURES", |e, n| e.parse(n, d.max_per_account))?,
+                max_per_address: env
+                    .nonzero("AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS", |e, n| e.parse(n, d.max_per_address))?,
+                window: env.nonzero("AUTH_LOGIN_WINDOW_SECS", |e, n| e.secs(n, d.window))?,
             },
             trusted_proxies: env.list("AUTH_TRUSTED_PROXIES")?,
             max_body_bytes: env.parse("AUTH_MAX_BODY_BYTES", 16 * 1024)?,
@@ -135,22 +137,6 @@ fn bcrypt_cost(env: &Env) -> Result<u32, ConfigError> {
         });
     }
     Ok(cost)
-}
-
-fn positive(env: &Env, name: &str, default: Duration) -> Result<Duration, ConfigError> {
-    let d = env.secs(name, default)?;
-    if d.is_zero() {
-        return Err(ConfigError::Invalid { name: name.into(), value: "0".into(), reason: "must be positive".into() });
-    }
-    Ok(d)
-}
-
-fn at_least_one(env: &Env, name: &str, default: u32) -> Result<u32, ConfigError> {
-    let n = env.parse(name, default)?;
-    if n == 0 {
-        return Err(ConfigError::Invalid { name: name.into(), value: "0".into(), reason: "must be at least 1".into() });
-    }
-    Ok(n)
 }
 
 #[cfg(test)]

@@ -79,13 +79,13 @@ impl Config {
             authn,
             cache: CacheConfig {
                 ttl: env.millis("GATEWAY_CACHE_TTL_MS", Duration::from_secs(30))?,
-                max_entries: positive(env, "GATEWAY_CACHE_MAX_ENTRIES", 10_000)?,
+                max_entries: env.nonzero("GATEWAY_CACHE_MAX_ENTRIES", |e, n| e.parse(n, 10_000))?,
             },
             recorder: RecorderConfig {
-                queue: positive(env, "GATEWAY_METRICS_QUEUE", defaults.queue as u64)? as usize,
-                batch: positive(env, "GATEWAY_METRICS_BATCH", defaults.batch as u64)? as usize,
-                flush_interval: Duration::from_millis(positive(env, "GATEWAY_METRICS_FLUSH_MS", 1000)?),
-                retention: days(positive(env, "GATEWAY_METRICS_RETENTION_DAYS", 7)?),
+                queue: env.nonzero("GATEWAY_METRICS_QUEUE", |e, n| e.parse(n, defaults.queue))?,
+                batch: env.nonzero("GATEWAY_METRICS_BATCH", |e, n| e.parse(n, defaults.batch))?,
+                flush_interval: env.nonzero("GATEWAY_METRICS_FLUSH_MS", |e, n| e.millis(n, defaults.flush_interval))?,
+                retention: days(env.nonzero("GATEWAY_METRICS_RETENTION_DAYS", |e, n| e.parse(n, 7))?),
             },
         })
     }
@@ -97,13 +97,6 @@ pub fn join(base: &url::Url, path: &str) -> url::Url {
     let mut url = base.clone();
     url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
     url
-}
-
-fn positive(env: &Env, name: &str, default: u64) -> Result<u64, ConfigError> {
-    match env.parse(name, default)? {
-        0 => Err(ConfigError::Invalid { name: name.into(), value: "0".into(), reason: "must be at least 1".into() }),
-        n => Ok(n),
-    }
 }
 
 #[cfg(test)]
