@@ -2,13 +2,25 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The claims of an access token, all required.
+/// The claims of an access token. A user's token names the user and their
+/// session; a service's token (OAuth2 client credentials) names the client
+/// in `client_id` and has no email, roles or session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
-    /// The user's id.
+    /// The user's id, or `service:<client id>` for a service.
     pub sub: String,
-    /// The user's normalised email address.
+    /// The user's normalised email address; empty for a service.
+    #[serde(default)]
     pub email: String,
+    /// The user's roles when the token was issued, e.g. `["admin"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The refresh-session family the token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Set only on service tokens: the calling service's client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     /// Issued at, seconds since the epoch.
     pub iat: i64,
     /// Expires at, seconds since the epoch.
@@ -19,16 +31,44 @@ pub struct Claims {
     pub jti: String,
 }
 
+/// The role that administers the platform.
+pub const ADMIN: &str = "admin";
+
 /// Who is calling: put into request extensions once a token is verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// The token's subject: a user id, or `service:<client id>`.
     pub user_id: String,
     pub email: String,
+    pub roles: Vec<String>,
+    /// The session family of a user's token.
+    pub session: Option<String>,
+    /// The client id of a service's token.
+    pub client: Option<String>,
+    /// When the token expires, seconds since the epoch.
+    pub expires_at: i64,
+}
+
+impl Identity {
+    /// A user's token (not a service's).
+    pub fn is_user(&self) -> bool {
+        self.client.is_none()
+    }
+
+    /// A user holding the admin role.
+    pub fn is_admin(&self) -> bool {
+        self.is_user() && self.roles.iter().any(|r| r == ADMIN)
+    }
+
+    /// The calling service's client id, for a service token.
+    pub fn service(&self) -> Option<&str> {
+        self.client.as_deref()
+    }
 }
 
 impl From<Claims> for Identity {
     fn from(c: Claims) -> Self {
-        Self { user_id: c.sub, email: c.email }
+        Self { user_id: c.sub, email: c.email, roles: c.roles, session: c.sid, client: c.client_id, expires_at: c.exp }
     }
 }
 

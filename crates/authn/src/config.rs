@@ -9,6 +9,15 @@
 //! | `AUTH_JWKS_MAX_AGE_SECS` | `600` | how long fetched keys are used before they are fetched again |
 //! | `AUTH_JWKS_MIN_REFRESH_SECS` | `30` | least time between two fetches, however many unknown key ids arrive |
 //! | `AUTH_JWKS_TIMEOUT_MS` | `3000` | deadline for one fetch |
+//! | `SERVICE_ALLOWED_CLIENTS` | per service | service clients admitted to the service's `service` routes |
+//!
+//! A service's own identity ([`ClientConfig`]), for calls to other services:
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `SERVICE_CLIENT_ID` | the service's name | its client id at auth |
+//! | `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET` | empty | its client secret, as a path or a value; with neither the service has no identity and calls that need one fail |
+//! | `AUTH_TOKEN_URL` | `http://127.0.0.1:8090/auth/token` | auth's token endpoint |
 
 use std::time::Duration;
 
@@ -47,6 +56,85 @@ impl Config {
     }
 }
 
+/// The service clients admitted to `service` routes: `SERVICE_ALLOWED_CLIENTS`,
+/// else `defaults`.
+pub fn allowed_clients_from_env(env: &Env, defaults: &[&str]) -> Result<Vec<String>, ConfigError> {
+    let listed: Vec<String> = env.list("SERVICE_ALLOWED_CLIENTS")?;
+    Ok(if env.raw("SERVICE_ALLOWED_CLIENTS").is_some() {
+        listed
+    } else {
+        defaults.iter().map(|s| s.to_string()).collect()
+    })
+}
+
+/// A secret that never shows in `Debug` output.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// How a service obtains its own service token.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub token_url: url::Url,
+    pub client_id: String,
+    pub secret: Secret,
+    /// Deadline for one token request.
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    /// The service's identity, or `None` when no secret is configured.
+    pub fn from_env(env: &Env, service: &str) -> Result<Option<Self>, ConfigError> {
+        let secret = secret_from_env(env, "SERVICE_CLIENT_SECRET")?;
+        let Some(secret) = secret else { return Ok(None) };
+        Ok(Some(Self {
+            token_url: env.url("AUTH_TOKEN_URL", "http://127.0.0.1:8090/auth/token")?,
+            client_id: nonempty(env, "SERVICE_CLIENT_ID", service)?,
+            secret,
+            timeout: Duration::from_secs(5),
+        }))
+    }
+}
+
+/// A secret given as `<NAME>_FILE` (a path; surrounding whitespace is
+/// dropped) or as `<NAME>` itself, at most one of the two.
+pub fn secret_from_env(env: &Env, name: &str) -> Result<Option<Secret>, ConfigError> {
+    let file_var = format!("{name}_FILE");
+    let file = env.raw(&file_var).map(str::trim).filter(|s| !s.is_empty());
+    let value = env.raw(name).map(str::trim).filter(|s| !s.is_empty());
+    let invalid =
+        |var: &str, reason: String| ConfigError::Invalid { name: var.to_owned(), value: "<redacted>".into(), reason };
+    match (file, value) {
+        (Some(_), Some(_)) => Err(invalid(name, format!("set {file_var} or {name}, not both"))),
+        (Some(path), None) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| invalid(&file_var, format!("cannot read {path}: {e}")))?;
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(invalid(&file_var, format!("{path} is empty")));
+            }
+            Ok(Some(Secret::new(text)))
+        }
+        (None, Some(v)) => Ok(Some(Secret::new(v))),
+        (None, None) => Ok(None),
+    }
+}
+
 /// `AUTH_ISSUER`, `AUTH_AUDIENCE` and `AUTH_LEEWAY_SECS`, which the auth
 /// service reads too so both sides agree.
 pub fn expected_from_env(env: &Env) -> Result<Expected, ConfigError> {
@@ -77,5 +165,36 @@ mod tests {
         assert!(err.contains("AUTH_JWKS_URL"), "{err}");
         let err = Config::from_env(&Env::from_pairs([("AUTH_LEEWAY_SECS", "-1")])).unwrap_err().to_string();
         assert!(err.contains("AUTH_LEEWAY_SECS"), "{err}");
+    }
+
+    #[test]
+    fn client_identities_come_from_a_secret_never_shown() {
+        assert!(ClientConfig::from_env(&Env::default(), "greeter").unwrap().is_none());
+        let c = ClientConfig::from_env(&Env::from_pairs([("SERVICE_CLIENT_SECRET", "s3cret-value")]), "greeter")
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.client_id.as_str(), c.secret.expose()), ("greeter", "s3cret-value"));
+        assert_eq!(c.token_url.as_str(), "http://127.0.0.1:8090/auth/token");
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let dir = std::env::temp_dir().join(format!("authn-secret-{}", std::process::id()));
+        std::fs::write(&dir, "from-file\n").unwrap();
+        let env = Env::from_pairs([("SERVICE_CLIENT_SECRET_FILE", dir.to_str().unwrap())]);
+        assert_eq!(ClientConfig::from_env(&env, "x").unwrap().unwrap().secret.expose(), "from-file");
+        let both =
+            Env::from_pairs([("SERVICE_CLIENT_SECRET_FILE", dir.to_str().unwrap()), ("SERVICE_CLIENT_SECRET", "v")]);
+        let err = ClientConfig::from_env(&both, "x").unwrap_err().to_string();
+        assert!(err.contains("SERVICE_CLIENT_SECRET") && !err.contains("from-file"), "{err}");
+        std::fs::remove_file(&dir).unwrap();
+        let missing = Env::from_pairs([("SERVICE_CLIENT_SECRET_FILE", "/nonexistent/secret")]);
+        assert!(ClientConfig::from_env(&missing, "x").unwrap_err().to_string().contains("SERVICE_CLIENT_SECRET_FILE"));
+    }
+
+    #[test]
+    fn allowed_clients_default_per_service_and_can_be_emptied() {
+        assert_eq!(allowed_clients_from_env(&Env::default(), &["greeter"]).unwrap(), ["greeter"]);
+        let env = Env::from_pairs([("SERVICE_ALLOWED_CLIENTS", "a, b")]);
+        assert_eq!(allowed_clients_from_env(&env, &["greeter"]).unwrap(), ["a", "b"]);
+        let none = Env::from_pairs([("SERVICE_ALLOWED_CLIENTS", "")]);
+        assert!(allowed_clients_from_env(&none, &["greeter"]).unwrap().is_empty());
     }
 }

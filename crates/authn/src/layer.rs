@@ -1,17 +1,18 @@
-//! A tower layer that authenticates gRPC calls.
+//! A tower layer that enforces a gRPC service's access table.
 //!
-//! It reads `authorization: Bearer …` metadata, verifies the token with a
-//! [`Jwks`] and inserts the caller's [`Identity`] into the request
-//! extensions, where tonic handlers find it with
-//! `request.extensions().get::<Identity>()`. Refusals are gRPC statuses:
-//! `UNAUTHENTICATED` for a missing (when required) or invalid token,
-//! `UNAVAILABLE` when the keys cannot be fetched. The wrapped service keeps
-//! its gRPC name, so a layered generated server can be routed like the
-//! original.
+//! It reads `authorization: Bearer …` metadata, verifies the token through
+//! the service's [`Gate`], checks the called method's [`Access`] level
+//! ([`Route::of_rpc`]: methods missing from the table need a user's token)
+//! and inserts the caller's [`Identity`] into the request extensions, where
+//! tonic handlers find it with `request.extensions().get::<Identity>()`.
+//! Refusals are gRPC statuses: `UNAUTHENTICATED` for a missing or invalid
+//! token, `PERMISSION_DENIED` for a valid one that does not grant the
+//! method, `UNAVAILABLE` when the keys cannot be fetched. The wrapped
+//! service keeps its gRPC name, so a layered generated server is routed like
+//! the original.
 
 use std::{
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -19,50 +20,47 @@ use http::{Request, Response, header::AUTHORIZATION};
 use tonic::{Status, server::NamedService};
 use tower::{Layer, Service};
 
-use crate::{Identity, Jwks, Rejected, claims::bearer};
-
-/// Whether a call without a token is let through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Calls without a valid token are refused.
-    Required,
-    /// Calls without a token pass, without an [`Identity`]; a token that is
-    /// present but invalid is still refused, so a client never silently
-    /// loses its identity.
-    Optional,
-}
+use crate::{
+    Identity,
+    access::{Denied, Gate, Route},
+};
 
 #[derive(Clone)]
-pub struct AuthLayer {
-    jwks: Arc<Jwks>,
-    mode: Mode,
+pub struct AccessLayer {
+    gate: Gate,
+    routes: &'static [Route],
 }
 
-impl AuthLayer {
-    pub fn new(jwks: Arc<Jwks>, mode: Mode) -> Self {
-        Self { jwks, mode }
+impl AccessLayer {
+    pub fn new(gate: Gate, routes: &'static [Route]) -> Self {
+        Self { gate, routes }
+    }
+
+    /// `inner` behind the layer (the same as [`Layer::layer`]).
+    pub fn wrap<S>(&self, inner: S) -> Enforce<S> {
+        self.layer(inner)
     }
 }
 
-impl<S> Layer<S> for AuthLayer {
-    type Service = Authenticate<S>;
+impl<S> Layer<S> for AccessLayer {
+    type Service = Enforce<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate { inner, jwks: self.jwks.clone(), mode: self.mode }
+        Enforce { inner, gate: self.gate.clone(), routes: self.routes }
     }
 }
 
 #[derive(Clone)]
-pub struct Authenticate<S> {
+pub struct Enforce<S> {
     inner: S,
-    jwks: Arc<Jwks>,
-    mode: Mode,
+    gate: Gate,
+    routes: &'static [Route],
 }
 
-impl<S: NamedService> NamedService for Authenticate<S> {
+impl<S: NamedService> NamedService for Enforce<S> {
     const NAME: &'static str = S::NAME;
 }
 
-impl<S, B, RB> Service<Request<B>> for Authenticate<S>
+impl<S, B, RB> Service<Request<B>> for Enforce<S>
 where
     S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -81,38 +79,32 @@ where
         // Use the service that was driven to readiness; leave a clone.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let jwks = self.jwks.clone();
-        let mode = self.mode;
+        let gate = self.gate.clone();
+        let access = Route::of_rpc(self.routes, req.uri().path());
         Box::pin(async move {
             // Identity only ever comes from a verified token.
             req.extensions_mut().remove::<Identity>();
-            let header = req.headers().get(AUTHORIZATION).map(|v| v.to_str().ok().and_then(bearer));
-            let token = match (header, mode) {
-                (None, Mode::Optional) => return inner.call(req).await,
-                (None, Mode::Required) => return Ok(refuse(Rejected::Missing)),
-                (Some(None), _) => {
-                    return Ok(Status::unauthenticated("authorization must be \"Bearer <access token>\"").into_http());
-                }
-                (Some(Some(token)), _) => token.to_owned(),
-            };
-            match jwks.verify(&token).await {
-                Ok(claims) => {
-                    req.extensions_mut().insert(Identity::from(claims));
+            match gate.admit(access, req.headers().get(AUTHORIZATION)).await {
+                Ok(caller) => {
+                    if let Some(caller) = caller {
+                        req.extensions_mut().insert(caller);
+                    }
                     inner.call(req).await
                 }
-                Err(rejected) => {
-                    tracing::debug!(reason = %rejected, "call refused");
-                    Ok(refuse(rejected))
+                Err(denied) => {
+                    tracing::debug!(?denied, path = %req.uri().path(), "call refused");
+                    Ok(status(denied).into_http())
                 }
             }
         })
     }
 }
 
-fn refuse<RB: Default>(rejected: Rejected) -> Response<RB> {
-    match rejected {
-        Rejected::KeysUnavailable => Status::unavailable(rejected.to_string()),
-        other => Status::unauthenticated(other.to_string()),
+/// The gRPC status for a refusal.
+pub fn status(denied: Denied) -> Status {
+    match denied {
+        Denied::Unauthenticated(m) => Status::unauthenticated(m),
+        Denied::Forbidden(m) => Status::permission_denied(m),
+        Denied::Unavailable(m) => Status::unavailable(m),
     }
-    .into_http()
 }

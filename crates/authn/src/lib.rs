@@ -1,4 +1,5 @@
-//! Verifying the auth service's access tokens anywhere in the platform.
+//! Verifying the auth service's access tokens anywhere in the platform, and
+//! deciding who may call what.
 //!
 //! Access tokens are EdDSA-signed JWTs. [`verify`] checks one against a
 //! [`KeySet`] with the algorithm, issuer and audience pinned, so `alg: none`,
@@ -7,17 +8,23 @@
 //! verifies with its own keys; other services use [`Jwks`], which fetches
 //! the public keys from auth's JWKS endpoint, caches them and refetches
 //! (rate-limited) when a token names a key it has not seen, e.g. after a key
-//! rotation. [`AuthLayer`] puts that in front of a gRPC service and hands the
-//! caller's [`Identity`] to the handlers in the request extensions.
+//! rotation. Each service declares the [`Access`] level of every route and
+//! RPC ([`Route`]) and enforces it with [`AccessLayer`] (gRPC) or the
+//! [`rest`] extractors. Services call each other with short-lived service
+//! tokens ([`client::ServiceToken`]).
 
+pub mod access;
 pub mod claims;
+pub mod client;
 pub mod config;
 pub mod jwks;
 pub mod layer;
+pub mod rest;
 pub mod verify;
 
-pub use claims::{Claims, Identity};
+pub use access::{Access, Denied, Gate, Route, Verify};
+pub use claims::{ADMIN, Claims, Identity};
 pub use config::Config;
 pub use jwks::Jwks;
-pub use layer::{AuthLayer, Mode};
+pub use layer::AccessLayer;
 pub use verify::{Expected, KeySet, Rejected, verify};

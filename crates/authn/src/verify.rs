@@ -165,6 +165,9 @@ mod tests {
         let claims = Claims {
             sub: "u".into(),
             email: "e@example.com".into(),
+            roles: Vec::new(),
+            sid: None,
+            client_id: None,
             iat: now,
             exp: now + 60,
             iss: "auth".into(),

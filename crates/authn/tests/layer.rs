@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use authn::{AuthLayer, Identity, Jwks, Mode};
+use authn::{Access, AccessLayer, Gate, Identity, Jwks, Route};
 use platform::Env;
 use platform_proto::greeter::v1::{
     GreetRequest, GreetResponse, ListGreetingsRequest, ListGreetingsResponse,
@@ -87,14 +87,19 @@ fn jwks(url: url::Url, min_refresh: Duration) -> Arc<Jwks> {
     Arc::new(Jwks::new(&config).unwrap())
 }
 
+/// Greet needs a user's token.
+const USER: &[Route] = &[Route::rpc("/greeter.v1.GreeterService/Greet", Access::User)];
+/// Greet is public: a token is optional, but must be valid when sent.
+const PUBLIC: &[Route] = &[Route::rpc("/greeter.v1.GreeterService/Greet", Access::Public)];
+
 /// `Echo` behind the layer, served on loopback; a client for it.
-async fn guarded(jwks: Arc<Jwks>, mode: Mode) -> GreeterServiceClient<Channel> {
+async fn guarded(jwks: Arc<Jwks>, mode: &'static [Route]) -> GreeterServiceClient<Channel> {
     let addr = serve(jwks, mode).await;
     GreeterServiceClient::connect(format!("http://{addr}")).await.unwrap()
 }
 
-async fn serve(jwks: Arc<Jwks>, mode: Mode) -> std::net::SocketAddr {
-    let service = AuthLayer::new(jwks, mode).layer(GreeterServiceServer::new(Echo));
+async fn serve(jwks: Arc<Jwks>, mode: &'static [Route]) -> std::net::SocketAddr {
+    let service = AccessLayer::new(Gate::new(jwks, Vec::new()), mode).layer(GreeterServiceServer::new(Echo));
     // Served as platform::Server serves it, with its HTTP/1.1 keep-alive guard.
     let router = tonic::service::Routes::new(service).into_axum_router().layer(platform::keepalive::CloseUnreadLayer);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -123,7 +128,7 @@ async fn required_mode_lets_valid_tokens_through_with_the_identity() {
     let (token, user_id) = auth.token("Ada@Example.com").await;
     let (other, _) = auth.token("mallory@example.com").await;
     let jwks = jwks(auth.jwks_url(), Duration::from_secs(30));
-    let mut client = guarded(jwks.clone(), Mode::Required).await;
+    let mut client = guarded(jwks.clone(), USER).await;
 
     let greeting = greet(&mut client, Some(&format!("Bearer {token}"))).await.unwrap();
     assert_eq!(greeting, format!("Hello, ada@example.com ({user_id})!"));
@@ -146,7 +151,7 @@ async fn required_mode_lets_valid_tokens_through_with_the_identity() {
 async fn optional_mode_lets_anonymous_calls_through_but_not_bad_tokens() {
     let auth = AuthServer::start(0).await;
     let (token, _) = auth.token("grace@example.com").await;
-    let mut client = guarded(jwks(auth.jwks_url(), Duration::from_secs(30)), Mode::Optional).await;
+    let mut client = guarded(jwks(auth.jwks_url(), Duration::from_secs(30)), PUBLIC).await;
     assert_eq!(greet(&mut client, None).await.unwrap(), "Hello, anonymous!");
     assert!(greet(&mut client, Some(&format!("Bearer {token}"))).await.unwrap().contains("grace@example.com"));
     let (other, _) = auth.token("mallory@example.com").await;
@@ -162,7 +167,7 @@ async fn tokens_for_another_audience_or_issuer_are_refused() {
         let mut config = authn::Config::new(auth.jwks_url());
         config.expected.audience = audience.into();
         config.expected.issuer = issuer.into();
-        let mut client = guarded(Arc::new(Jwks::new(&config).unwrap()), Mode::Required).await;
+        let mut client = guarded(Arc::new(Jwks::new(&config).unwrap()), USER).await;
         let err = greet(&mut client, Some(&format!("Bearer {token}"))).await.unwrap_err();
         assert_eq!(err.code(), Code::Unauthenticated);
         assert!(err.message().contains("audience"), "{}", err.message());
@@ -177,7 +182,7 @@ async fn an_unknown_key_id_refetches_the_keys_at_most_once_per_interval() {
     let port = first.addr.port();
     let (old_token, _) = first.token("ada@example.com").await;
     let jwks = jwks(first.jwks_url(), INTERVAL);
-    let mut client = guarded(jwks.clone(), Mode::Required).await;
+    let mut client = guarded(jwks.clone(), USER).await;
     assert!(greet(&mut client, Some(&format!("Bearer {old_token}"))).await.is_ok());
     // No earlier than the fetch that call made.
     let fetched = tokio::time::Instant::now();
@@ -218,7 +223,7 @@ async fn unreachable_auth_is_unavailable_not_unauthenticated() {
     let url = auth.jwks_url();
     auth.shut_down().await;
     let jwks = jwks(url, Duration::from_secs(30));
-    let mut client = guarded(jwks.clone(), Mode::Required).await;
+    let mut client = guarded(jwks.clone(), USER).await;
     for _ in 0..3 {
         let err = greet(&mut client, Some(&format!("Bearer {token}"))).await.unwrap_err();
         assert_eq!(err.code(), Code::Unavailable, "{err:?}");
@@ -235,7 +240,7 @@ async fn unreachable_auth_is_unavailable_not_unauthenticated() {
 #[tokio::test]
 async fn http1_refusals_leave_the_connection_usable() {
     let auth = AuthServer::start(0).await;
-    let addr = serve(jwks(auth.jwks_url(), Duration::from_secs(30)), Mode::Required).await;
+    let addr = serve(jwks(auth.jwks_url(), Duration::from_secs(30)), USER).await;
     // One connection for every call: a broken one fails the next request.
     let client = reqwest::Client::builder().http1_only().pool_max_idle_per_host(1).build().unwrap();
     let url = format!("http://{addr}/greeter.v1.GreeterService/Greet");
@@ -252,7 +257,7 @@ async fn http1_refusals_leave_the_connection_usable() {
     let response = client.post(&url).header("content-type", "application/grpc").body(big).send().await.unwrap();
     assert_eq!(response.headers()["connection"], "close");
     // Over HTTP/2 the stream is reset on its own; the connection stays.
-    let mut h2 = guarded(jwks(auth.jwks_url(), Duration::from_secs(30)), Mode::Required).await;
+    let mut h2 = guarded(jwks(auth.jwks_url(), Duration::from_secs(30)), USER).await;
     for _ in 0..3 {
         assert_eq!(greet(&mut h2, None).await.unwrap_err().code(), Code::Unauthenticated);
     }

@@ -39,6 +39,12 @@ impl Server {
         Ok(Self { listener, router, grace: config.shutdown_grace, pool, background: Vec::new() })
     }
 
+    /// A task of the service's own (a refresh, a relay) that stops with the server.
+    pub fn with_background(mut self, task: JoinHandle<()>) -> Self {
+        self.background.push(task);
+        self
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")
     }
