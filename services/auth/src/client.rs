@@ -44,7 +44,25 @@ where
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+        warn_untrusted_forwarding(peer, &parts.headers, &trusted.0);
         Ok(Self { addr: client_addr(peer, &parts.headers, &trusted.0), user_agent })
+    }
+}
+
+/// Says once per process that forwarded headers arrive from a peer that is
+/// not a trusted proxy: behind an edge that means `AUTH_TRUSTED_PROXIES`
+/// is missing, and every client is throttled as the edge's one address.
+fn warn_untrusted_forwarding(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if headers.contains_key("x-forwarded-for")
+        && !trusted.iter().any(|n| n.contains(&peer))
+        && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(
+            %peer,
+            "X-Forwarded-For arrived from a peer that is not in AUTH_TRUSTED_PROXIES: it is ignored, and clients \
+             behind that proxy are throttled as one address; set AUTH_TRUSTED_PROXIES to the edge's addresses"
+        );
     }
 }
 

@@ -16,8 +16,12 @@
 //! | `AUTH_LOGIN_WINDOW_SECS` | `900` | the throttling window |
 //! | `AUTH_TRUSTED_PROXIES` | empty | comma-separated CIDRs of proxies whose `X-Forwarded-For` is believed; otherwise the client address is the TCP peer |
 //! | `AUTH_MAX_BODY_BYTES` | `16384` | largest request body accepted (413 beyond) |
+//! | `AUTH_CLIENTS_FILE` / `AUTH_CLIENTS` | empty | the platform's service clients, as a path or a value: entries `<client id>:<hex SHA-256 of its secret>` separated by commas or newlines (`#` starts a comment line) |
+//! | `AUTH_SERVICE_TOKEN_TTL_SECS` | `300` | lifetime of a service token (client-credentials grant) |
+//! | `SERVICE_ALLOWED_CLIENTS` | `gateway` | clients whose service tokens may read `/auth/stats` |
+//! | `AUTH_KEY_REFRESH_SECS` | `30` | how often the published keys are re-read from `auth_db` (keys other replicas or a rotation added) |
 
-use std::{fmt, num::NonZeroUsize, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, fmt, num::NonZeroUsize, path::PathBuf, time::Duration};
 
 use authn::Expected;
 use ipnet::IpNet;
@@ -33,6 +37,50 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     pub trusted_proxies: Vec<IpNet>,
     pub max_body_bytes: usize,
+    pub clients: Clients,
+    pub allowed_clients: Vec<String>,
+}
+
+/// The service clients auth issues service tokens to, by client id, each
+/// with the SHA-256 of its secret (secrets themselves are never configured
+/// here, so this setting is no credential).
+#[derive(Debug, Clone, Default)]
+pub struct Clients(pub BTreeMap<String, [u8; 32]>);
+
+impl Clients {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut clients = BTreeMap::new();
+        for entry in text.lines().filter(|l| !l.trim_start().starts_with('#')).flat_map(|l| l.split(',')) {
+            let entry = entry.trim();
+            if entry.is_empty() {
+                continue;
+            }
+            let (id, hex) = entry.split_once(':').ok_or("each entry is <client id>:<hex SHA-256 of the secret>")?;
+            let (id, hex) = (id.trim(), hex.trim());
+            let valid_id = !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid_id {
+                return Err(format!("client id {id:?} must be 1–64 characters of a-z, 0-9 and '-'"));
+            }
+            let hash = decode_sha256(hex).ok_or_else(|| format!("client {id}: the hash must be 64 hex digits"))?;
+            if clients.insert(id.to_owned(), hash).is_some() {
+                return Err(format!("client {id} is listed twice"));
+            }
+        }
+        Ok(Self(clients))
+    }
+}
+
+fn decode_sha256(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 /// Where the signing key comes from.
@@ -59,6 +107,8 @@ pub struct TokenConfig {
     pub expected: Expected,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    pub service_ttl: Duration,
+    pub key_refresh: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +141,8 @@ impl Config {
                 access_ttl: env.nonzero("AUTH_ACCESS_TTL_SECS", |e, n| e.secs(n, Duration::from_secs(15 * 60)))?,
                 refresh_ttl: env
                     .nonzero("AUTH_REFRESH_TTL_SECS", |e, n| e.secs(n, Duration::from_secs(30 * 24 * 3600)))?,
+                service_ttl: env.nonzero("AUTH_SERVICE_TOKEN_TTL_SECS", |e, n| e.secs(n, Duration::from_secs(300)))?,
+                key_refresh: env.nonzero("AUTH_KEY_REFRESH_SECS", |e, n| e.secs(n, Duration::from_secs(30)))?,
             },
             passwords: PasswordConfig {
                 bcrypt_cost: bcrypt_cost(env)?,
@@ -104,6 +156,8 @@ impl Config {
             },
             trusted_proxies: env.list("AUTH_TRUSTED_PROXIES")?,
             max_body_bytes: env.parse("AUTH_MAX_BODY_BYTES", 16 * 1024)?,
+            clients: clients(env)?,
+            allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,
         })
     }
 }
@@ -125,6 +179,25 @@ fn key_source(env: &Env) -> Result<KeySource, ConfigError> {
         (None, Some(pem)) => Ok(KeySource::Pem(pem.to_owned())),
         (None, None) => Ok(KeySource::Ephemeral),
     }
+}
+
+fn clients(env: &Env) -> Result<Clients, ConfigError> {
+    let file = env.raw("AUTH_CLIENTS_FILE").map(str::trim).filter(|s| !s.is_empty());
+    let (name, text) = match (file, env.raw("AUTH_CLIENTS").filter(|s| !s.trim().is_empty())) {
+        (Some(_), Some(_)) => return Err(invalid("AUTH_CLIENTS", "set AUTH_CLIENTS_FILE or AUTH_CLIENTS, not both")),
+        (Some(path), None) => (
+            "AUTH_CLIENTS_FILE",
+            std::fs::read_to_string(path)
+                .map_err(|e| invalid("AUTH_CLIENTS_FILE", format!("cannot read {path}: {e}")))?,
+        ),
+        (None, Some(value)) => ("AUTH_CLIENTS", value.to_owned()),
+        (None, None) => return Ok(Clients::default()),
+    };
+    Clients::parse(&text).map_err(|reason| invalid(name, reason))
+}
+
+fn invalid(name: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { name: name.into(), value: "<not shown>".into(), reason: reason.into() }
 }
 
 fn bcrypt_cost(env: &Env) -> Result<u32, ConfigError> {
@@ -172,5 +245,21 @@ mod tests {
         assert!(err.contains("AUTH_SIGNING_KEY") && !err.contains("SECRET-PEM"), "{err}");
         let c = Config::from_env(&Env::from_pairs([("AUTH_SIGNING_KEY", "SECRET-PEM")])).unwrap();
         assert!(!format!("{c:?}").contains("SECRET-PEM"));
+    }
+
+    #[test]
+    fn clients_are_ids_with_secret_hashes() {
+        let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let c =
+            Clients::parse(&format!("# the platform's services\ngreeter:{hash}, gateway:{}\n\n", hash.to_uppercase()))
+                .unwrap();
+        assert_eq!(c.0.keys().collect::<Vec<_>>(), ["gateway", "greeter"]);
+        assert_eq!(c.0["greeter"][0], 0x9f);
+        for bad in ["greeter", "greeter:abc", &format!("Greeter:{hash}"), &format!("a:{hash},a:{hash}")] {
+            assert!(Clients::parse(bad).is_err(), "{bad}");
+        }
+        let err = Config::from_env(&Env::from_pairs([("AUTH_CLIENTS", "greeter:nothex")])).unwrap_err().to_string();
+        assert!(err.contains("AUTH_CLIENTS"), "{err}");
+        assert_eq!(Config::from_env(&Env::default()).unwrap().allowed_clients, ["gateway"]);
     }
 }

@@ -49,6 +49,43 @@ pub struct PublicJwk {
     pub key_use: String,
 }
 
+/// The public half of a signing key: its id and Ed25519 point (base64url).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PublicKey {
+    pub kid: String,
+    pub x: String,
+}
+
+impl Jwks {
+    pub fn of(keys: &[PublicKey]) -> Self {
+        Self {
+            keys: keys
+                .iter()
+                .map(|k| PublicJwk {
+                    kty: "OKP".into(),
+                    crv: "Ed25519".into(),
+                    x: k.x.clone(),
+                    kid: k.kid.clone(),
+                    alg: "EdDSA".into(),
+                    key_use: "sig".into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The keys, for verifying locally; unusable entries are skipped.
+pub fn key_set(keys: &[PublicKey]) -> authn::KeySet {
+    let mut set = authn::KeySet::default();
+    for k in keys {
+        match DecodingKey::from_ed_components(&k.x) {
+            Ok(key) => set.insert(k.kid.clone(), key),
+            Err(e) => tracing::warn!(kid = %k.kid, error = %e, "ignoring an unusable published key"),
+        }
+    }
+    set
+}
+
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
@@ -94,25 +131,14 @@ impl SigningKey {
         &self.kid
     }
 
-    /// The public key, as a JWKS document.
-    pub fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: vec![PublicJwk {
-                kty: "OKP".into(),
-                crv: "Ed25519".into(),
-                x: self.x.clone(),
-                kid: self.kid.clone(),
-                alg: "EdDSA".into(),
-                key_use: "sig".into(),
-            }],
-        }
+    /// The public half.
+    pub fn public(&self) -> PublicKey {
+        PublicKey { kid: self.kid.clone(), x: self.x.clone() }
     }
 
-    /// The public key, for verifying locally.
-    pub fn key_set(&self) -> anyhow::Result<authn::KeySet> {
-        let mut set = authn::KeySet::default();
-        set.insert(self.kid.clone(), DecodingKey::from_ed_components(&self.x)?);
-        Ok(set)
+    /// The public key alone, as a JWKS document.
+    pub fn jwks(&self) -> Jwks {
+        Jwks::of(&[self.public()])
     }
 
     /// A compact JWS of `claims`, with `kid` in the header.

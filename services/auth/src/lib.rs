@@ -11,10 +11,13 @@ pub mod client;
 pub mod config;
 pub mod email;
 pub mod keys;
+pub mod ops;
 pub mod password;
 pub mod service;
 pub mod startup;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod throttle;
 pub mod tokens;
 

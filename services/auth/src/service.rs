@@ -3,28 +3,60 @@
 
 use std::sync::Arc;
 
+use authn::{
+    Access, Gate, Identity, Route,
+    rest::{Admin, Service, User as Caller},
+};
 use axum::{
     Router,
-    extract::{FromRef, FromRequestParts, State},
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request::Parts},
+    body::Bytes,
+    extract::{FromRef, State},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use platform::rest::{ApiError, ErrorBody, Json};
+use platform::rest::{ApiError, ErrorBody, Json, Path, Query};
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     client::{Client, TrustedProxies},
+    config::Clients,
     email,
     keys::Jwks,
     password::{self, Hasher},
-    store::{NewToken, Rotation, Store, UserRow},
+    store::{Actor, AuditRow, NewToken, RoleChange, Rotation, Store, UserRow},
     throttle::Throttle,
-    tokens::{self, Issuer},
+    tokens::{self, Issuer, Subject},
 };
+
+/// Every route and its access level, enforced by the handlers' extractors
+/// (`Caller`, `Admin`, `Service`) and walked by the tests.
+pub const ACCESS: &[Route] = &[
+    Route::new("POST", "/auth/signup", Access::Public),
+    Route::new("POST", "/auth/login", Access::Public),
+    Route::new("POST", "/auth/refresh", Access::Public),
+    Route::new("POST", "/auth/logout", Access::Public),
+    Route::new("GET", "/auth/.well-known/jwks.json", Access::Public),
+    Route::new("GET", "/auth/openapi.json", Access::Public),
+    Route::new("GET", "/auth/me", Access::User),
+    Route::new("GET", "/auth/verify", Access::User),
+    Route::new("POST", "/auth/logout-all", Access::User),
+    Route::new("POST", "/auth/password", Access::User),
+    Route::new("GET", "/auth/admin/users", Access::Admin),
+    Route::new("PUT", "/auth/admin/users/{user_id}/roles/{role}", Access::Admin),
+    Route::new("DELETE", "/auth/admin/users/{user_id}/roles/{role}", Access::Admin),
+    Route::new("GET", "/auth/admin/audit", Access::Admin),
+    Route::new("GET", "/auth/stats", Access::Service),
+    // Client credentials are checked by the handler: the request is the credential.
+    Route::new("POST", "/auth/token", Access::Client),
+];
+
+/// Roles that can be granted.
+pub const ROLES: &[&str] = &[authn::ADMIN];
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -34,11 +66,19 @@ pub struct App {
     pub issuer: Arc<Issuer>,
     pub throttle: Throttle,
     pub proxies: TrustedProxies,
+    pub gate: Gate,
+    pub clients: Arc<Clients>,
 }
 
 impl FromRef<App> for TrustedProxies {
     fn from_ref(app: &App) -> Self {
         app.proxies.clone()
+    }
+}
+
+impl FromRef<App> for Gate {
+    fn from_ref(app: &App) -> Self {
+        app.gate.clone()
     }
 }
 
@@ -61,13 +101,89 @@ pub struct RefreshRequest {
 pub struct User {
     pub id: String,
     pub email: String,
+    /// Roles held now; access tokens carry the roles held when they were issued.
+    pub roles: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
-        Self { id: r.id, email: r.email, created_at: r.created_at }
+        Self { id: r.id, email: r.email, roles: r.roles, created_at: r.created_at }
     }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChange {
+    #[schema(format = Password)]
+    pub current_password: String,
+    /// The same rules as at sign-up.
+    #[schema(format = Password)]
+    pub new_password: String,
+}
+
+/// A service token (client-credentials grant, RFC 6749 §4.4).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ServiceTokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VerifyQuery {
+    /// A role the token must carry (the edge's admin routes ask for `admin`).
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// The account's email address.
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// At most this many records (default 50, at most 200).
+    pub limit: Option<i64>,
+    /// Records older than this id (for paging).
+    pub before: Option<i64>,
+}
+
+/// One admin action.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// A user id, or `operator` for the auth binary's commands.
+    pub actor: String,
+    /// e.g. `role.granted`, `role.revoked`.
+    pub action: String,
+    /// The user the action was on.
+    pub target: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            detail: serde_json::from_str(&r.detail).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditLog {
+    pub entries: Vec<AuditEntry>,
 }
 
 /// An access token to send as `Authorization: Bearer …`, and the refresh
@@ -134,8 +250,14 @@ pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
         .routes(routes!(logout))
         .routes(routes!(me))
         .routes(routes!(verify))
+        .routes(routes!(logout_all))
+        .routes(routes!(change_password))
+        .routes(routes!(find_user))
+        .routes(routes!(grant_role, revoke_role))
+        .routes(routes!(audit))
         .routes(routes!(jwks))
         .routes(routes!(stats))
+        .routes(routes!(token))
         .with_state(app)
         .split_for_parts();
     let doc: Arc<str> = api.to_json()?.into();
@@ -172,9 +294,16 @@ fn invalid_refresh_token() -> ApiError {
 
 impl App {
     /// A new session family for the user and its first token pair.
-    async fn start_session(&self, user_id: &str, email: &str, client: &Client) -> Result<TokenPair, ApiError> {
+    async fn start_session(
+        &self,
+        user_id: &str,
+        email: &str,
+        roles: &[String],
+        client: &Client,
+    ) -> Result<TokenPair, ApiError> {
         let refresh_token = tokens::new_refresh_token().map_err(internal)?;
-        self.store
+        let family = self
+            .store
             .create_session(
                 user_id,
                 &NewToken {
@@ -186,12 +315,12 @@ impl App {
             )
             .await
             .map_err(unavailable)?;
-        self.pair(user_id, email, refresh_token)
+        self.pair(&Subject { user_id, email, roles, session: &family }, refresh_token)
     }
 
-    fn pair(&self, user_id: &str, email: &str, refresh_token: String) -> Result<TokenPair, ApiError> {
+    fn pair(&self, subject: &Subject<'_>, refresh_token: String) -> Result<TokenPair, ApiError> {
         Ok(TokenPair {
-            access_token: self.issuer.access_token(user_id, email).map_err(internal)?,
+            access_token: self.issuer.access_token(subject).map_err(internal)?,
             token_type: "Bearer".into(),
             expires_in: self.issuer.access_ttl.as_secs(),
             refresh_token,
@@ -223,7 +352,7 @@ async fn signup(
     let user = app.store.create_user(&email, &hash).await.map_err(unavailable)?.ok_or_else(|| {
         ApiError::conflict("email_taken", "an account with this email already exists; log in instead")
     })?;
-    let tokens = app.start_session(&user.id, &user.email, &client).await?;
+    let tokens = app.start_session(&user.id, &user.email, &user.roles, &client).await?;
     tracing::info!(user_id = %user.id, "account created");
     Ok((StatusCode::CREATED, NO_STORE, Json(SignupResponse { user: user.into(), tokens })))
 }
@@ -267,7 +396,7 @@ async fn login(
             Err(e) => tracing::warn!(error = %e, "rehashing a password failed"),
         }
     }
-    let tokens = app.start_session(&account.id, &account.email, &client).await?;
+    let tokens = app.start_session(&account.id, &account.email, &account.roles, &client).await?;
     Ok((NO_STORE, Json(tokens)))
 }
 
@@ -301,7 +430,10 @@ async fn refresh(
         .await
         .map_err(unavailable)?;
     match rotation {
-        Rotation::Rotated { user_id, email } => Ok((NO_STORE, Json(app.pair(&user_id, &email, next)?))),
+        Rotation::Rotated { user_id, email, roles, family_id } => {
+            let subject = Subject { user_id: &user_id, email: &email, roles: &roles, session: &family_id };
+            Ok((NO_STORE, Json(app.pair(&subject, next)?)))
+        }
         Rotation::Reused => {
             tracing::warn!(client = %client.addr, "a rotated refresh token was presented again; its session is revoked");
             Err(invalid_refresh_token())
@@ -330,34 +462,196 @@ async fn logout(State(app): State<App>, Json(body): Json<RefreshRequest>) -> Res
     responses(
         (status = 200, description = "The account", body = User),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "A service token", body = ErrorBody),
     )
 )]
-async fn me(State(app): State<App>, Bearer(claims): Bearer) -> Result<Json<User>, ApiError> {
-    match app.store.user(&claims.sub).await.map_err(unavailable)? {
+async fn me(State(app): State<App>, Caller(caller): Caller) -> Result<Json<User>, ApiError> {
+    match app.store.user(&caller.user_id).await.map_err(unavailable)? {
         Some(user) => Ok(Json(user.into())),
-        None => Err(unauthorized(Some("the account no longer exists"))),
+        None => Err(authn::rest::unauthorized(Some("the account no longer exists"))),
     }
 }
 
 /// Forward-auth for the edge (Traefik's forwardAuth): 200 with the caller's
-/// identity in `X-User-Id` and `X-User-Email`, or 401 with `WWW-Authenticate`.
+/// identity in `X-User-Id` and `X-User-Email`, 401 with `WWW-Authenticate`,
+/// or 403 when `role` is asked for and the token does not carry it.
 #[utoipa::path(
-    get, path = "/auth/verify", tag = "auth", security(("bearer" = [])),
+    get, path = "/auth/verify", tag = "auth", security(("bearer" = [])), params(VerifyQuery),
     responses(
         (status = 200, description = "Valid token", body = Verified, headers(
             ("X-User-Id" = String, description = "The user's id"),
             ("X-User-Email" = String, description = "The user's email"),
         )),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "The token lacks the role asked for, or is a service token", body = ErrorBody),
     )
 )]
-async fn verify(Bearer(claims): Bearer) -> Result<Response, ApiError> {
+async fn verify(Caller(caller): Caller, Query(q): Query<VerifyQuery>) -> Result<Response, ApiError> {
+    if let Some(role) = q.role.as_deref()
+        && !caller.roles.iter().any(|r| r == role)
+    {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("this requires the {role} role")));
+    }
     let mut headers = HeaderMap::new();
-    headers.insert("x-user-id", HeaderValue::from_str(&claims.sub).map_err(internal)?);
+    headers.insert("x-user-id", HeaderValue::from_str(&caller.user_id).map_err(internal)?);
     // Emails may be UTF-8; header values carry the bytes as they are.
-    headers.insert("x-user-email", HeaderValue::from_bytes(claims.email.as_bytes()).map_err(internal)?);
+    headers.insert("x-user-email", HeaderValue::from_bytes(caller.email.as_bytes()).map_err(internal)?);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok((headers, Json(Verified { user_id: claims.sub, email: claims.email })).into_response())
+    Ok((headers, Json(Verified { user_id: caller.user_id, email: caller.email })).into_response())
+}
+
+/// Logs out everywhere: revokes every refresh session of the caller.
+/// Access tokens already issued stay valid until they expire.
+#[utoipa::path(
+    post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session is revoked"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+    )
+)]
+async fn logout_all(State(app): State<App>, Caller(caller): Caller) -> Result<StatusCode, ApiError> {
+    let revoked = app.store.revoke_sessions(&caller.user_id, None).await.map_err(unavailable)?;
+    tracing::info!(user_id = %caller.user_id, revoked, "logged out everywhere");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes the caller's password. The current password is required, and
+/// every other session is revoked; the session the token belongs to stays.
+#[utoipa::path(
+    post, path = "/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; the other sessions are revoked"),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "The current password is wrong", body = ErrorBody),
+        (status = 422, description = "The new password is too weak", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords; see Retry-After", body = ErrorBody),
+    )
+)]
+async fn change_password(
+    State(app): State<App>,
+    Caller(caller): Caller,
+    client: Client,
+    Json(body): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let Some(account) = app.store.credentials_of(&caller.user_id).await.map_err(unavailable)? else {
+        return Err(authn::rest::unauthorized(Some("the account no longer exists")));
+    };
+    password::check_strength(&body.new_password, &account.email)
+        .map_err(|m| ApiError::unprocessable("weak_password", m))?;
+    // A stolen access token must not become unlimited password guessing.
+    if let Some(wait) = app.throttle.check(&account.email, client.addr).await.map_err(unavailable)? {
+        return Err(ApiError::too_many_requests(
+            format!("too many wrong passwords; try again in {wait} seconds"),
+            wait,
+        ));
+    }
+    let matched = app.hasher.verify(&body.current_password, Some(&account.password_hash)).await.map_err(internal)?;
+    if !matched || body.current_password.len() > password::MAX_BYTES {
+        app.throttle.failed(&account.email, client.addr).await.map_err(unavailable)?;
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_credentials", "the current password is incorrect"));
+    }
+    let hash = app.hasher.hash(&body.new_password).await.map_err(internal)?;
+    app.store.set_password_hash(&account.id, &hash).await.map_err(unavailable)?;
+    let revoked = app.store.revoke_sessions(&account.id, caller.session.as_deref()).await.map_err(unavailable)?;
+    tracing::info!(user_id = %account.id, revoked, "password changed; other sessions revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Finds an account by email (admin).
+#[utoipa::path(
+    get, path = "/auth/admin/users", tag = "admin", security(("bearer" = [])), params(UserQuery),
+    responses(
+        (status = 200, description = "The account", body = User),
+        (status = 400, description = "No email given", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    )
+)]
+async fn find_user(State(app): State<App>, _: Admin, Query(q): Query<UserQuery>) -> Result<Json<User>, ApiError> {
+    let email = q.email.as_deref().ok_or_else(|| ApiError::bad_request("give the account's email as ?email="))?;
+    let email = email::normalize(email).map_err(ApiError::bad_request)?;
+    match app.store.user_by_email(&email).await.map_err(unavailable)? {
+        Some(user) => Ok(Json(user.into())),
+        None => Err(ApiError::not_found("there is no account with this email")),
+    }
+}
+
+async fn change_role(
+    app: &App,
+    admin: &Identity,
+    user_id: &str,
+    role: &str,
+    grant: bool,
+) -> Result<Json<User>, ApiError> {
+    if !ROLES.contains(&role) {
+        return Err(ApiError::unprocessable(
+            "unknown_role",
+            format!("there is no role {role:?}; roles: {}", ROLES.join(", ")),
+        ));
+    }
+    match app.store.change_role(Actor::User(&admin.user_id), user_id, role, grant).await.map_err(unavailable)? {
+        RoleChange::Done(user) => {
+            tracing::info!(actor = %admin.user_id, target = %user.id, role, grant, "role changed");
+            Ok(Json((*user).into()))
+        }
+        RoleChange::NoSuchUser => Err(ApiError::not_found("there is no such user")),
+        RoleChange::LastAdmin => {
+            Err(ApiError::conflict("last_admin", "this is the only admin; grant the role to someone else first"))
+        }
+    }
+}
+
+/// Grants a role (admin). Takes effect when the user's next access token is issued.
+#[utoipa::path(
+    put, path = "/auth/admin/users/{user_id}/roles/{role}", tag = "admin", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("role" = String, Path, example = "admin")),
+    responses(
+        (status = 200, description = "The account with its roles", body = User),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 422, description = "No such role", body = ErrorBody),
+    )
+)]
+async fn grant_role(
+    State(app): State<App>,
+    Admin(admin): Admin,
+    Path((user_id, role)): Path<(String, String)>,
+) -> Result<Json<User>, ApiError> {
+    change_role(&app, &admin, &user_id, &role, true).await
+}
+
+/// Revokes a role (admin). Access tokens already issued keep it until they expire.
+#[utoipa::path(
+    delete, path = "/auth/admin/users/{user_id}/roles/{role}", tag = "admin", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("role" = String, Path, example = "admin")),
+    responses(
+        (status = 200, description = "The account with its roles", body = User),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "The last admin's admin role", body = ErrorBody),
+        (status = 422, description = "No such role", body = ErrorBody),
+    )
+)]
+async fn revoke_role(
+    State(app): State<App>,
+    Admin(admin): Admin,
+    Path((user_id, role)): Path<(String, String)>,
+) -> Result<Json<User>, ApiError> {
+    change_role(&app, &admin, &user_id, &role, false).await
+}
+
+/// The audit log of admin actions, newest first (admin).
+#[utoipa::path(
+    get, path = "/auth/admin/audit", tag = "admin", security(("bearer" = [])), params(AuditQuery),
+    responses(
+        (status = 200, description = "Audit records", body = AuditLog),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
+)]
+async fn audit(State(app): State<App>, _: Admin, Query(q): Query<AuditQuery>) -> Result<Json<AuditLog>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let rows = app.store.audit_log(limit, q.before).await.map_err(unavailable)?;
+    Ok(Json(AuditLog { entries: rows.into_iter().map(AuditEntry::from).collect() }))
 }
 
 /// The public keys that verify access tokens.
@@ -366,53 +660,80 @@ async fn verify(Bearer(claims): Bearer) -> Result<Response, ApiError> {
     responses((status = 200, description = "JWKS (RFC 7517)", body = Jwks))
 )]
 async fn jwks(State(app): State<App>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(app.issuer.signing_key().jwks()))
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(app.issuer.jwks()))
 }
 
-/// Counts for the gateway's overview (internal).
+/// Counts for the gateway's overview (a service route: gateway's service token).
 #[utoipa::path(
-    get, path = "/auth/stats", tag = "internal",
-    responses((status = 200, description = "Counts", body = Stats))
+    get, path = "/auth/stats", tag = "internal", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Counts", body = Stats),
+        (status = 401, description = "No service token", body = ErrorBody),
+        (status = 403, description = "Not a service allowed to read them", body = ErrorBody),
+    )
 )]
-async fn stats(State(app): State<App>) -> Result<Json<Stats>, ApiError> {
+async fn stats(State(app): State<App>, _: Service) -> Result<Json<Stats>, ApiError> {
     let (users, active_sessions) = app.store.counts().await.map_err(unavailable)?;
     Ok(Json(Stats { users, active_sessions }))
 }
 
-/// The verified claims of the request's bearer token.
-pub struct Bearer(pub authn::Claims);
-
-impl FromRequestParts<App> for Bearer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(unauthorized(None));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(authn::claims::bearer)
-            .ok_or_else(|| unauthorized(Some("the Authorization header must be \"Bearer <access token>\"")))?;
-        match app.issuer.verify(token) {
-            Ok(claims) => Ok(Bearer(claims)),
-            Err(rejected) => Err(unauthorized(Some(&rejected.to_string()))),
+/// A service token for a platform service: the OAuth2 client-credentials
+/// grant (RFC 6749 §4.4). The client authenticates with HTTP Basic or with
+/// `client_id` and `client_secret` in the form body. Errors use the
+/// platform's error shape with the RFC's codes.
+#[utoipa::path(
+    post, path = "/auth/token", tag = "internal",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "grant_type=client_credentials&client_id=…&client_secret=…"),
+    responses(
+        (status = 200, description = "A service token", body = ServiceTokenResponse),
+        (status = 400, description = "Not a client-credentials request", body = ErrorBody),
+        (status = 401, description = "Unknown client or wrong secret", body = ErrorBody),
+    )
+)]
+async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Result<impl IntoResponse, ApiError> {
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let invalid_request = |m: &str| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", m.to_owned());
+    match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {}
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only grant_type=client_credentials is supported here",
+            ));
         }
+        None => return Err(invalid_request("send grant_type=client_credentials as a form body")),
     }
+    let (id, secret) = match (basic_credentials(&headers), form.get("client_id"), form.get("client_secret")) {
+        (Some(pair), None, None) => pair,
+        (None, Some(id), Some(secret)) => (id.clone(), secret.clone()),
+        _ => return Err(invalid_request("authenticate with HTTP Basic or client_id and client_secret, not both")),
+    };
+    // Secrets are 256-bit random values, so comparing their SHA-256 digests
+    // leaks nothing usable through timing.
+    let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    if app.clients.0.get(&id) != Some(&digest) {
+        tracing::warn!(client_id = %id.chars().take(64).collect::<String>(), "refused a service token request");
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret")
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"platform\"")));
+    }
+    let access_token = app.issuer.service_token(&id).map_err(internal)?;
+    let expires_in = app.issuer.service_ttl.as_secs();
+    Ok((NO_STORE, Json(ServiceTokenResponse { access_token, token_type: "Bearer".into(), expires_in })))
 }
 
-/// 401 with the RFC 6750 challenge: no error code when no token was sent,
-/// `invalid_token` and a description when one was refused.
-fn unauthorized(problem: Option<&str>) -> ApiError {
-    let (challenge, message) = match problem {
-        None => ("Bearer realm=\"platform\"".to_owned(), "send an access token as Authorization: Bearer <token>"),
-        Some(why) => {
-            let description = why.replace(['"', '\\'], "'");
-            (format!("Bearer realm=\"platform\", error=\"invalid_token\", error_description=\"{description}\""), why)
-        }
-    };
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message).with_header(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_str(&challenge).unwrap_or_else(|_| HeaderValue::from_static("Bearer realm=\"platform\"")),
-    )
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let (id, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    // RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
+    let unescape =
+        |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Some((unescape(id)?, unescape(secret)?))
 }

@@ -1,7 +1,8 @@
-//! Wiring: signing key, database, password hasher, REST surface, server.
+//! Wiring: signing keys, database, password hasher, REST surface, server.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
+use authn::Gate;
 use platform::Server;
 
 use crate::{
@@ -14,19 +15,46 @@ use crate::{
     tokens::Issuer,
 };
 
-/// Loads the signing key, connects to the database, applies migrations and
-/// binds the port; the returned server runs with [`Server::run_until`].
+/// Loads the signing key, connects to the database, applies migrations,
+/// publishes the key and binds the port; the returned server runs with
+/// [`Server::run_until`].
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     // A bad key fails start-up before anything waits on the database.
     let issuer = Arc::new(Issuer::new(&config.tokens)?);
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let store = Store::new(pool.clone());
+    let published = store.register_signing_key(&issuer.signing_key().public(), issuer.retirement()).await?;
+    issuer.publish(published);
+    if config.clients.0.is_empty() {
+        tracing::warn!("no service clients configured (AUTH_CLIENTS_FILE, AUTH_CLIENTS): no service tokens are issued");
+    }
     let app = App {
         hasher: Hasher::new(config.passwords.bcrypt_cost, config.passwords.concurrency).await?,
         throttle: Throttle::new(store.clone(), config.throttle.clone()),
         proxies: TrustedProxies(Arc::new(config.trusted_proxies.clone())),
-        store,
-        issuer,
+        gate: Gate::new(issuer.clone(), config.allowed_clients.clone()),
+        clients: Arc::new(config.clients.clone()),
+        store: store.clone(),
+        issuer: issuer.clone(),
     };
-    Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?).await
+    let refresh = tokio::spawn(refresh_keys(store, issuer, config.tokens.key_refresh));
+    Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?).await?.with_background(refresh))
+}
+
+/// Re-reads the published keys now and then, so a key another replica (or
+/// `auth rotate-key`) added is published and accepted here too, and retired
+/// keys leave once their tokens have expired. Its own task: no request waits
+/// on it, and a slow database only delays the next refresh.
+async fn refresh_keys(store: Store, issuer: Arc<Issuer>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match tokio::time::timeout(every, store.published_keys()).await {
+            Ok(Ok(keys)) => issuer.publish(keys),
+            Ok(Err(e)) => tracing::warn!(error = %e, "re-reading the published signing keys failed"),
+            Err(_) => tracing::warn!("re-reading the published signing keys timed out"),
+        }
+    }
 }

@@ -3,7 +3,9 @@
 use std::{net::IpAddr, time::Duration};
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::keys::PublicKey;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -11,6 +13,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct UserRow {
     pub id: String,
     pub email: String,
+    pub roles: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -18,7 +21,47 @@ pub struct UserRow {
 pub struct Credentials {
     pub id: String,
     pub email: String,
+    pub roles: Vec<String>,
     pub password_hash: String,
+}
+
+/// One admin action.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// JSON text (the column is `jsonb`; read as text to keep sqlx's JSON support out of the build).
+    pub detail: String,
+}
+
+/// Who performs an admin action.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// A user with the admin role, by id.
+    User(&'a str),
+    /// The auth binary's operator commands.
+    Operator,
+}
+
+impl Actor<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Actor::User(id) => id,
+            Actor::Operator => "operator",
+        }
+    }
+}
+
+/// What a role change did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RoleChange {
+    Done(Box<UserRow>),
+    NoSuchUser,
+    /// Revoking it would leave no admin.
+    LastAdmin,
 }
 
 /// A refresh token to store.
@@ -33,7 +76,7 @@ pub struct NewToken<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// The token was current: it is now rotated, and the next one stored.
-    Rotated { user_id: String, email: String },
+    Rotated { user_id: String, email: String, roles: Vec<String>, family_id: String },
     /// The token had already been rotated: it was stolen or replayed, so
     /// its whole family is now revoked.
     Reused,
@@ -56,7 +99,19 @@ pub struct Store {
     pool: PgPool,
 }
 
-const USER_COLUMNS: &str = "id::text AS id, email, created_at";
+const USER_COLUMNS: &str = "id::text AS id, email, roles, created_at";
+
+/// Serialises role changes, so two concurrent revocations cannot both
+/// remove "the other" admin.
+const ROLE_LOCK: i64 = 0x617574685f726f6c; // "auth_rol"
+
+impl PartialEq for UserRow {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && self.email == other.email && self.roles == other.roles
+    }
+}
+
+impl Eq for UserRow {}
 
 impl Store {
     pub fn new(pool: PgPool) -> Self {
@@ -76,10 +131,94 @@ impl Store {
     }
 
     pub async fn credentials(&self, email: &str) -> sqlx::Result<Option<Credentials>> {
-        sqlx::query_as("SELECT id::text AS id, email, password_hash FROM users WHERE email = $1")
+        sqlx::query_as("SELECT id::text AS id, email, roles, password_hash FROM users WHERE email = $1")
             .bind(email)
             .fetch_optional(&self.pool)
             .await
+    }
+
+    pub async fn credentials_of(&self, id: &str) -> sqlx::Result<Option<Credentials>> {
+        if !is_uuid(id) {
+            return Ok(None);
+        }
+        sqlx::query_as("SELECT id::text AS id, email, roles, password_hash FROM users WHERE id = $1::uuid")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> sqlx::Result<Option<UserRow>> {
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Grants (`grant`) or revokes `role`, with the audit record in the
+    /// same transaction. Revoking the last admin's admin role is refused.
+    pub async fn change_role(
+        &self,
+        actor: Actor<'_>,
+        user_id: &str,
+        role: &str,
+        grant: bool,
+    ) -> sqlx::Result<RoleChange> {
+        if !is_uuid(user_id) {
+            return Ok(RoleChange::NoSuchUser);
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(ROLE_LOCK).execute(&mut *tx).await?;
+        if !grant && role == authn::ADMIN {
+            let others: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE $1 = ANY(roles) AND id <> $2::uuid")
+                .bind(role)
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if others == 0 {
+                return Ok(RoleChange::LastAdmin);
+            }
+        }
+        let sql = if grant {
+            format!(
+                "UPDATE users SET roles = CASE WHEN $2 = ANY(roles) THEN roles ELSE array_append(roles, $2) END
+                 WHERE id = $1::uuid RETURNING {USER_COLUMNS}"
+            )
+        } else {
+            format!("UPDATE users SET roles = array_remove(roles, $2) WHERE id = $1::uuid RETURNING {USER_COLUMNS}")
+        };
+        let user: Option<UserRow> = sqlx::query_as(&sql).bind(user_id).bind(role).fetch_optional(&mut *tx).await?;
+        let Some(user) = user else { return Ok(RoleChange::NoSuchUser) };
+        let action = if grant { "role.granted" } else { "role.revoked" };
+        audit(&mut tx, actor, action, &user.id, serde_json::json!({ "role": role, "email": user.email })).await?;
+        tx.commit().await?;
+        Ok(RoleChange::Done(Box::new(user)))
+    }
+
+    /// The newest audit records, before `before` (an id) when given.
+    pub async fn audit_log(&self, limit: i64, before: Option<i64>) -> sqlx::Result<Vec<AuditRow>> {
+        sqlx::query_as(
+            "SELECT id, at, actor, action, target, detail::text AS detail FROM audit_log
+             WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Creates the account unless it exists, then makes it an admin; for the
+    /// operator command that makes the first admin.
+    pub async fn ensure_admin(&self, email: &str, password_hash: Option<&str>) -> sqlx::Result<Option<RoleChange>> {
+        let existing = self.user_by_email(email).await?;
+        let user = match (existing, password_hash) {
+            (Some(user), _) => user,
+            (None, Some(hash)) => match self.create_user(email, hash).await? {
+                Some(user) => user,
+                None => self.user_by_email(email).await?.expect("the email was just taken"),
+            },
+            (None, None) => return Ok(None),
+        };
+        self.change_role(Actor::Operator, &user.id, authn::ADMIN, true).await.map(Some)
     }
 
     pub async fn user(&self, id: &str) -> sqlx::Result<Option<UserRow>> {
@@ -101,20 +240,84 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Starts a session family with its first refresh token.
-    pub async fn create_session(&self, user_id: &str, s: &NewToken<'_>) -> sqlx::Result<()> {
-        sqlx::query(
+    /// Starts a session family with its first refresh token; the family's id.
+    pub async fn create_session(&self, user_id: &str, s: &NewToken<'_>) -> sqlx::Result<String> {
+        sqlx::query_scalar(
             "INSERT INTO sessions (family_id, user_id, token_hash, user_agent, address, expires_at)
-             VALUES (gen_random_uuid(), $1::uuid, $2, $3, $4::inet, now() + make_interval(secs => $5))",
+             VALUES (gen_random_uuid(), $1::uuid, $2, $3, $4::inet, now() + make_interval(secs => $5))
+             RETURNING family_id::text",
         )
         .bind(user_id)
         .bind(s.token_hash)
         .bind(s.user_agent)
         .bind(s.address.to_string())
         .bind(s.ttl.as_secs_f64())
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
-        .map(|_| ())
+    }
+
+    /// Revokes every session of the user except the family `keep`; how many
+    /// refresh tokens were revoked.
+    pub async fn revoke_sessions(&self, user_id: &str, keep: Option<&str>) -> sqlx::Result<u64> {
+        if !is_uuid(user_id) {
+            return Ok(0);
+        }
+        let res = sqlx::query(
+            "UPDATE sessions SET revoked_at = now()
+             WHERE user_id = $1::uuid AND revoked_at IS NULL AND family_id::text IS DISTINCT FROM $2",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// Registers the key now signing (reactivating it if it was retired),
+    /// retires every other active key so it stays published for `retirement`,
+    /// drops keys past their publication, and returns what to publish.
+    pub async fn register_signing_key(&self, key: &PublicKey, retirement: Duration) -> sqlx::Result<Vec<PublicKey>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, x) VALUES ($1, $2)
+             ON CONFLICT (kid) DO UPDATE SET retired_at = NULL, publish_until = NULL",
+        )
+        .bind(&key.kid)
+        .bind(&key.x)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = now(), publish_until = now() + make_interval(secs => $2)
+             WHERE kid <> $1 AND retired_at IS NULL",
+        )
+        .bind(&key.kid)
+        .bind(retirement.as_secs_f64())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.published_keys().await
+    }
+
+    /// Adds a key ahead of its use (`auth rotate-key`), so verifiers can
+    /// learn it before the first token it signs.
+    pub async fn announce_signing_key(&self, key: &PublicKey) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO signing_keys (kid, x) VALUES ($1, $2) ON CONFLICT (kid) DO NOTHING")
+            .bind(&key.kid)
+            .bind(&key.x)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Active keys and retired keys still within their publication.
+    pub async fn published_keys(&self) -> sqlx::Result<Vec<PublicKey>> {
+        sqlx::query("DELETE FROM signing_keys WHERE publish_until <= now()").execute(&self.pool).await?;
+        sqlx::query_as(
+            "SELECT kid, x FROM signing_keys WHERE retired_at IS NULL OR publish_until > now()
+             ORDER BY first_used_at DESC, kid",
+        )
+        .fetch_all(&self.pool)
+        .await
     }
 
     /// Redeems the refresh token hashed as `old`, storing `next` in its
@@ -161,12 +364,13 @@ impl Store {
         .bind(next.ttl.as_secs_f64())
         .execute(&mut *tx)
         .await?;
-        let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = $1::uuid")
-            .bind(&state.user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (email, roles): (String, Vec<String>) =
+            sqlx::query_as("SELECT email, roles FROM users WHERE id = $1::uuid")
+                .bind(&state.user_id)
+                .fetch_one(&mut *tx)
+                .await?;
         tx.commit().await?;
-        Ok(Rotation::Rotated { user_id: state.user_id, email })
+        Ok(Rotation::Rotated { user_id: state.user_id, email, roles, family_id: state.family_id })
     }
 
     /// Revokes the family of the refresh token hashed as `token_hash`;
@@ -243,6 +447,23 @@ impl Store {
     pub async fn clear_failures(&self, key: &[u8]) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await.map(|_| ())
     }
+}
+
+async fn audit(
+    tx: &mut Transaction<'_, Postgres>,
+    actor: Actor<'_>,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO audit_log (actor, action, target, detail) VALUES ($1, $2, $3, $4::jsonb)")
+        .bind(actor.name())
+        .bind(action)
+        .bind(target)
+        .bind(detail.to_string())
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
 }
 
 /// Whether `s` is a canonical UUID, so a malformed id is "not found"

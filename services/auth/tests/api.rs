@@ -29,7 +29,7 @@ async fn signup_returns_the_user_and_a_working_token_pair() {
     let me: Value = me.json().await.unwrap();
     assert_eq!(&me, user);
 
-    let stats: Value = auth.get("/auth/stats", None).await.json().await.unwrap();
+    let stats: Value = auth.stats().await;
     assert_eq!(stats, json!({"users": 1, "active_sessions": 1}));
 }
 
@@ -50,7 +50,7 @@ async fn duplicate_emails_are_refused_whatever_their_case() {
         let (code, _) = error(res, StatusCode::CONFLICT).await;
         assert_eq!(code, "email_taken");
     }
-    let stats: Value = auth.get("/auth/stats", None).await.json().await.unwrap();
+    let stats: Value = auth.stats().await;
     assert_eq!(stats["users"], 1);
     // The first password still logs in; the duplicates changed nothing.
     assert_eq!(auth.login("Grace@example.com", PASSWORD).await.status(), 200);
@@ -75,7 +75,7 @@ async fn weak_passwords_are_refused_with_what_is_missing() {
         assert!(message.contains(needle), "{password}: {message}");
         assert!(!message.contains(password), "the password was echoed: {message}");
     }
-    let stats: Value = auth.get("/auth/stats", None).await.json().await.unwrap();
+    let stats: Value = auth.stats().await;
     assert_eq!(stats["users"], 0);
 }
 
@@ -103,7 +103,7 @@ async fn sql_metacharacters_and_non_ascii_are_stored_and_returned_intact() {
         assert_eq!(verified.headers()["x-user-email"].as_bytes(), email.as_bytes());
         assert_eq!(auth.login(&email.to_uppercase(), PASSWORD).await.status(), 200, "{email}");
     }
-    let stats: Value = auth.get("/auth/stats", None).await.json().await.unwrap();
+    let stats: Value = auth.stats().await;
     assert_eq!(stats["users"], 3, "the users table survived");
 }
 
@@ -196,7 +196,7 @@ async fn logout_revokes_the_session() {
     // Idempotent, and says nothing about whether a token existed.
     assert_eq!(auth.post("/auth/logout", json!({"refresh_token": refresh_token})).await.status(), 204);
     assert_eq!(auth.post("/auth/logout", json!({"refresh_token": "never issued"})).await.status(), 204);
-    let stats: Value = auth.get("/auth/stats", None).await.json().await.unwrap();
+    let stats: Value = auth.stats().await;
     assert_eq!(stats["active_sessions"], 0);
 }
 

@@ -8,6 +8,12 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery staple";
+pub const GATEWAY_SECRET: &str = "gateway-secret";
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
 
 pub struct Auth {
     pub base: String,
@@ -24,6 +30,8 @@ pub async fn config() -> (Config, String) {
     config.common.database = testkit::database().await;
     let pem = auth::keys::generate_pem().unwrap();
     config.tokens.key = KeySource::Pem(pem.clone());
+    // gateway, with the secret `gateway-secret`, may read /auth/stats.
+    config.clients = auth::config::Clients::parse(&format!("gateway:{}", sha256_hex(GATEWAY_SECRET))).unwrap();
     (config, pem)
 }
 
@@ -66,6 +74,24 @@ impl Auth {
     pub async fn signup(&self, email: &str, password: &str) -> Value {
         let res = self.post("/auth/signup", json!({"email": email, "password": password})).await;
         assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+        res.json().await.unwrap()
+    }
+
+    /// `/auth/stats` as gateway reads it, with its service token.
+    pub async fn stats(&self) -> Value {
+        let res = self
+            .http
+            .post(self.url("/auth/token"))
+            .basic_auth("gateway", Some(GATEWAY_SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let token = res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+        let res = self.get("/auth/stats", Some(&token)).await;
+        assert_eq!(res.status(), StatusCode::OK);
         res.json().await.unwrap()
     }
 
