@@ -6,6 +6,10 @@
 //! | `CALLER_CONNECT_TIMEOUT_MS` | `2000` | TCP/TLS connect timeout |
 //! | `CALLER_REQUEST_TIMEOUT_MS` | `10000` | total time for one call, redirects and body included |
 //! | `CALLER_MAX_BODY_BYTES` | `1048576` | response bytes read before the call is cut short |
+//! | `SERVICE_ALLOWED_CLIENTS` | `greeter` | the services whose service tokens may call caller; nothing else can |
+//!
+//! Service tokens are verified with auth's keys (`AUTH_JWKS_URL` and the
+//! other variables of [`authn::config`]).
 
 use std::time::Duration;
 
@@ -18,6 +22,8 @@ pub const DEFAULT_PORT: u16 = 8081;
 pub struct Config {
     pub common: CommonConfig,
     pub fetch: FetchConfig,
+    pub authn: authn::Config,
+    pub allowed_clients: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +56,8 @@ impl Config {
                 request_timeout: env.millis("CALLER_REQUEST_TIMEOUT_MS", d.request_timeout)?,
                 max_body_bytes: env.parse("CALLER_MAX_BODY_BYTES", d.max_body_bytes)?,
             },
+            authn: authn::Config::from_env(env)?,
+            allowed_clients: authn::config::allowed_clients_from_env(env, &["greeter"])?,
         })
     }
 }

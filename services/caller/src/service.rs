@@ -1,5 +1,6 @@
 //! `caller.v1.CallerService`.
 
+use authn::{Access, Route};
 use platform::pagination::{PageRequest, timestamp};
 use platform_proto::caller::v1::{
     self as pb,
@@ -11,6 +12,14 @@ use crate::{
     fetch::{Fetcher, Target},
     store::{NewCall, Store},
 };
+
+/// Who may call which RPC: only the platform's services that are allowed to
+/// (`SERVICE_ALLOWED_CLIENTS`), enforced by [`authn::AccessLayer`]. caller
+/// is never routed at the edge.
+pub const ACCESS: &[Route] = &[
+    Route::rpc("/caller.v1.CallerService/Call", Access::Service),
+    Route::rpc("/caller.v1.CallerService/ListCalls", Access::Service),
+];
 
 pub struct Caller {
     fetcher: Fetcher,

@@ -1,13 +1,23 @@
-//! Wiring: database, fetcher, RPC surface, server.
+//! Wiring: database, fetcher, token verification, RPC surface, server.
 
+use std::sync::Arc;
+
+use authn::{AccessLayer, Gate, Jwks};
 use platform::{Server, rpc::RpcRouter};
 
-use crate::{Config, fetch::Fetcher, service::Caller, store};
+use crate::{
+    Config,
+    fetch::Fetcher,
+    service::{ACCESS, Caller},
+    store,
+};
 
 /// Connects to the database, applies migrations and binds the port; the
 /// returned server runs with [`Server::run_until`].
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let caller = Caller::new(Fetcher::new(config.fetch)?, store::Store::new(pool.clone()));
-    Server::rpc(&config.common, pool, RpcRouter::new().add_service(caller.into_server())).await
+    let jwks = Arc::new(Jwks::new(&config.authn)?);
+    let access = AccessLayer::new(Gate::new(jwks, config.allowed_clients), ACCESS);
+    Server::rpc(&config.common, pool, RpcRouter::new().add_service(access.wrap(caller.into_server()))).await
 }

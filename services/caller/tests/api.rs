@@ -3,11 +3,17 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use auth::testing::Fixture;
 use axum::{Router, body::Body, response::Redirect, routing::get};
 use caller::config::{Config, FetchConfig};
 use platform::{CommonConfig, Env};
 use platform_proto::caller::v1::{CallRequest, ListCallsRequest, caller_service_client::CallerServiceClient};
-use tonic::{Code, transport::Channel};
+use tonic::{
+    Code,
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
 
 /// A local HTTP server standing in for "the internet".
 async fn target() -> SocketAddr {
@@ -50,15 +56,77 @@ mod futures_core_stream {
     pub use tokio_stream::{Stream, iter};
 }
 
-async fn spawn(fetch: FetchConfig) -> CallerServiceClient<Channel> {
+/// caller admitting greeter, with a real auth; a client presenting greeter's service token.
+async fn spawn(fetch: FetchConfig) -> CallerServiceClient<InterceptedService<Channel, impl Interceptor + Clone>> {
+    let auth = Fixture::start().await;
+    let addr = start(&auth, fetch).await;
+    client(addr, auth.service_token("greeter").await).await
+}
+
+async fn start(auth: &Fixture, fetch: FetchConfig) -> SocketAddr {
     testkit::init_telemetry();
     let mut common = CommonConfig::from_env(&Env::default(), "caller", 0).unwrap();
     common.port = 0;
     common.database = testkit::database().await;
-    let server = caller::build(Config { common, fetch }).await.unwrap();
+    let config = Config { common, fetch, authn: auth.authn(), allowed_clients: vec!["greeter".into()] };
+    let server = caller::build(config).await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));
-    CallerServiceClient::connect(format!("http://{addr}")).await.unwrap()
+    addr
+}
+
+async fn client(
+    addr: SocketAddr,
+    token: String,
+) -> CallerServiceClient<InterceptedService<Channel, impl Interceptor + Clone>> {
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let authorization: MetadataValue<Ascii> =
+        if token.is_empty() { MetadataValue::from_static("") } else { format!("Bearer {token}").parse().unwrap() };
+    CallerServiceClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+        if !authorization.is_empty() {
+            req.metadata_mut().insert("authorization", authorization.clone());
+        }
+        Ok(req)
+    })
+}
+
+/// Only the services caller allows may call it: not anonymous callers, not
+/// users (admins included), not other services, not forged tokens.
+#[tokio::test]
+async fn only_allowed_services_may_call() {
+    let auth = Fixture::start().await;
+    let addr = start(&auth, loopback_allowed()).await;
+    let target = target().await;
+    let (_, user) = auth.user("ada@example.com").await;
+    let (_, admin) = auth.admin("root@example.com").await;
+    let gateway = auth.service_token("gateway").await;
+    let greeter = auth.service_token("greeter").await;
+    // A token another auth signed: the same claims, the wrong key.
+    let foreign = Fixture::start().await.service_token("greeter").await;
+    let tampered = {
+        let t: Vec<&str> = greeter.split('.').collect();
+        let other: Vec<&str> = gateway.split('.').collect();
+        format!("{}.{}.{}", t[0], other[1], t[2])
+    };
+    for (token, code) in [
+        ("", Code::Unauthenticated),
+        (user.as_str(), Code::PermissionDenied),
+        (admin.as_str(), Code::PermissionDenied),
+        (gateway.as_str(), Code::PermissionDenied),
+        (foreign.as_str(), Code::Unauthenticated),
+        (tampered.as_str(), Code::Unauthenticated),
+        ("not.a.jwt", Code::Unauthenticated),
+    ] {
+        let mut c = client(addr, token.to_owned()).await;
+        let err = c.call(call(format!("http://{target}/ok"))).await.unwrap_err();
+        assert_eq!(err.code(), code, "{token:.20}: {err:?}");
+        let err = c.list_calls(ListCallsRequest::default()).await.unwrap_err();
+        assert_eq!(err.code(), code, "{token:.20}: {err:?}");
+    }
+    let mut ok = client(addr, greeter.clone()).await;
+    assert_eq!(ok.call(call(format!("http://{target}/ok"))).await.unwrap().into_inner().status_code, 200);
+    let calls = ok.list_calls(ListCallsRequest::default()).await.unwrap().into_inner().calls;
+    assert_eq!(calls.len(), 1, "refused callers made no call and left no record");
 }
 
 fn loopback_allowed() -> FetchConfig {

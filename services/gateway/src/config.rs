@@ -7,6 +7,7 @@
 //! | `LANG_TIMEOUT_MS`, `LANG_RETRIES`, `LANG_BREAKER_FAILURES`, `LANG_BREAKER_COOLDOWN_MS`, `LANG_MAX_CONCURRENCY` | the resilience defaults | deadline per attempt, retries, breaker and bulkhead for calls to lang |
 //! | `AUTH_TIMEOUT_MS`, `AUTH_RETRIES`, `AUTH_BREAKER_FAILURES`, `AUTH_BREAKER_COOLDOWN_MS`, `AUTH_MAX_CONCURRENCY` | likewise | the same for calls to auth |
 //! | `AUTH_JWKS_URL` | `$AUTH_URL/auth/.well-known/jwks.json` | where access tokens' keys are fetched (other `AUTH_*` token variables: [`authn::Config`]) |
+//! | `SERVICE_CLIENT_ID`, `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET` | `gateway`, empty | gateway's service identity, for `/auth/stats` ([`authn::config::ClientConfig`]); `AUTH_TOKEN_URL` defaults to `$AUTH_URL/auth/token` |
 //! | `GATEWAY_CACHE_TTL_MS` | `30000` | how long a greeting from lang is reused; `0` disables the cache |
 //! | `GATEWAY_CACHE_MAX_ENTRIES` | `10000` | greetings kept at most (least recently used go first) |
 //! | `GATEWAY_METRICS_QUEUE` | `10000` | request records waiting to be written; beyond it they are dropped and counted |
@@ -30,6 +31,8 @@ pub struct Config {
     pub auth_policy: Policy,
     /// Verifying callers' access tokens.
     pub authn: authn::Config,
+    /// gateway's own identity, for auth's service routes.
+    pub identity: Option<authn::config::ClientConfig>,
     pub cache: CacheConfig,
     pub recorder: RecorderConfig,
 }
@@ -69,8 +72,15 @@ impl Config {
         if env.raw("AUTH_JWKS_URL").is_none_or(|v| v.trim().is_empty()) {
             authn.jwks_url = join(&auth_url, "/auth/.well-known/jwks.json");
         }
+        let mut identity = authn::config::ClientConfig::from_env(env, "gateway")?;
+        if let Some(identity) = identity.as_mut()
+            && env.raw("AUTH_TOKEN_URL").is_none_or(|v| v.trim().is_empty())
+        {
+            identity.token_url = join(&auth_url, "/auth/token");
+        }
         let defaults = RecorderConfig::default();
         Ok(Self {
+            identity,
             common: CommonConfig::from_env(env, "gateway", DEFAULT_PORT)?,
             lang_url: env.url("LANG_URL", "http://127.0.0.1:3000")?,
             auth_url,
@@ -123,6 +133,12 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.authn.jwks_url.as_str(), "http://keys.internal/jwks.json");
+        let c = Config::from_env(&Env::from_pairs([
+            ("AUTH_URL", "http://auth.internal:9000"),
+            ("SERVICE_CLIENT_SECRET", "s"),
+        ]))
+        .unwrap();
+        assert_eq!(c.identity.unwrap().token_url.as_str(), "http://auth.internal:9000/auth/token");
     }
 
     #[test]

@@ -6,9 +6,11 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use platform::{Server, rpc::RpcRouter};
 use sqlx::postgres::PgPoolOptions;
 
+use authn::{AccessLayer, Gate, client::ServiceToken};
+
 use crate::{
     Config,
-    access::PerMethodAuth,
+    access::ACCESS,
     recorder::{Recorder, Writer},
     recording::Recording,
     service::Gateway,
@@ -39,11 +41,21 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let (recorder, writer) = Recorder::spawn(Store::new(writes), &config.recorder);
 
     let jwks = Arc::new(authn::Jwks::new(&config.authn)?);
+    let identity = match config.identity.clone() {
+        Some(identity) => Some(ServiceToken::spawn(identity)?),
+        None => {
+            tracing::warn!(
+                "no SERVICE_CLIENT_SECRET(_FILE): gateway has no service identity; overviews lack the user count"
+            );
+            None
+        }
+    };
     let lang = LangClient::new(&config.lang_url, config.lang_policy.clone())?;
-    let auth = AuthClient::new(&config.auth_url, config.auth_policy.clone())?;
+    let auth = AuthClient::new(&config.auth_url, config.auth_policy.clone(), identity)?;
     let gateway = Gateway::new(lang, auth, Store::new(pool.clone()), &config.cache, config.recorder.retention);
-    // Recording outermost, so calls the authentication layer refuses are recorded too.
-    let service = Recording::new(PerMethodAuth::new(gateway.into_server(), jwks), recorder);
+    // Recording outermost, so calls the access layer refuses are recorded too.
+    let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
+    let service = Recording::new(access.wrap(gateway.into_server()), recorder);
     let server = Server::rpc(&config.common, pool, RpcRouter::new().add_service(service)).await?;
     Ok(Application { server, writer })
 }

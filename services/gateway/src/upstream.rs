@@ -4,6 +4,7 @@
 
 use std::{fmt, time::Duration};
 
+use authn::client::ServiceToken;
 use http::HeaderMap;
 use resilience::{CallError, Idempotency, Policy, Retryable, Upstream};
 use serde::{Deserialize, de::DeserializeOwned};
@@ -91,6 +92,19 @@ impl JsonApi {
     where
         T: DeserializeOwned + Send + 'static,
     {
+        self.get_as(path, query, None).await
+    }
+
+    /// `get`, presenting `bearer` (a service token).
+    async fn get_as<T>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        bearer: Option<&str>,
+    ) -> Result<T, CallError<HttpError>>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
         let mut url = join(&self.base, path);
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
@@ -98,6 +112,12 @@ impl JsonApi {
         // Taken here, in the handler's span: attempts may run elsewhere.
         let mut headers = HeaderMap::new();
         platform::propagation::inject(&mut headers);
+        if let Some(token) = bearer {
+            let value = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                CallError::Upstream(HttpError::Transport("the service token is not a header value".into()))
+            })?;
+            headers.insert(http::header::AUTHORIZATION, value);
+        }
         let http = self.http.clone();
         self.upstream
             .call(Idempotency::Idempotent, move |timeout| fetch(http.clone(), url.clone(), headers.clone(), timeout))
@@ -208,18 +228,26 @@ impl LangClient {
 }
 
 #[derive(Clone)]
-pub struct AuthClient(JsonApi);
+pub struct AuthClient {
+    api: JsonApi,
+    /// gateway's service token: `/auth/stats` is a service route.
+    identity: Option<ServiceToken>,
+}
 
 impl AuthClient {
     pub const NAME: &str = "auth";
 
-    pub fn new(base: &url::Url, policy: Policy) -> anyhow::Result<Self> {
-        JsonApi::new(Self::NAME, base, policy).map(Self)
+    pub fn new(base: &url::Url, policy: Policy, identity: Option<ServiceToken>) -> anyhow::Result<Self> {
+        Ok(Self { api: JsonApi::new(Self::NAME, base, policy)?, identity })
     }
 
     /// How many accounts exist.
     pub async fn user_count(&self) -> Result<i64, CallError<HttpError>> {
-        self.0.get::<AuthStats>("/auth/stats", &[]).await.map(|s| s.users)
+        let Some(identity) = &self.identity else {
+            return Err(CallError::Upstream(HttpError::Transport("gateway has no service identity".into())));
+        };
+        let token = identity.bearer().await.map_err(|e| CallError::Upstream(HttpError::Transport(e.to_string())))?;
+        self.api.get_as::<AuthStats>("/auth/stats", &[], Some(&token)).await.map(|s| s.users)
     }
 }
 

@@ -18,7 +18,7 @@ fn ask(name: &str) -> LocalizedGreetingRequest {
 async fn metrics_counts_every_request_with_errors_and_percentiles() {
     let auth = Auth::start().await;
     let gateway = Gateway::with(&Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None }).await;
-    let token = auth.token("ada@example.com").await;
+    let token = auth.admin_token("ada@example.com").await;
     let mut client = gateway.client().await;
 
     client.localized_greeting(authorized(ask("Ada"), &token)).await.unwrap();
@@ -80,7 +80,7 @@ async fn metrics_counts_every_request_with_errors_and_percentiles() {
 async fn bad_windows_are_invalid_argument() {
     let auth = Auth::start().await;
     let gateway = Gateway::with(&Neighbours { lang: support::dead_port(), auth: auth.addr, jwks: None }).await;
-    let token = auth.token("ada@example.com").await;
+    let token = auth.admin_token("ada@example.com").await;
     let mut client = gateway.client().await;
     let window = |seconds| MetricsRequest { window: Some(prost_types::Duration { seconds, nanos: 0 }) };
     for seconds in [-60, 0, 8 * 86_400] {
@@ -102,7 +102,7 @@ async fn queued_records_are_written_at_shutdown() {
     let n = Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None };
     // Nothing is written on a timer within this test.
     let gateway = Gateway::start(support::config(&n, &[("GATEWAY_METRICS_FLUSH_MS", "3600000")]).await).await;
-    let token = auth.token("ada@example.com").await;
+    let token = auth.admin_token("ada@example.com").await;
     let mut client = gateway.client().await;
     for name in ["Ada", "Grace", "Linus"] {
         client.localized_greeting(authorized(ask(name), &token)).await.unwrap();
@@ -119,7 +119,7 @@ async fn queued_records_are_written_at_shutdown() {
 async fn windows_select_recent_records_and_retention_deletes_old_ones() {
     let auth = Auth::start().await;
     let gateway = Gateway::with(&Neighbours { lang: support::dead_port(), auth: auth.addr, jwks: None }).await;
-    let token = auth.token("ada@example.com").await;
+    let token = auth.admin_token("ada@example.com").await;
     let mut db = gateway.db().await;
     for (hours, latency) in [(0.1, 10.0), (2.0, 20.0), (30.0 * 24.0, 30.0)] {
         sqlx::query(

@@ -19,7 +19,7 @@ async fn dropped(gateway: &Gateway) -> f64 {
 async fn a_database_outage_drops_records_but_fails_no_request() {
     let auth = Auth::start().await;
     let gateway = Gateway::with(&Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None }).await;
-    let token = auth.token("ada@example.com").await;
+    let token = auth.admin_token("ada@example.com").await;
     let mut client = gateway.client().await;
     let greet = |name: &str| authorized(LocalizedGreetingRequest { name: name.into(), language: "de".into() }, &token);
 

@@ -9,6 +9,10 @@
 //! | `CALLER_BREAKER_COOLDOWN_MS` | `5000` | how long the open breaker waits before letting one probe call through |
 //! | `CALLER_MAX_CONCURRENCY` | `32` | calls to caller in flight at once; more are refused at once |
 //! | `GREETER_DEFAULT_URL` | `https://example.com/` | URL checked when a request names none |
+//! | `SERVICE_CLIENT_ID`, `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET`, `AUTH_TOKEN_URL` | `greeter`, empty, `http://127.0.0.1:8090/auth/token` | greeter's service identity: caller accepts calls only with its token ([`authn::config::ClientConfig`]) |
+//!
+//! Callers' tokens are verified with auth's keys (`AUTH_JWKS_URL` and the
+//! other variables of [`authn::config`]).
 //!
 //! Whatever happens to the call, the greeting succeeds and says why in
 //! `external_error`.
@@ -27,6 +31,9 @@ pub struct Config {
     /// Resilience for calls to caller (`CALLER_*` variables).
     pub caller: Policy,
     pub default_url: url::Url,
+    pub authn: authn::Config,
+    /// greeter's own identity, for caller.
+    pub identity: Option<authn::config::ClientConfig>,
 }
 
 impl Config {
@@ -37,6 +44,8 @@ impl Config {
             caller_url: env.url("CALLER_URL", "http://127.0.0.1:8081")?,
             caller: Policy::from_env(env, "CALLER", caller_defaults)?,
             default_url: env.url("GREETER_DEFAULT_URL", "https://example.com/")?,
+            authn: authn::Config::from_env(env)?,
+            identity: authn::config::ClientConfig::from_env(env, "greeter")?,
         })
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use authn::{Access, Identity, Route};
 use platform::pagination::{PageRequest, timestamp};
 use platform_proto::greeter::v1::{
     self as pb,
@@ -13,6 +14,25 @@ use crate::{
     store::{GreetingRow, NewGreeting, Store},
     upstream::CallerClient,
 };
+
+/// Who may call which RPC, enforced by [`authn::AccessLayer`] in front of
+/// the service. `ListGreetings` lists the caller's own greetings; an
+/// admin's lists everyone's.
+pub const ACCESS: &[Route] = &[
+    Route::rpc("/greeter.v1.GreeterService/Greet", Access::User),
+    Route::rpc("/greeter.v1.GreeterService/ListGreetings", Access::User),
+];
+
+/// The verified user the access layer admitted.
+fn caller<T>(request: &Request<T>) -> Result<Identity, Status> {
+    // The layer admits only users here; a missing identity is a wiring bug, refused all the same.
+    request
+        .extensions()
+        .get::<Identity>()
+        .filter(|id| id.is_user())
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("send a user's access token"))
+}
 
 /// Longest URL accepted (the caller service's limit).
 const MAX_URL_LEN: usize = 2048;
@@ -78,6 +98,7 @@ fn to_pb(r: GreetingRow) -> pb::Greeting {
 #[tonic::async_trait]
 impl GreeterService for Greeter {
     async fn greet(&self, request: Request<pb::GreetRequest>) -> Result<Response<pb::GreetResponse>, Status> {
+        let owner = caller(&request)?;
         let req = request.into_inner();
         let name = platform::validate::name(&req.name).map_err(Status::invalid_argument)?;
         let url = self.target_url(&req.url)?;
@@ -95,6 +116,7 @@ impl GreeterService for Greeter {
         let row = self
             .store
             .insert(&NewGreeting {
+                owner: &owner.user_id,
                 name,
                 greeting: &greeting,
                 url: &url,
@@ -116,9 +138,11 @@ impl GreeterService for Greeter {
         &self,
         request: Request<pb::ListGreetingsRequest>,
     ) -> Result<Response<pb::ListGreetingsResponse>, Status> {
+        let who = caller(&request)?;
         let req = request.into_inner();
         let page = PageRequest::parse(req.page_size, &req.page_token)?;
-        let (rows, next_page_token) = self.store.list(&page).await.map_err(storage_error)?;
+        let owner = (!who.is_admin()).then_some(who.user_id.as_str());
+        let (rows, next_page_token) = self.store.list(owner, &page).await.map_err(storage_error)?;
         Ok(Response::new(pb::ListGreetingsResponse {
             greetings: rows.into_iter().map(to_pb).collect(),
             next_page_token,

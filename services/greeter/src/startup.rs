@@ -1,14 +1,34 @@
-//! Wiring: database, caller client, RPC surface, server.
+//! Wiring: database, token verification, caller client with greeter's
+//! service identity, RPC surface, server.
 
+use std::sync::Arc;
+
+use authn::{AccessLayer, Gate, Jwks, client::ServiceToken};
 use platform::{Server, rpc::RpcRouter};
 
-use crate::{Config, service::Greeter, store, upstream::CallerClient};
+use crate::{
+    Config,
+    service::{ACCESS, Greeter},
+    store,
+    upstream::CallerClient,
+};
 
 /// Connects to the database, applies migrations and binds the port; the
 /// returned server runs with [`Server::run_until`].
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
-    let caller = CallerClient::new(&config.caller_url, config.caller)?;
+    let identity = match config.identity.clone() {
+        Some(identity) => Some(ServiceToken::spawn(identity)?),
+        None => {
+            tracing::warn!(
+                "no SERVICE_CLIENT_SECRET(_FILE): greeter has no service identity, and caller will refuse its calls"
+            );
+            None
+        }
+    };
+    let caller = CallerClient::new(&config.caller_url, config.caller, identity)?;
     let greeter = Greeter::new(caller, store::Store::new(pool.clone()), config.default_url);
-    Server::rpc(&config.common, pool, RpcRouter::new().add_service(greeter.into_server())).await
+    let jwks = Arc::new(Jwks::new(&config.authn)?);
+    let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
+    Server::rpc(&config.common, pool, RpcRouter::new().add_service(access.wrap(greeter.into_server()))).await
 }

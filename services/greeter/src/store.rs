@@ -18,6 +18,8 @@ pub struct GreetingRow {
 }
 
 pub struct NewGreeting<'a> {
+    /// The user who made it.
+    pub owner: &'a str,
     pub name: &'a str,
     pub greeting: &'a str,
     pub url: &'a str,
@@ -39,9 +41,10 @@ impl Store {
 
     pub async fn insert(&self, g: &NewGreeting<'_>) -> sqlx::Result<GreetingRow> {
         sqlx::query_as(&format!(
-            "INSERT INTO greetings (name, greeting, url, external_status, external_error)
-             VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+            "INSERT INTO greetings (owner, name, greeting, url, external_status, external_error)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
         ))
+        .bind(g.owner)
         .bind(g.name)
         .bind(g.greeting)
         .bind(g.url)
@@ -51,15 +54,17 @@ impl Store {
         .await
     }
 
-    /// A page of greetings, newest first, and the next page's token.
-    pub async fn list(&self, page: &PageRequest) -> sqlx::Result<(Vec<GreetingRow>, String)> {
+    /// A page of `owner`'s greetings (everyone's when `None`), newest
+    /// first, and the next page's token.
+    pub async fn list(&self, owner: Option<&str>, page: &PageRequest) -> sqlx::Result<(Vec<GreetingRow>, String)> {
         let mut rows: Vec<GreetingRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM greetings WHERE (created_at, id) < ($1, $2)
+            "SELECT {COLUMNS} FROM greetings WHERE (created_at, id) < ($1, $2) AND ($4::text IS NULL OR owner = $4)
              ORDER BY created_at DESC, id DESC LIMIT $3"
         ))
         .bind(page.before_time())
         .bind(page.before_id())
         .bind(page.limit())
+        .bind(owner)
         .fetch_all(&self.pool)
         .await?;
         let token = page.finish(&mut rows, |r| Cursor { created_at: r.created_at, id: r.id });

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use authn::client::ServiceToken;
 use platform_proto::caller::v1::{CallRequest, CallResponse, caller_service_client::CallerServiceClient};
 use resilience::{CallError, Idempotency, Policy, Upstream};
 use tonic::{
     Request, Status,
+    metadata::MetadataValue,
     service::interceptor::InterceptedService,
     transport::{Channel, Endpoint},
 };
@@ -28,25 +30,39 @@ pub struct External {
 pub struct CallerClient {
     client: CallerServiceClient<InterceptedService<Channel, Interceptor>>,
     upstream: Upstream,
+    /// greeter's service token: caller admits only services it allows.
+    identity: Option<ServiceToken>,
 }
 
 impl CallerClient {
     /// Connects lazily: greeter starts, and greets, while caller is down.
-    pub fn new(url: &url::Url, policy: Policy) -> anyhow::Result<Self> {
+    pub fn new(url: &url::Url, policy: Policy, identity: Option<ServiceToken>) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(url.to_string())?.connect_timeout(policy.attempt_timeout).connect_lazy();
         let interceptor: Interceptor = platform::propagation::grpc_interceptor;
         Ok(Self {
             client: CallerServiceClient::with_interceptor(channel, interceptor),
             upstream: Upstream::new("caller", policy),
+            identity,
         })
     }
 
     /// The status of `url` as caller reports it; failures become `error`.
     pub async fn check(&self, url: &str) -> External {
+        let token = match &self.identity {
+            None => return External { status: None, error: Some("greeter has no service identity".into()) },
+            Some(identity) => match identity.bearer().await {
+                Ok(token) => token,
+                Err(e) => return External { status: None, error: Some(e.to_string()) },
+            },
+        };
+        let Ok(authorization) = MetadataValue::try_from(format!("Bearer {token}")) else {
+            return External { status: None, error: Some("the service token is not a header value".into()) };
+        };
         let attempt = |budget: Duration| {
             let mut request = Request::new(CallRequest { url: url.to_owned(), method: METHOD.into() });
             // Sent as grpc-timeout so that caller gives up when greeter does.
             request.set_timeout(budget);
+            request.metadata_mut().insert("authorization", authorization.clone());
             let mut client = self.client.clone();
             async move { client.call(request).await.map(|r| r.into_inner()) }
         };

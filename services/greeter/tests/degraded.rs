@@ -4,12 +4,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use platform_proto::greeter::v1::{GreetRequest, ListGreetingsRequest, greeter_service_client::GreeterServiceClient};
+use platform_proto::greeter::v1::{GreetRequest, ListGreetingsRequest};
 
 #[tokio::test]
 async fn caller_down_still_greets_and_records_the_error() {
-    let greeter = support::greeter(support::dead_port(), Duration::from_secs(2)).await;
-    let mut client = GreeterServiceClient::connect(format!("http://{greeter}")).await.unwrap();
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let greeter = support::greeter(&auth, support::dead_port(), Duration::from_secs(2)).await;
+    let mut client = support::client(format!("http://{greeter}"), &token).await;
     let r = client
         .greet(GreetRequest { name: "Ada".into(), url: "https://example.com/".into() })
         .await
@@ -25,9 +27,11 @@ async fn caller_down_still_greets_and_records_the_error() {
 #[tokio::test]
 async fn slow_external_call_is_cut_at_the_deadline() {
     let target = support::target().await;
-    let caller = support::caller().await;
-    let greeter = support::greeter(caller, Duration::from_millis(300)).await;
-    let mut client = GreeterServiceClient::connect(format!("http://{greeter}")).await.unwrap();
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let caller = support::caller(&auth).await;
+    let greeter = support::greeter(&auth, caller, Duration::from_millis(300)).await;
+    let mut client = support::client(format!("http://{greeter}"), &token).await;
     let start = Instant::now();
     let r = client
         .greet(GreetRequest { name: "Ada".into(), url: format!("http://{target}/slow") })
@@ -42,9 +46,11 @@ async fn slow_external_call_is_cut_at_the_deadline() {
 #[tokio::test]
 async fn refused_destination_is_reported_not_fatal() {
     // caller's default policy refuses private addresses.
-    let caller = support::caller().await;
-    let greeter = support::greeter(caller, Duration::from_secs(2)).await;
-    let mut client = GreeterServiceClient::connect(format!("http://{greeter}")).await.unwrap();
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let caller = support::caller(&auth).await;
+    let greeter = support::greeter(&auth, caller, Duration::from_secs(2)).await;
+    let mut client = support::client(format!("http://{greeter}"), &token).await;
     let r =
         client.greet(GreetRequest { name: "Ada".into(), url: "http://10.1.2.3/".into() }).await.unwrap().into_inner();
     assert!(

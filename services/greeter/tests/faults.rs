@@ -7,25 +7,28 @@ mod support;
 
 use std::{process::Stdio, time::Duration};
 
-use platform_proto::greeter::v1::{
-    GreetRequest, GreetResponse, ListGreetingsRequest, greeter_service_client::GreeterServiceClient,
-};
+use platform_proto::greeter::v1::{GreetRequest, GreetResponse, ListGreetingsRequest};
 use support::{
     GreeterProcess,
     fake_caller::{FakeCaller, Reply},
     sample,
 };
-use tonic::{Code, transport::Channel};
+use tonic::Code;
 
-async fn greeter(caller_url: &str, env: &[(&str, &str)]) -> (GreeterProcess, GreeterServiceClient<Channel>) {
+/// The greeter binary with a real auth (the fake caller admits anyone), and a
+/// client presenting a user's token.
+async fn greeter(caller_url: &str, env: &[(&str, &str)]) -> (GreeterProcess, support::Client) {
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
     let mut env = env.to_vec();
     env.push(("CALLER_URL", caller_url));
-    let process = support::spawn_binary(&env, Stdio::null()).await;
-    let client = GreeterServiceClient::connect(process.base.clone()).await.unwrap();
+    let mut process = support::spawn_binary(&auth, &env, Stdio::null()).await;
+    let client = support::client(&process.base, &token).await;
+    process.token = token;
     (process, client)
 }
 
-async fn greet(client: &mut GreeterServiceClient<Channel>) -> GreetResponse {
+async fn greet(client: &mut support::Client) -> GreetResponse {
     let request = GreetRequest { name: "Ada".into(), url: "https://example.com/".into() };
     client.greet(request).await.expect("a greeting never fails for caller's sake").into_inner()
 }
@@ -86,7 +89,7 @@ async fn a_client_deadline_shorter_than_caller_timeout_ms_wins() {
     assert_eq!(stored.greetings[0].external_error, r.external_error);
 
     // Connect's connect-timeout-ms is the same deadline.
-    let res = reqwest::Client::new()
+    let res = support::http(&greeter.token)
         .post(format!("{}/greeter.v1.GreeterService/Greet", greeter.base))
         .header("content-type", "application/json")
         .header("connect-timeout-ms", "2000")

@@ -15,11 +15,14 @@ use platform_proto::{
     },
     greeter::v1::{GreetRequest, greeter_service_client::GreeterServiceClient},
 };
+use support::Fixture;
 use tonic::{Request, Response, Status};
 
 #[tokio::test]
 async fn health_readiness_grpc_health_and_metrics() {
-    let greeter = support::greeter(support::dead_port(), Duration::from_millis(200)).await;
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let greeter = support::greeter(&auth, support::dead_port(), Duration::from_millis(200)).await;
     let http = reqwest::Client::new();
     assert_eq!(http.get(format!("http://{greeter}/healthz")).send().await.unwrap().status(), 200);
     assert_eq!(http.get(format!("http://{greeter}/readyz")).send().await.unwrap().status(), 200);
@@ -36,7 +39,7 @@ async fn health_readiness_grpc_health_and_metrics() {
         assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{service:?}");
     }
 
-    let mut client = GreeterServiceClient::new(channel);
+    let mut client = GreeterServiceClient::with_interceptor(channel, support::bearer(&token));
     client.greet(GreetRequest { name: "Ada".into(), url: String::new() }).await.unwrap();
     let _ = client.greet(GreetRequest { name: "".into(), url: String::new() }).await;
     let metrics = http.get(format!("http://{greeter}/metrics")).send().await.unwrap().text().await.unwrap();
@@ -51,7 +54,8 @@ async fn health_readiness_grpc_health_and_metrics() {
 
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
-    let config = support::greeter_config(support::dead_port(), Duration::from_millis(200)).await;
+    let auth = support::auth().await;
+    let config = support::greeter_config(&auth, support::dead_port(), Duration::from_millis(200)).await;
     let db = config.common.database.clone();
     let server = greeter::build(config).await.unwrap();
     let addr = server.local_addr();
@@ -102,10 +106,12 @@ async fn trace_context_is_continued_and_propagated_to_caller() {
             .add_service(svc)
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
-    let greeter = support::greeter(upstream, Duration::from_secs(2)).await;
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let greeter = support::greeter(&auth, upstream, Duration::from_secs(2)).await;
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let res = reqwest::Client::new()
+    let res = support::http(&token)
         .post(format!("http://{greeter}/greeter.v1.GreeterService/Greet"))
         .header("content-type", "application/json")
         .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
@@ -136,9 +142,11 @@ async fn binary_fails_fast_on_bad_configuration() {
 #[tokio::test]
 async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
     let target = support::target().await;
-    let caller = support::caller().await;
-    let (mut child, base) = spawn_binary(&format!("http://{caller}"), "1500").await;
-    let http = reqwest::Client::new();
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let caller = support::caller(&auth).await;
+    let (mut child, base) = spawn_binary(&auth, &format!("http://{caller}"), "1500").await;
+    let http = support::http(&token);
 
     // A greeting that takes ~1.5 s (the slow target hits caller's deadline).
     let slow = tokio::spawn({
@@ -163,17 +171,19 @@ async fn sigterm_finishes_in_flight_requests_and_exits_zero() {
 }
 
 /// Starts the real greeter binary with JSON logs on stdout.
-async fn spawn_binary(caller_url: &str, caller_timeout_ms: &str) -> (std::process::Child, String) {
+async fn spawn_binary(auth: &Fixture, caller_url: &str, caller_timeout_ms: &str) -> (std::process::Child, String) {
     let env = [("CALLER_URL", caller_url), ("CALLER_TIMEOUT_MS", caller_timeout_ms)];
-    let process = support::spawn_binary(&env, Stdio::piped()).await;
+    let process = support::spawn_binary(auth, &env, Stdio::piped()).await;
     let base = process.base.clone();
     (process.into_child(), base)
 }
 
 #[tokio::test]
 async fn json_logs_carry_method_status_latency_and_trace_id() {
-    let (mut child, base) = spawn_binary(&format!("http://{}", support::dead_port()), "200").await;
-    let http = reqwest::Client::new();
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let (mut child, base) = spawn_binary(&auth, &format!("http://{}", support::dead_port()), "200").await;
+    let http = support::http(&token);
     let res = http
         .post(format!("{base}/greeter.v1.GreeterService/Greet"))
         .header("content-type", "application/json")

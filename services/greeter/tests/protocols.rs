@@ -13,16 +13,19 @@ use prost::Message;
 use serde_json::{Value, json};
 use tonic::Code;
 
-async fn stack() -> (std::net::SocketAddr, std::net::SocketAddr) {
+/// greeter, caller and auth, a local target, and a user's access token.
+async fn stack() -> (std::net::SocketAddr, std::net::SocketAddr, String) {
     let target = support::target().await;
-    let caller = support::caller().await;
-    (support::greeter(caller, Duration::from_secs(3)).await, target)
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let caller = support::caller(&auth).await;
+    (support::greeter(&auth, caller, Duration::from_secs(3)).await, target, token)
 }
 
 #[tokio::test]
 async fn grpc_greets_through_caller_and_stores_the_greeting() {
-    let (greeter, target) = stack().await;
-    let mut client = GreeterServiceClient::connect(format!("http://{greeter}")).await.unwrap();
+    let (greeter, target, token) = stack().await;
+    let mut client = support::client(format!("http://{greeter}"), &token).await;
     let r = client
         .greet(GreetRequest { name: "  Ada  ".into(), url: format!("http://{target}/ok") })
         .await
@@ -43,8 +46,8 @@ async fn grpc_greets_through_caller_and_stores_the_greeting() {
 
 #[tokio::test]
 async fn connect_json_works_like_curl() {
-    let (greeter, target) = stack().await;
-    let http = reqwest::Client::new();
+    let (greeter, target, token) = stack().await;
+    let http = support::http(&token);
     let res = http
         .post(format!("http://{greeter}/greeter.v1.GreeterService/Greet"))
         .header("content-type", "application/json")
@@ -77,9 +80,9 @@ async fn connect_json_works_like_curl() {
 
 #[tokio::test]
 async fn connect_binary_round_trips_protobuf() {
-    let (greeter, target) = stack().await;
+    let (greeter, target, token) = stack().await;
     let req = GreetRequest { name: "Linus".into(), url: format!("http://{target}/ok") };
-    let res = reqwest::Client::new()
+    let res = support::http(&token)
         .post(format!("http://{greeter}/greeter.v1.GreeterService/Greet"))
         .header("content-type", "application/proto")
         .body(req.encode_to_vec())
@@ -94,10 +97,16 @@ async fn connect_binary_round_trips_protobuf() {
 
 #[tokio::test]
 async fn grpc_web_client_over_http1() {
-    let (greeter, target) = stack().await;
+    let (greeter, target, token) = stack().await;
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<tonic_web::GrpcWebCall<tonic::body::Body>>();
     let svc = tower::ServiceBuilder::new().layer(tonic_web::GrpcWebClientLayer::new()).service(http);
+    let svc = tower::ServiceBuilder::new()
+        .map_request(move |mut req: tonic::codegen::http::Request<_>| {
+            req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+            req
+        })
+        .service(svc);
     let mut client = GreeterServiceClient::with_origin(svc, format!("http://{greeter}").parse().unwrap());
     let r = client
         .greet(GreetRequest { name: "Margaret".into(), url: format!("http://{target}/ok") })
@@ -112,8 +121,8 @@ async fn grpc_web_client_over_http1() {
 
 #[tokio::test]
 async fn validation_errors_are_invalid_argument_on_every_protocol() {
-    let (greeter, _) = stack().await;
-    let mut client = GreeterServiceClient::connect(format!("http://{greeter}")).await.unwrap();
+    let (greeter, _, token) = stack().await;
+    let mut client = support::client(format!("http://{greeter}"), &token).await;
     for (name, url, needle) in [
         ("", "", "required"),
         ("   ", "", "required"),
@@ -127,7 +136,7 @@ async fn validation_errors_are_invalid_argument_on_every_protocol() {
         assert!(err.message().contains(needle), "{}", err.message());
     }
 
-    let http = reqwest::Client::new();
+    let http = support::http(&token);
     let post = |body: &'static str| {
         http.post(format!("http://{greeter}/greeter.v1.GreeterService/Greet"))
             .header("content-type", "application/json")
@@ -154,8 +163,8 @@ async fn validation_errors_are_invalid_argument_on_every_protocol() {
 
 #[tokio::test]
 async fn list_greetings_pages_newest_first_with_opaque_tokens() {
-    let (greeter, target) = stack().await;
-    let mut client = GreeterServiceClient::connect(format!("http://{greeter}")).await.unwrap();
+    let (greeter, target, token) = stack().await;
+    let mut client = support::client(format!("http://{greeter}"), &token).await;
     for i in 0..25 {
         client.greet(GreetRequest { name: format!("n{i}"), url: format!("http://{target}/ok") }).await.unwrap();
     }
@@ -178,7 +187,7 @@ async fn list_greetings_pages_newest_first_with_opaque_tokens() {
         .into_inner();
     assert_eq!(all.greetings.len(), 25, "above the maximum is capped at 100, not refused");
 
-    let res = reqwest::Client::new()
+    let res = support::http(&token)
         .post(format!("http://{greeter}/greeter.v1.GreeterService/ListGreetings"))
         .header("content-type", "application/json")
         .body(r#"{"pageToken": "bogus"}"#)

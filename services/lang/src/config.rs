@@ -1,8 +1,11 @@
-//! Configuration. Beyond the common variables ([`platform::CommonConfig`]):
+//! Configuration. Beyond the common variables ([`platform::CommonConfig`])
+//! and token verification's (`AUTH_JWKS_URL` and the others of
+//! [`authn::config`]):
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `LANG_MAX_BODY_BYTES` | `16384` | largest request body accepted (413 beyond) |
+//! | `SERVICE_ALLOWED_CLIENTS` | `gateway` | service clients that may read `/lang/v1/stats` |
 
 use platform::{CommonConfig, ConfigError, Env};
 
@@ -12,6 +15,8 @@ pub const DEFAULT_PORT: u16 = 3000;
 pub struct Config {
     pub common: CommonConfig,
     pub max_body_bytes: usize,
+    pub authn: authn::Config,
+    pub allowed_clients: Vec<String>,
 }
 
 impl Config {
@@ -19,6 +24,8 @@ impl Config {
         Ok(Self {
             common: CommonConfig::from_env(env, "lang", DEFAULT_PORT)?,
             max_body_bytes: env.parse("LANG_MAX_BODY_BYTES", 16 * 1024)?,
+            authn: authn::Config::from_env(env)?,
+            allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,
         })
     }
 }
@@ -31,7 +38,10 @@ mod tests {
     fn defaults_and_errors_name_the_variable() {
         let c = Config::from_env(&Env::default()).unwrap();
         assert_eq!((c.common.port, c.common.database.url.database.as_str()), (3000, "lang_db"));
+        assert_eq!(c.allowed_clients, ["gateway"]);
         let err = Config::from_env(&Env::from_pairs([("LANG_MAX_BODY_BYTES", "16k")])).unwrap_err().to_string();
         assert!(err.contains("LANG_MAX_BODY_BYTES"), "{err}");
+        let err = Config::from_env(&Env::from_pairs([("AUTH_JWKS_URL", "auth")])).unwrap_err().to_string();
+        assert!(err.contains("AUTH_JWKS_URL"), "{err}");
     }
 }

@@ -20,22 +20,48 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use authn::{
+    Access, Gate, Route,
+    rest::{Admin, Anyone, Service, User},
+};
+use axum::extract::FromRef;
+
 use crate::{
     language::{self, FALLBACK},
-    store::{PreferenceRow, Store, TranslationRow},
+    store::{AuditRow, PreferenceRow, Store, TranslationRow},
     template,
 };
 
+/// Every route and its access level, enforced by the handlers' extractors
+/// (`Anyone`, `User`, `Admin`, `Service`) and walked by the tests.
+pub const ACCESS: &[Route] = &[
+    Route::new("GET", "/lang/v1/greeting", Access::Public),
+    Route::new("GET", "/lang/v1/languages", Access::Public),
+    Route::new("GET", "/lang/openapi.json", Access::Public),
+    Route::new("GET", "/lang/v1/translations/{language}/{key}", Access::User),
+    Route::new("PUT", "/lang/v1/translations/{language}/{key}", Access::Admin),
+    Route::new("DELETE", "/lang/v1/translations/{language}/{key}", Access::Admin),
+    Route::new("GET", "/lang/v1/audit", Access::Admin),
+    Route::new("GET", "/lang/v1/preferences/me", Access::User),
+    Route::new("PUT", "/lang/v1/preferences/me", Access::User),
+    Route::new("GET", "/lang/v1/stats", Access::Service),
+];
+
 /// The key of the greeting template.
 pub const GREETING_KEY: &str = "greeting";
-/// Longest user id, in characters.
-const MAX_USER_ID_CHARS: usize = 128;
 /// Longest translation key.
 const MAX_KEY_CHARS: usize = 64;
 
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
+    pub gate: Gate,
+}
+
+impl FromRef<App> for Gate {
+    fn from_ref(app: &App) -> Self {
+        app.gate.clone()
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -48,8 +74,6 @@ pub struct GreetingQuery {
     /// the nearest one known, else English.
     #[param(example = "fr")]
     pub language: Option<String>,
-    /// Use this user's preferred language when `language` is not given.
-    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -115,6 +139,49 @@ pub struct PreferenceBody {
     pub language: String,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// At most this many records (default 50, at most 200).
+    pub limit: Option<i64>,
+    /// Records older than this id (for paging).
+    pub before: Option<i64>,
+}
+
+/// One admin action.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// The admin's user id.
+    pub actor: String,
+    /// `translation.put` or `translation.deleted`.
+    pub action: String,
+    /// `<language>/<key>`.
+    pub target: String,
+    /// The template before and after.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            detail: serde_json::from_str(&r.detail).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditLog {
+    pub entries: Vec<AuditEntry>,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Stats {
     pub languages: i64,
@@ -125,9 +192,22 @@ pub struct Stats {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "lang", description = "Localised greetings, message templates and language preferences."),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody)),
+    modifiers(&BearerScheme)
 )]
 struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi.components.get_or_insert_with(Default::default).add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
 
 /// The `/lang/` routes, `/lang/openapi.json` included.
 pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
@@ -136,6 +216,7 @@ pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
         .routes(routes!(languages))
         .routes(routes!(get_translation, put_translation, delete_translation))
         .routes(routes!(get_preference, put_preference))
+        .routes(routes!(audit))
         .routes(routes!(stats))
         .with_state(app)
         .split_for_parts();
@@ -179,36 +260,29 @@ fn key_path(raw: &str) -> Result<&str, ApiError> {
     }
 }
 
-fn user_id_value(raw: &str) -> Result<&str, ApiError> {
-    let chars = raw.chars().count();
-    if chars == 0 || chars > MAX_USER_ID_CHARS || raw.chars().any(char::is_control) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_user_id",
-            format!("a user id is 1–{MAX_USER_ID_CHARS} characters without control characters"),
-        ));
-    }
-    Ok(raw)
-}
-
-/// Greets `name` in the language asked for, the user's preferred one, or
-/// the nearest available.
+/// Greets `name` in the language asked for, else the caller's preferred one
+/// (when an access token is sent), else the nearest available.
 #[utoipa::path(
-    get, path = "/lang/v1/greeting", tag = "greetings", params(GreetingQuery),
+    get, path = "/lang/v1/greeting", tag = "greetings", params(GreetingQuery), security((), ("bearer" = [])),
     responses(
         (status = 200, description = "The greeting", body = Greeting),
-        (status = 400, description = "Missing or invalid name or user id", body = ErrorBody),
+        (status = 400, description = "Missing or invalid name", body = ErrorBody),
+        (status = 401, description = "A token was sent and is invalid", body = ErrorBody),
     )
 )]
-async fn greeting(State(app): State<App>, Query(q): Query<GreetingQuery>) -> Result<Json<Greeting>, ApiError> {
+async fn greeting(
+    State(app): State<App>,
+    Anyone(caller): Anyone,
+    Query(q): Query<GreetingQuery>,
+) -> Result<Json<Greeting>, ApiError> {
     let name = platform::validate::name(q.name.as_deref().unwrap_or(""))
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid_name", m))?;
     let mut asked = q.language.filter(|l| !l.trim().is_empty());
+    // Only the verified caller's own preference, never another user's.
     if asked.is_none()
-        && let Some(user_id) = q.user_id.as_deref()
+        && let Some(user) = caller.filter(|c| c.is_user())
     {
-        let user_id = user_id_value(user_id)?;
-        asked = app.store.preference(user_id).await.map_err(unavailable)?.map(|p| p.language);
+        asked = app.store.preference(&user.user_id).await.map_err(unavailable)?.map(|p| p.language);
     }
     // A tag that cannot be one is as unknown as one nobody translated.
     let tag = asked.as_deref().and_then(|a| language::parse(a).ok());
@@ -241,7 +315,7 @@ async fn languages(State(app): State<App>) -> Result<Json<Languages>, ApiError> 
 
 /// One message template.
 #[utoipa::path(
-    get, path = "/lang/v1/translations/{language}/{key}", tag = "translations",
+    get, path = "/lang/v1/translations/{language}/{key}", tag = "translations", security(("bearer" = [])),
     params(("language" = String, Path, example = "fr"), ("key" = String, Path, example = "greeting")),
     responses(
         (status = 200, description = "The template", body = Translation),
@@ -251,6 +325,7 @@ async fn languages(State(app): State<App>) -> Result<Json<Languages>, ApiError> 
 )]
 async fn get_translation(
     State(app): State<App>,
+    _: User,
     Path((language, key)): Path<(String, String)>,
 ) -> Result<Json<Translation>, ApiError> {
     let (language, key) = (language_path(&language)?, key_path(&key)?);
@@ -260,20 +335,24 @@ async fn get_translation(
     }
 }
 
-/// Creates or replaces a message template (201 when created, 200 when replaced).
+/// Creates or replaces a message template (201 when created, 200 when
+/// replaced); admin only, and written to the audit log.
 #[utoipa::path(
-    put, path = "/lang/v1/translations/{language}/{key}", tag = "translations",
+    put, path = "/lang/v1/translations/{language}/{key}", tag = "translations", security(("bearer" = [])),
     params(("language" = String, Path, example = "fr"), ("key" = String, Path, example = "greeting")),
     request_body = TemplateBody,
     responses(
         (status = 200, description = "Replaced", body = Translation),
         (status = 201, description = "Created", body = Translation),
         (status = 400, description = "Malformed language, key or body", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 422, description = "The language does not exist, or the template lacks {name} or exceeds 500 characters", body = ErrorBody),
     )
 )]
 async fn put_translation(
     State(app): State<App>,
+    Admin(admin): Admin,
     Path((language, key)): Path<(String, String)>,
     Json(body): Json<TemplateBody>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -281,18 +360,19 @@ async fn put_translation(
     template::validate(&body.template).map_err(|m| ApiError::unprocessable("invalid_template", m))?;
     let (row, created) = app
         .store
-        .put_translation(&language, key, &body.template)
+        .put_translation(&admin.user_id, &language, key, &body.template)
         .await
         .map_err(unavailable)?
         .map_err(|_| unknown_language(&language))?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    tracing::info!(actor = %admin.user_id, %language, key, "translation written");
     Ok((status, Json(Translation::from(row))))
 }
 
-/// Deletes a message template. The English greeting, which every language
-/// falls back to, cannot be deleted.
+/// Deletes a message template (admin only, audited). The English greeting,
+/// which every language falls back to, cannot be deleted.
 #[utoipa::path(
-    delete, path = "/lang/v1/translations/{language}/{key}", tag = "translations",
+    delete, path = "/lang/v1/translations/{language}/{key}", tag = "translations", security(("bearer" = [])),
     params(("language" = String, Path, example = "fr"), ("key" = String, Path, example = "greeting")),
     responses(
         (status = 204, description = "Deleted"),
@@ -303,6 +383,7 @@ async fn put_translation(
 )]
 async fn delete_translation(
     State(app): State<App>,
+    Admin(admin): Admin,
     Path((language, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (language, key) = (language_path(&language)?, key_path(&key)?);
@@ -312,63 +393,80 @@ async fn delete_translation(
             "the English greeting is the fallback for every language; replace it instead",
         ));
     }
-    if app.store.delete_translation(&language, key).await.map_err(unavailable)? {
+    if app.store.delete_translation(&admin.user_id, &language, key).await.map_err(unavailable)? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("there is no {key:?} template in {language:?}")))
     }
 }
 
-/// A user's preferred language.
+/// The caller's preferred language.
 #[utoipa::path(
-    get, path = "/lang/v1/preferences/{user_id}", tag = "preferences",
-    params(("user_id" = String, Path)),
+    get, path = "/lang/v1/preferences/me", tag = "preferences", security(("bearer" = [])),
     responses(
         (status = 200, description = "The preference", body = Preference),
-        (status = 404, description = "The user has set none", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 404, description = "The caller has set none", body = ErrorBody),
     )
 )]
-async fn get_preference(State(app): State<App>, Path(user_id): Path<String>) -> Result<Json<Preference>, ApiError> {
-    let user_id = user_id_value(&user_id)?;
-    match app.store.preference(user_id).await.map_err(unavailable)? {
+async fn get_preference(State(app): State<App>, User(caller): User) -> Result<Json<Preference>, ApiError> {
+    match app.store.preference(&caller.user_id).await.map_err(unavailable)? {
         Some(row) => Ok(Json(row.into())),
-        None => Err(ApiError::not_found("this user has no language preference")),
+        None => Err(ApiError::not_found("you have no language preference; PUT one")),
     }
 }
 
-/// Sets a user's preferred language.
+/// Sets the caller's preferred language.
 #[utoipa::path(
-    put, path = "/lang/v1/preferences/{user_id}", tag = "preferences",
-    params(("user_id" = String, Path)),
+    put, path = "/lang/v1/preferences/me", tag = "preferences", security(("bearer" = [])),
     request_body = PreferenceBody,
     responses(
         (status = 200, description = "The preference", body = Preference),
-        (status = 400, description = "Malformed user id or body", body = ErrorBody),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 422, description = "The language does not exist", body = ErrorBody),
     )
 )]
 async fn put_preference(
     State(app): State<App>,
-    Path(user_id): Path<String>,
+    User(caller): User,
     Json(body): Json<PreferenceBody>,
 ) -> Result<Json<Preference>, ApiError> {
-    let user_id = user_id_value(&user_id)?;
     let language = language::parse(&body.language).map_err(|_| unknown_language(&body.language))?;
     let row = app
         .store
-        .set_preference(user_id, &language)
+        .set_preference(&caller.user_id, &language)
         .await
         .map_err(unavailable)?
         .map_err(|_| unknown_language(&language))?;
     Ok(Json(row.into()))
 }
 
-/// Counts for the gateway's overview (internal).
+/// The audit log of translation changes, newest first (admin).
 #[utoipa::path(
-    get, path = "/lang/v1/stats", tag = "internal",
-    responses((status = 200, description = "Counts", body = Stats))
+    get, path = "/lang/v1/audit", tag = "translations", security(("bearer" = [])), params(AuditQuery),
+    responses(
+        (status = 200, description = "Audit records", body = AuditLog),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    )
 )]
-async fn stats(State(app): State<App>) -> Result<Json<Stats>, ApiError> {
+async fn audit(State(app): State<App>, _: Admin, Query(q): Query<AuditQuery>) -> Result<Json<AuditLog>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let rows = app.store.audit_log(limit, q.before).await.map_err(unavailable)?;
+    Ok(Json(AuditLog { entries: rows.into_iter().map(AuditEntry::from).collect() }))
+}
+
+/// Counts for the gateway's overview (a service route: gateway's service token).
+#[utoipa::path(
+    get, path = "/lang/v1/stats", tag = "internal", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Counts", body = Stats),
+        (status = 401, description = "No service token", body = ErrorBody),
+        (status = 403, description = "Not a service allowed to read them", body = ErrorBody),
+    )
+)]
+async fn stats(State(app): State<App>, _: Service) -> Result<Json<Stats>, ApiError> {
     let (languages, translations, preferences) = app.store.counts().await.map_err(unavailable)?;
     Ok(Json(Stats { languages, translations, preferences }))
 }

@@ -1,5 +1,8 @@
-//! Wiring: database, REST surface, server.
+//! Wiring: database, token verification, REST surface, server.
 
+use std::sync::Arc;
+
+use authn::{Gate, Jwks};
 use platform::Server;
 
 use crate::{
@@ -12,6 +15,7 @@ use crate::{
 /// and binds the port; the returned server runs with [`Server::run_until`].
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
-    let app = App { store: Store::new(pool.clone()) };
+    let jwks = Arc::new(Jwks::new(&config.authn)?);
+    let app = App { store: Store::new(pool.clone()), gate: Gate::new(jwks, config.allowed_clients.clone()) };
     Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?).await
 }

@@ -27,6 +27,37 @@ pub struct PreferenceRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One admin action on lang's data.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// The admin's user id.
+    pub actor: String,
+    pub action: String,
+    /// `<language>/<key>`.
+    pub target: String,
+    /// JSON text: the template before and after.
+    pub detail: String,
+}
+
+async fn audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO audit_log (actor, action, target, detail) VALUES ($1, $2, $3, $4::jsonb)")
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(detail.to_string())
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
 /// A write that named a language that does not exist.
 #[derive(Debug)]
 pub struct UnknownLanguage;
@@ -71,9 +102,11 @@ impl Store {
             .await
     }
 
-    /// Creates or replaces a template; whether it was created.
+    /// Creates or replaces a template, with its audit record in the same
+    /// transaction; whether it was created.
     pub async fn put_translation(
         &self,
+        actor: &str,
         language: &str,
         key: &str,
         template: &str,
@@ -84,6 +117,13 @@ impl Store {
             row: TranslationRow,
             created: bool,
         }
+        let mut tx = self.pool.begin().await?;
+        let before: Option<String> =
+            sqlx::query_scalar("SELECT template FROM translations WHERE language = $1 AND key = $2 FOR UPDATE")
+                .bind(language)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
         let res: sqlx::Result<Row> = sqlx::query_as(
             "INSERT INTO translations (language, key, template) VALUES ($1, $2, $3)
              ON CONFLICT (language, key) DO UPDATE SET template = EXCLUDED.template, updated_at = now()
@@ -92,22 +132,45 @@ impl Store {
         .bind(language)
         .bind(key)
         .bind(template)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await;
-        match res {
-            Ok(r) => Ok(Ok((r.row, r.created))),
-            Err(e) if is_unknown_language(&e) => Ok(Err(UnknownLanguage)),
-            Err(e) => Err(e),
-        }
+        let row = match res {
+            Ok(r) => r,
+            Err(e) if is_unknown_language(&e) => return Ok(Err(UnknownLanguage)),
+            Err(e) => return Err(e),
+        };
+        let detail = serde_json::json!({ "before": before, "after": template });
+        audit(&mut tx, actor, "translation.put", &format!("{language}/{key}"), &detail).await?;
+        tx.commit().await?;
+        Ok(Ok((row.row, row.created)))
     }
 
-    pub async fn delete_translation(&self, language: &str, key: &str) -> sqlx::Result<bool> {
-        let res = sqlx::query("DELETE FROM translations WHERE language = $1 AND key = $2")
-            .bind(language)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(res.rows_affected() > 0)
+    /// Deletes a template, with its audit record; whether there was one.
+    pub async fn delete_translation(&self, actor: &str, language: &str, key: &str) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let before: Option<String> =
+            sqlx::query_scalar("DELETE FROM translations WHERE language = $1 AND key = $2 RETURNING template")
+                .bind(language)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(before) = before else { return Ok(false) };
+        let detail = serde_json::json!({ "before": before, "after": null });
+        audit(&mut tx, actor, "translation.deleted", &format!("{language}/{key}"), &detail).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The newest audit records, before the id `before` when given.
+    pub async fn audit_log(&self, limit: i64, before: Option<i64>) -> sqlx::Result<Vec<AuditRow>> {
+        sqlx::query_as(
+            "SELECT id, at, actor, action, target, detail::text AS detail FROM audit_log
+             WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
     }
 
     pub async fn preference(&self, user_id: &str) -> sqlx::Result<Option<PreferenceRow>> {

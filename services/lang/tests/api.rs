@@ -1,6 +1,7 @@
 //! lang end to end: a real PostgreSQL, the service on a random port, and
 //! reqwest over loopback.
 
+use auth::testing::Fixture;
 use lang::Config;
 use platform::Env;
 use reqwest::{Response, StatusCode};
@@ -8,21 +9,30 @@ use serde_json::{Value, json};
 
 struct Lang {
     base: url::Url,
+    /// Presents an admin's token: the translation writes below are admin routes.
     http: reqwest::Client,
+    auth: Fixture,
+}
+
+/// An HTTP client presenting `token` on every request.
+fn with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().no_proxy().default_headers(headers).build().unwrap()
 }
 
 async fn spawn() -> Lang {
     testkit::init_telemetry();
+    let auth = Fixture::start().await;
     let mut config = Config::from_env(&Env::default()).unwrap();
     config.common.port = 0;
     config.common.database = testkit::database().await;
+    config.authn = auth.authn();
     let server = lang::build(config).await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));
-    Lang {
-        base: format!("http://{addr}").parse().unwrap(),
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
-    }
+    let (_, admin) = auth.admin("root@example.com").await;
+    Lang { base: format!("http://{addr}").parse().unwrap(), http: with_token(&admin), auth }
 }
 
 impl Lang {
@@ -43,6 +53,14 @@ impl Lang {
 
     async fn delete(&self, segments: &[&str]) -> Response {
         self.http.delete(self.url(segments)).send().await.unwrap()
+    }
+
+    /// `/lang/v1/stats` as gateway reads it, with its service token.
+    async fn stats(&self) -> Value {
+        let gateway = with_token(&self.auth.service_token("gateway").await);
+        let res = gateway.get(self.url(&["lang", "v1", "stats"])).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
     }
 
     async fn greet(&self, query: &[(&str, &str)]) -> Response {
@@ -71,9 +89,7 @@ fn translation<'a>(language: &'a str, key: &'a str) -> [&'a str; 5] {
     [TRANSLATION[0], TRANSLATION[1], TRANSLATION[2], language, key]
 }
 
-fn preference(user_id: &str) -> [&str; 4] {
-    ["lang", "v1", "preferences", user_id]
-}
+const MY_PREFERENCE: [&str; 4] = ["lang", "v1", "preferences", "me"];
 
 #[tokio::test]
 async fn greets_in_the_language_asked_for_or_falls_back_to_english() {
@@ -119,7 +135,7 @@ async fn names_are_validated_and_returned_intact() {
         let g = lang.greeting(&[("name", name), ("language", "de")]).await;
         assert_eq!(g["greeting"], format!("Hallo, {}!", name.trim()), "{name}");
     }
-    let stats: Value = lang.get(&["lang", "v1", "stats"]).await.json().await.unwrap();
+    let stats = lang.stats().await;
     assert!(stats["translations"].as_i64().unwrap() >= 10, "translations survived: {stats}");
 }
 
@@ -218,48 +234,97 @@ async fn templates_with_sql_metacharacters_and_non_ascii_are_stored_intact() {
     assert_eq!(res.status(), 201);
     let body: Value = lang.get(&translation("zh", "weird.key_1-x")).await.json().await.unwrap();
     assert_eq!(body["template"], template);
-    let stats: Value = lang.get(&["lang", "v1", "stats"]).await.json().await.unwrap();
+    let stats = lang.stats().await;
     assert!(stats["translations"].as_i64().unwrap() >= 11, "{stats}");
 }
 
 #[tokio::test]
-async fn preferences_are_kept_per_user_and_used_for_greetings() {
+async fn preferences_are_the_callers_own_and_used_only_with_their_token() {
     let lang = spawn().await;
-    let user = "0b7f6a3c-1d2e-4f50-8a9b-0c1d2e3f4a5b";
-    error(lang.get(&preference(user)).await, StatusCode::NOT_FOUND).await;
+    let (ada_id, ada) = lang.auth.user("ada@example.com").await;
+    let (_, bob) = lang.auth.user("bob@example.com").await;
+    let (ada, bob, anonymous) = (with_token(&ada), with_token(&bob), reqwest::Client::new());
+    let url = lang.url(&MY_PREFERENCE);
+    error(ada.get(url.clone()).send().await.unwrap(), StatusCode::NOT_FOUND).await;
 
-    let res = lang.put(&preference(user), json!({"language": "DE"})).await;
+    let res = ada.put(url.clone()).json(&json!({"language": "DE"})).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
-    assert_eq!((&body["user_id"], &body["language"]), (&json!(user), &json!("de")));
-    let body: Value = lang.get(&preference(user)).await.json().await.unwrap();
+    assert_eq!((&body["user_id"], &body["language"]), (&json!(ada_id), &json!("de")));
+    let body: Value = ada.get(url.clone()).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["language"], "de");
+    // Bob sees only his own (none), whatever Ada set.
+    error(bob.get(url.clone()).send().await.unwrap(), StatusCode::NOT_FOUND).await;
+    // Nobody reads or sets a preference without a token.
+    error(anonymous.get(url.clone()).send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
+    error(anonymous.put(url.clone()).json(&json!({"language": "fr"})).send().await.unwrap(), StatusCode::UNAUTHORIZED)
+        .await;
 
-    let g = lang.greeting(&[("name", "Ada"), ("user_id", user)]).await;
+    let greeting = |client: reqwest::Client, query: Vec<(&'static str, &'static str)>| {
+        let url = lang.url(&["lang", "v1", "greeting"]);
+        async move {
+            let res = client.get(url).query(&query).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let g = greeting(ada.clone(), vec![("name", "Ada")]).await;
     assert_eq!(g, json!({"greeting": "Hallo, Ada!", "language": "de", "fallback": false}));
     // An explicit language wins over the preference.
-    assert_eq!(lang.greeting(&[("name", "Ada"), ("user_id", user), ("language", "es")]).await["language"], "es");
-    // Users without a preference get English.
-    assert_eq!(lang.greeting(&[("name", "Ada"), ("user_id", "someone-else")]).await["language"], "en");
+    assert_eq!(greeting(ada.clone(), vec![("name", "Ada"), ("language", "es")]).await["language"], "es");
+    // Without a token, or with another user's, Ada's preference is not used;
+    // the old `user_id` parameter is ignored.
+    assert_eq!(greeting(anonymous.clone(), vec![("name", "Ada")]).await["language"], "en");
+    assert_eq!(greeting(bob.clone(), vec![("name", "Ada")]).await["language"], "en");
+    let user_id: &'static str = Box::leak(ada_id.clone().into_boxed_str());
+    assert_eq!(greeting(anonymous.clone(), vec![("name", "Ada"), ("user_id", user_id)]).await["language"], "en");
+    // A token that is sent must be valid, even on a public route.
+    let res = with_token("not.a.jwt").get(lang.url(&["lang", "v1", "greeting"])).query(&[("name", "Ada")]).send().await;
+    error(res.unwrap(), StatusCode::UNAUTHORIZED).await;
 
     for bad in ["xx", "klingon", "", "fr'; --"] {
-        let res = lang.put(&preference(user), json!({"language": bad})).await;
+        let res = ada.put(url.clone()).json(&json!({"language": bad})).send().await.unwrap();
         let (code, _) = error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
         assert_eq!(code, "unknown_language", "{bad:?}");
     }
-    let body: Value = lang.get(&preference(user)).await.json().await.unwrap();
+    let body: Value = ada.get(url.clone()).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["language"], "de", "refused updates changed nothing");
 
-    let odd = "o'brien\"; DROP TABLE preferences;-- zoë/李";
-    assert_eq!(lang.put(&preference(odd), json!({"language": "fr"})).await.status(), 200);
-    let body: Value = lang.get(&preference(odd)).await.json().await.unwrap();
-    assert_eq!(body["user_id"], odd);
-    let long = "u".repeat(129);
-    error(lang.put(&preference(&long), json!({"language": "fr"})).await, StatusCode::BAD_REQUEST).await;
-
-    let stats: Value = lang.get(&["lang", "v1", "stats"]).await.json().await.unwrap();
-    assert_eq!(stats["preferences"], 2);
+    let stats = lang.stats().await;
+    assert_eq!(stats["preferences"], 1);
     assert!(stats["languages"].as_i64().unwrap() >= 10);
+}
+
+#[tokio::test]
+async fn translation_writes_need_an_admin_and_are_audited() {
+    let lang = spawn().await;
+    let (_, user) = lang.auth.user("ada@example.com").await;
+    let (admin_id, _) = lang.auth.admin("root@example.com").await;
+    let url = lang.url(&translation("en", "greeting"));
+    let pwned = json!({"template": "pwned {name}"});
+    let anonymous = reqwest::Client::new().put(url.clone()).json(&pwned).send().await.unwrap();
+    error(anonymous, StatusCode::UNAUTHORIZED).await;
+    error(with_token(&user).put(url.clone()).json(&pwned).send().await.unwrap(), StatusCode::FORBIDDEN).await;
+    error(
+        with_token(&user).delete(lang.url(&translation("fr", "greeting"))).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(lang.greeting(&[("name", "Ada")]).await["greeting"], "Hello, Ada!", "refused writes changed nothing");
+
+    let res = lang.put(&translation("en", "greeting"), json!({"template": "Hi, {name}!"})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(lang.greeting(&[("name", "Ada")]).await["greeting"], "Hi, Ada!");
+    assert_eq!(lang.delete(&translation("fr", "greeting")).await.status(), 204);
+
+    let audit: Value = lang.get(&["lang", "v1", "audit"]).await.json().await.unwrap();
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{audit}");
+    assert_eq!((&entries[0]["action"], &entries[0]["target"]), (&json!("translation.deleted"), &json!("fr/greeting")));
+    assert_eq!(entries[1]["action"], "translation.put");
+    assert_eq!(entries[1]["detail"], json!({"before": "Hello, {name}!", "after": "Hi, {name}!"}));
+    assert!(entries.iter().all(|e| e["actor"] == json!(admin_id) || e["actor"].is_string()));
+    error(with_token(&user).get(lang.url(&["lang", "v1", "audit"])).send().await.unwrap(), StatusCode::FORBIDDEN).await;
 }
 
 #[tokio::test]
@@ -315,7 +380,8 @@ async fn openapi_describes_every_route() {
         ("/lang/v1/greeting", &["get"][..]),
         ("/lang/v1/languages", &["get"]),
         ("/lang/v1/translations/{language}/{key}", &["get", "put", "delete"]),
-        ("/lang/v1/preferences/{user_id}", &["get", "put"]),
+        ("/lang/v1/preferences/me", &["get", "put"]),
+        ("/lang/v1/audit", &["get"]),
         ("/lang/v1/stats", &["get"]),
     ] {
         for m in methods {
@@ -328,7 +394,7 @@ async fn openapi_describes_every_route() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(params, ["name", "language", "user_id"]);
+    assert_eq!(params, ["name", "language"]);
     for s in ["Greeting", "Translation", "TemplateBody", "Preference", "ErrorBody"] {
         assert!(doc["components"]["schemas"][s].is_object(), "schema {s} missing");
     }

@@ -9,7 +9,7 @@ use std::{net::SocketAddr, time::Duration};
 use axum::Router;
 use platform::{CommonConfig, Env, db::DbConfig};
 use platform_proto::gateway::v1::gateway_service_client::GatewayServiceClient;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
@@ -30,19 +30,16 @@ pub async fn lang() -> SocketAddr {
     addr
 }
 
-/// A real auth service (cheap bcrypt).
+/// A real auth service (cheap bcrypt) that knows gateway's service identity.
 pub struct Auth {
     pub addr: SocketAddr,
+    pub fixture: auth::testing::Fixture,
 }
 
 impl Auth {
     pub async fn start() -> Self {
-        let mut config = auth::Config::from_env(&Env::from_pairs([("AUTH_BCRYPT_COST", "4")])).unwrap();
-        config.common = common("auth").await;
-        let server = auth::build(config).await.unwrap();
-        let addr = server.local_addr();
-        tokio::spawn(server.run_until(std::future::pending()));
-        Self { addr }
+        let fixture = auth::testing::Fixture::start().await;
+        Self { addr: fixture.addr, fixture }
     }
 
     pub fn jwks_url(&self) -> url::Url {
@@ -51,15 +48,12 @@ impl Auth {
 
     /// Signs up a fresh account; its access token.
     pub async fn token(&self, email: &str) -> String {
-        let res = reqwest::Client::new()
-            .post(format!("http://{}/auth/signup", self.addr))
-            .json(&json!({"email": email, "password": "correct horse battery staple"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201);
-        let body: Value = res.json().await.unwrap();
-        body["tokens"]["access_token"].as_str().unwrap().to_owned()
+        self.fixture.user(email).await.1
+    }
+
+    /// A fresh admin account; its access token (with the admin role).
+    pub async fn admin_token(&self, email: &str) -> String {
+        self.fixture.admin(email).await.1
     }
 }
 
@@ -94,6 +88,7 @@ pub async fn config(n: &Neighbours, env: &[(&str, &str)]) -> gateway::Config {
     config.auth_url = format!("http://{}", n.auth).parse().unwrap();
     config.authn.jwks_url =
         n.jwks.clone().unwrap_or_else(|| format!("http://{}/auth/.well-known/jwks.json", n.auth).parse().unwrap());
+    config.identity = Some(auth::testing::client_config(&format!("http://{}/auth/token", n.auth), "gateway"));
     config
 }
 

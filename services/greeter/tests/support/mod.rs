@@ -5,8 +5,49 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+pub use auth::testing::Fixture;
 use axum::{Router, routing::get};
 use platform::{CommonConfig, Env};
+use platform_proto::greeter::v1::greeter_service_client::GreeterServiceClient;
+use tonic::{service::interceptor::InterceptedService, transport::Channel};
+
+/// A real auth server: users' tokens, and greeter's and caller's identities.
+pub async fn auth() -> Fixture {
+    Fixture::start().await
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if self.0 != "Bearer " {
+            req.metadata_mut().insert("authorization", self.0.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// `authorization: Bearer <token>`; an empty token sends no header at all.
+pub fn bearer(token: &str) -> Bearer {
+    Bearer(format!("Bearer {token}").parse().unwrap())
+}
+
+pub type Client = GreeterServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A gRPC client presenting `token`.
+pub async fn client(base: impl std::fmt::Display, token: &str) -> Client {
+    let channel = Channel::from_shared(base.to_string()).unwrap().connect().await.unwrap();
+    GreeterServiceClient::with_interceptor(channel, bearer(token))
+}
+
+/// An HTTP client presenting `token` on every request.
+pub fn http(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
 
 pub fn common(service: &str) -> impl Future<Output = CommonConfig> {
     let service = service.to_owned();
@@ -38,14 +79,16 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
-/// A real caller service allowed to reach loopback targets.
-pub async fn caller() -> SocketAddr {
+/// A real caller service allowed to reach loopback targets, admitting greeter.
+pub async fn caller(auth: &Fixture) -> SocketAddr {
     let config = caller::Config {
         common: common("caller").await,
         fetch: caller::config::FetchConfig {
             allowed_networks: vec!["127.0.0.0/8".parse().unwrap()],
             ..Default::default()
         },
+        authn: auth.authn(),
+        allowed_clients: vec!["greeter".into()],
     };
     let server = caller::build(config).await.unwrap();
     let addr = server.local_addr();
@@ -53,18 +96,20 @@ pub async fn caller() -> SocketAddr {
     addr
 }
 
-pub async fn greeter_config(caller: SocketAddr, timeout: Duration) -> greeter::Config {
+pub async fn greeter_config(auth: &Fixture, caller: SocketAddr, timeout: Duration) -> greeter::Config {
     greeter::Config {
         common: common("greeter").await,
         caller_url: format!("http://{caller}").parse().unwrap(),
         caller: resilience::Policy { attempt_timeout: timeout, ..Default::default() },
         default_url: "http://127.0.0.1:9/".parse().unwrap(),
+        authn: auth.authn(),
+        identity: Some(auth.client("greeter")),
     }
 }
 
 /// greeter backed by `caller`, with the given deadline for caller calls.
-pub async fn greeter(caller: SocketAddr, timeout: Duration) -> SocketAddr {
-    let server = greeter::build(greeter_config(caller, timeout).await).await.unwrap();
+pub async fn greeter(auth: &Fixture, caller: SocketAddr, timeout: Duration) -> SocketAddr {
+    let server = greeter::build(greeter_config(auth, caller, timeout).await).await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));
     addr
@@ -81,6 +126,8 @@ pub fn dead_port() -> SocketAddr {
 pub struct GreeterProcess {
     child: Option<std::process::Child>,
     pub base: String,
+    /// A user's access token at the auth it trusts (set by tests that make one).
+    pub token: String,
 }
 
 impl GreeterProcess {
@@ -107,22 +154,27 @@ impl Drop for GreeterProcess {
     }
 }
 
-/// Starts the real greeter binary with `env` (plus its database and port)
-/// and waits until it is ready. `stdout` takes its JSON log lines.
-pub async fn spawn_binary(env: &[(&str, &str)], stdout: std::process::Stdio) -> GreeterProcess {
+/// Starts the real greeter binary with `env` (plus its database, port and
+/// `auth`'s keys and greeter identity) and waits until it is ready. `stdout`
+/// takes its JSON log lines.
+pub async fn spawn_binary(auth: &Fixture, env: &[(&str, &str)], stdout: std::process::Stdio) -> GreeterProcess {
     let db = testkit::database().await;
     let port = dead_port().port();
+    let identity = auth.client("greeter");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_greeter"))
         .env("PORT", port.to_string())
         // The harness's role has no password, so the redacted form is the URL.
         .env("DATABASE_URL", db.url.redacted())
         .env("LOG_FORMAT", "json")
+        .env("AUTH_JWKS_URL", auth.authn().jwks_url.as_str())
+        .env("AUTH_TOKEN_URL", identity.token_url.as_str())
+        .env("SERVICE_CLIENT_SECRET", identity.secret.expose())
         .envs(env.iter().copied())
         .stdout(stdout)
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let process = GreeterProcess { child: Some(child), base: format!("http://127.0.0.1:{port}") };
+    let process = GreeterProcess { child: Some(child), base: format!("http://127.0.0.1:{port}"), token: String::new() };
     let http = reqwest::Client::new();
     for _ in 0..400 {
         if http.get(format!("{}/readyz", process.base)).send().await.is_ok_and(|r| r.status() == 200) {
