@@ -1,6 +1,7 @@
-//! auth's development signing key: an Ed25519 private key in PKCS#8 PEM,
-//! generated into the data directory on first run and kept, so tokens
-//! issued before a restart still verify after it.
+//! Local secrets, made once in the data directory and kept: auth's signing
+//! key (an Ed25519 private key in PKCS#8 PEM), so tokens issued before a
+//! restart still verify after it, and each service's client secret, with
+//! the list of their hashes auth is configured with.
 
 use std::{io::Write, os::unix::fs::OpenOptionsExt, path::Path};
 
@@ -23,6 +24,37 @@ pub fn ensure(path: &Path) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// Makes each service's client secret unless it exists; `AUTH_CLIENTS` for
+/// them: `<service>:<hex SHA-256 of its secret>`, comma-separated.
+pub fn ensure_clients(data_dir: &Path, services: &[&str]) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut entries = Vec::new();
+    for service in services {
+        let path = crate::services::client_secret_file(data_dir, service);
+        if !path.is_file() {
+            std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
+            let mut bytes = [0u8; 32];
+            std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))?;
+            let secret = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+            write_new(&path, secret.as_bytes())?;
+        }
+        let secret = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let hash: String = Sha256::digest(secret.trim().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        entries.push(format!("{service}:{hash}"));
+    }
+    Ok(entries.join(","))
+}
+
+fn write_new(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents).with_context(|| format!("writing {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +72,19 @@ mod tests {
 
         // auth loads it as its signing key.
         auth::keys::SigningKey::from_pem(first.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn client_secrets_are_made_once_and_listed_by_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let clients = ensure_clients(dir.path(), &["greeter", "gateway"]).unwrap();
+        assert_eq!(clients, ensure_clients(dir.path(), &["greeter", "gateway"]).unwrap(), "kept");
+        let secret = std::fs::read_to_string(dir.path().join("clients/greeter.secret")).unwrap();
+        assert_eq!(secret.len(), 43);
+        let parsed = auth::config::Clients::parse(&clients).unwrap();
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(secret.as_bytes()).into();
+        assert_eq!(parsed.0["greeter"], digest);
+        assert!(!clients.contains(&secret), "auth is given hashes, never secrets");
     }
 }

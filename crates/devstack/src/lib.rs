@@ -10,6 +10,7 @@
 //! signal or a death stops everything in order. `devstack status` and
 //! `devstack psql` find the stack through [`state`].
 
+pub mod admin;
 pub mod children;
 pub mod cli;
 pub mod edge;

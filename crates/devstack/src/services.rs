@@ -19,10 +19,10 @@ pub struct Service {
 
 /// Every service, in an order that starts peers first.
 pub const SERVICES: [Service; 5] = [
-    Service { name: "caller", port: 8081, peers: &[] },
-    Service { name: "lang", port: 3000, peers: &[] },
     Service { name: "auth", port: 8090, peers: &[] },
-    Service { name: "greeter", port: 8080, peers: &["caller"] },
+    Service { name: "caller", port: 8081, peers: &["auth"] },
+    Service { name: "lang", port: 3000, peers: &["auth"] },
+    Service { name: "greeter", port: 8080, peers: &["caller", "auth"] },
     Service { name: "gateway", port: 8082, peers: &["lang", "auth"] },
 ];
 
@@ -32,6 +32,14 @@ pub const CALLER_ALLOWED_NETWORKS: &str = "127.0.0.0/8,::1/128";
 
 /// The auth signing key's file name inside the data directory.
 pub const SIGNING_KEY_FILE: &str = "auth-signing-key.pem";
+
+/// The service that issues tokens; every other service has a client identity at it.
+pub const AUTH: &str = "auth";
+
+/// Where a service's client secret is kept in the data directory.
+pub fn client_secret_file(data_dir: &Path, service: &str) -> std::path::PathBuf {
+    data_dir.join("clients").join(format!("{service}.secret"))
+}
 
 impl Service {
     pub fn database(&self) -> String {
@@ -91,7 +99,14 @@ impl Ports {
 
 /// The environment a service starts with, on top of devstack's own (so
 /// `RUST_LOG` or `LOG_FORMAT` set by the user reach every service).
-pub fn environment(service: &Service, ports: &Ports, data_dir: &Path, edge: bool) -> Vec<(String, String)> {
+/// `clients`: auth's `AUTH_CLIENTS` value (each client's id and secret hash).
+pub fn environment(
+    service: &Service,
+    ports: &Ports,
+    data_dir: &Path,
+    edge: bool,
+    clients: &str,
+) -> Vec<(String, String)> {
     let mut env = vec![
         ("HOST".to_owned(), "127.0.0.1".to_owned()),
         ("PORT".to_owned(), ports.of(service.name).to_string()),
@@ -107,17 +122,26 @@ pub fn environment(service: &Service, ports: &Ports, data_dir: &Path, edge: bool
             env.push(("AUTH_SIGNING_KEY_FILE".to_owned(), key.display().to_string()));
             // The signing key comes from the file; a value inherited from the shell would clash.
             env.push(("AUTH_SIGNING_KEY".to_owned(), String::new()));
+            env.push(("AUTH_CLIENTS".to_owned(), clients.to_owned()));
+            env.push(("AUTH_CLIENTS_FILE".to_owned(), String::new()));
             if edge {
                 // Behind the local edge every client arrives from loopback; believe the
                 // edge's X-Forwarded-For so per-address throttling sees the real client.
-                env.push(("AUTH_TRUSTED_PROXIES".to_owned(), CALLER_ALLOWED_NETWORKS.to_owned()));
+                let trusted = edge::Edge::default_source().trusted_proxies("local").unwrap_or_default().join(",");
+                env.push(("AUTH_TRUSTED_PROXIES".to_owned(), trusted));
             }
         }
         "caller" => env.push(("CALLER_ALLOWED_NETWORKS".to_owned(), CALLER_ALLOWED_NETWORKS.to_owned())),
         _ => {}
     }
-    if service.peers.contains(&"auth") {
-        env.push(("AUTH_JWKS_URL".to_owned(), format!("{}/auth/.well-known/jwks.json", ports.url("auth"))));
+    if service.name != AUTH {
+        // Every other service verifies tokens itself and has a service identity.
+        let auth = ports.url(AUTH);
+        env.push(("AUTH_JWKS_URL".to_owned(), format!("{auth}/auth/.well-known/jwks.json")));
+        env.push(("AUTH_TOKEN_URL".to_owned(), format!("{auth}/auth/token")));
+        let secret = client_secret_file(data_dir, service.name);
+        env.push(("SERVICE_CLIENT_SECRET_FILE".to_owned(), secret.display().to_string()));
+        env.push(("SERVICE_CLIENT_SECRET".to_owned(), String::new()));
     }
     env
 }
@@ -127,7 +151,7 @@ mod tests {
     use super::*;
 
     fn env_of(name: &str, ports: &Ports, edge: bool) -> BTreeMap<String, String> {
-        environment(by_name(name).unwrap(), ports, Path::new("/data"), edge).into_iter().collect()
+        environment(by_name(name).unwrap(), ports, Path::new("/data"), edge, "greeter:00").into_iter().collect()
     }
 
     #[test]
@@ -171,8 +195,12 @@ mod tests {
         let auth = env_of("auth", &ports, false);
         assert_eq!(auth["AUTH_SIGNING_KEY_FILE"], "/data/auth-signing-key.pem");
         assert_eq!(auth["AUTH_SIGNING_KEY"], "");
-        assert!(!auth.contains_key("AUTH_TRUSTED_PROXIES"));
+        assert_eq!(auth["AUTH_CLIENTS"], "greeter:00");
+        assert!(!auth.contains_key("AUTH_TRUSTED_PROXIES") && !auth.contains_key("SERVICE_CLIENT_SECRET_FILE"));
         assert_eq!(env_of("auth", &ports, true)["AUTH_TRUSTED_PROXIES"], "127.0.0.0/8,::1/128");
+        assert_eq!(greeter["SERVICE_CLIENT_SECRET_FILE"], "/data/clients/greeter.secret");
+        assert_eq!(greeter["AUTH_TOKEN_URL"], "http://127.0.0.1:18090/auth/token");
+        assert_eq!(caller["AUTH_JWKS_URL"], "http://127.0.0.1:18090/auth/.well-known/jwks.json");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use sqlx::Connection;
 use tokio::task::JoinSet;
 
 use crate::{
-    edge, keys,
+    admin, edge, keys,
     output::{Output, table},
     paths::BinaryFinder,
     ports, postgres, probe,
@@ -86,9 +86,11 @@ pub async fn run(opts: Options) -> anyhow::Result<ExitCode> {
     if plan.services.iter().any(|(s, _)| s.name == "auth") && keys::ensure(&key)? {
         out.say(format!("made auth's signing key: {}", key.display()));
     }
+    let clients: Vec<&str> = SERVICES.iter().map(|s| s.name).filter(|n| *n != services::AUTH).collect();
+    let clients = keys::ensure_clients(&data_dir, &clients)?;
 
     let mut stack = Stack::new(out)?;
-    let outcome = match start(&mut stack, &plan, edge, &data_dir, started).await {
+    let outcome = match start(&mut stack, &plan, edge, &data_dir, &clients, started).await {
         Ok(edge) => {
             state.edge = edge.as_ref().ok().map(edge::Plan::ports);
             if let Err(e) = state::write(&data_dir, &state) {
@@ -159,6 +161,7 @@ async fn start(
     plan: &Plan,
     edge: Result<edge::Candidate, String>,
     data_dir: &Path,
+    clients: &str,
     started: Instant,
 ) -> Result<EdgeOutcome, Stop> {
     let out = stack.out;
@@ -191,7 +194,10 @@ async fn start(
         }
         Err(_) => None,
     };
-    start_services(stack, plan, edge.is_ok(), data_dir, started).await?;
+    start_services(stack, plan, edge.is_ok(), data_dir, clients, started).await?;
+    if let Some((_, auth)) = plan.services.iter().find(|(s, _)| s.name == services::AUTH) {
+        stack.during(admin::ensure(auth, &plan.ports, data_dir, out)).await??;
+    }
     if let Some(ready) = edge_ready {
         stack.during(ready).await?.context("the edge's readiness probe")?.context("the edge never became ready")?;
         out.say(format!("edge ready ({:.2}s)", started.elapsed().as_secs_f64()));
@@ -205,6 +211,7 @@ async fn start_services(
     plan: &Plan,
     edge: bool,
     data_dir: &Path,
+    clients: &str,
     started: Instant,
 ) -> Result<(), Stop> {
     let selected: HashSet<&str> = plan.services.iter().map(|(s, _)| s.name).collect();
@@ -218,7 +225,7 @@ async fn start_services(
         waiting = later;
         for (service, binary) in now {
             let mut cmd = tokio::process::Command::new(binary);
-            cmd.envs(services::environment(service, &plan.ports, data_dir, edge));
+            cmd.envs(services::environment(service, &plan.ports, data_dir, edge, clients));
             stack.start(service.name, cmd)?;
             let (client, url, name) =
                 (client.clone(), format!("{}/readyz", plan.ports.url(service.name)), service.name);
@@ -269,6 +276,13 @@ fn announce(out: Output, plan: &Plan, edge: &EdgeOutcome, data_dir: &Path, start
     out.plain("");
     if let Err(reason) = edge {
         out.warn(format!("running WITHOUT the edge (Traefik): {reason}"));
+    }
+    if plan.services.iter().any(|(s, _)| s.name == services::AUTH) {
+        out.plain(format!(
+            "local admin: {} (password in {}); POST it to /auth/login",
+            admin::EMAIL,
+            admin::password_file(data_dir).display()
+        ));
     }
     out.plain(out.bold(&format!("platform ready in {:.2}s", started.elapsed().as_secs_f64())));
     out.plain("Ctrl-C stops everything");

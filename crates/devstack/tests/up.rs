@@ -190,7 +190,15 @@ fn devstack(data_dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 async fn post(url: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+    post_as(url, None, body).await
+}
+
+async fn post_as(url: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut req = reqwest::Client::new().post(url).json(&body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let r = req.send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -201,17 +209,29 @@ async fn get(url: &str) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn greet(ports: &Ports, name: &str) -> Value {
+/// Logs in (or, the first time, signs up) `email`; its access token.
+async fn token(ports: &Ports, email: &str, password: &str) -> String {
+    let credentials = json!({"email": email, "password": password});
+    let (status, body) = post(&format!("{}/auth/login", ports.url("auth")), credentials.clone()).await;
+    if status == 200 {
+        return body["access_token"].as_str().unwrap().to_owned();
+    }
+    let (status, body) = post(&format!("{}/auth/signup", ports.url("auth")), credentials).await;
+    assert_eq!(status, 201, "{body}");
+    body["tokens"]["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn greet(ports: &Ports, token: &str, name: &str) -> Value {
     let url = format!("{}/greeter.v1.GreeterService/Greet", ports.url("greeter"));
     let target = format!("{}/healthz", ports.url("caller"));
-    let (status, body) = post(&url, json!({ "name": name, "url": target })).await;
+    let (status, body) = post_as(&url, Some(token), json!({ "name": name, "url": target })).await;
     assert_eq!(status, 200, "{body}");
     body
 }
 
-async fn greetings(ports: &Ports) -> Vec<String> {
+async fn greetings(ports: &Ports, token: &str) -> Vec<String> {
     let url = format!("{}/greeter.v1.GreeterService/ListGreetings", ports.url("greeter"));
-    let (status, body) = post(&url, json!({ "pageSize": 50 })).await;
+    let (status, body) = post_as(&url, Some(token), json!({ "pageSize": 50 })).await;
     assert_eq!(status, 200, "{body}");
     body["greetings"]
         .as_array()
@@ -267,16 +287,22 @@ async fn up_runs_the_platform_keeps_its_data_and_stops_cleanly() {
         assert!(out.contains("running WITHOUT the edge (Traefik): no `traefik` on PATH"), "{out}");
     }
 
-    // greeter → caller → a loopback URL: the peer address and caller's loopback opening work.
-    let greeting = greet(&ports, "Ada").await;
+    // greeter → caller → a loopback URL: the peer address, greeter's service
+    // identity at caller and caller's loopback opening work.
+    let ada = token(&ports, "ada@example.com", "correct horse battery").await;
+    let greeting = greet(&ports, &ada, "Ada").await;
     assert_eq!(greeting["externalStatus"], 200, "{greeting}");
-    let (status, body) = post(
-        &format!("{}/auth/signup", ports.url("auth")),
-        json!({"email": "ada@example.com", "password": "correct horse battery"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
     let kid = signing_kid(&ports).await;
+    // The local admin was made, and its password kept.
+    assert!(out.contains("local admin: admin@platform.localhost"), "{out}");
+    let password = std::fs::read_to_string(data.join("admin-password")).unwrap();
+    let admin = token(&ports, "admin@platform.localhost", password.trim()).await;
+    let (status, body) =
+        post_as(&format!("{}/gateway.v1.GatewayService/Metrics", ports.url("gateway")), Some(&admin), json!({})).await;
+    assert_eq!(status, 200, "the admin reads Metrics: {body}");
+    let (status, _) =
+        post_as(&format!("{}/gateway.v1.GatewayService/Metrics", ports.url("gateway")), Some(&ada), json!({})).await;
+    assert_eq!(status, 403, "a user does not");
 
     // Every role reaches its own database, and no other.
     let pg = ports.postgres;
@@ -321,7 +347,8 @@ async fn up_runs_the_platform_keeps_its_data_and_stops_cleanly() {
     let mut up = Up::start(&data, &ports, &[], &[]);
     up.ready();
     assert!(!up.text().contains("creating the PostgreSQL cluster"), "{}", up.text());
-    assert!(greetings(&ports).await.contains(&"Ada".to_owned()));
+    let ada = token(&ports, "ada@example.com", "correct horse battery").await;
+    assert!(greetings(&ports, &ada).await.contains(&"Ada".to_owned()));
     assert_eq!(signing_kid(&ports).await, kid);
     let (status, body) = post(
         &format!("{}/auth/login", ports.url("auth")),
@@ -335,7 +362,14 @@ async fn up_runs_the_platform_keeps_its_data_and_stops_cleanly() {
     // --fresh: a new cluster and a new key.
     let mut up = Up::start(&data, &ports, &["--fresh"], &[]);
     up.ready();
-    assert!(greetings(&ports).await.is_empty());
+    let (status, _) = post(
+        &format!("{}/auth/login", ports.url("auth")),
+        json!({"email": "ada@example.com", "password": "correct horse battery"}),
+    )
+    .await;
+    assert_eq!(status, 401, "the account is gone");
+    let grace = token(&ports, "grace@example.com", "correct horse battery").await;
+    assert!(greetings(&ports, &grace).await.is_empty());
     assert_ne!(signing_kid(&ports).await, kid);
     assert!(up.terminate().success());
     all_stopped(&ports, &data);
@@ -382,7 +416,7 @@ fn psql_lists_the_services_when_given_an_unknown_one() {
     let out = devstack(dir.path(), &["psql", "greter"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("\"greter\"") && err.contains("caller, lang, auth, greeter, gateway"), "{err}");
+    assert!(err.contains("\"greter\"") && err.contains("auth, caller, lang, greeter, gateway"), "{err}");
 }
 
 fn which_traefik() -> Option<PathBuf> {

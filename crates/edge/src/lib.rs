@@ -23,6 +23,7 @@ mod addresses;
 mod error;
 mod json;
 mod render;
+mod routes;
 mod source;
 mod validate;
 
@@ -31,6 +32,7 @@ use std::path::Path;
 pub use addresses::{Addresses, LOCAL_PORTS};
 pub use error::Error;
 pub use render::{METRICS_ENTRYPOINT, StaticOptions};
+pub use routes::Routed;
 
 /// `deploy/edge/edge.toml` as it was when this crate was built.
 pub const SOURCE: &str = include_str!("../../../deploy/edge/edge.toml");
@@ -83,6 +85,20 @@ impl Edge {
     /// The services the edge routes to, by name; [`Edge::render_dynamic`] needs an address for each.
     pub fn upstreams(&self) -> impl Iterator<Item = &str> {
         self.source.upstreams.keys().map(String::as_str)
+    }
+
+    /// The router that takes `method path`, with the access level its
+    /// middlewares enforce (`public`, `user` or `admin`); `None` when no
+    /// router matches (not routed). An error for a rule it cannot evaluate
+    /// or a priority tie.
+    pub fn route(&self, method: &str, path: &str) -> Result<Option<Routed>, String> {
+        routes::route(&self.source, method, path)
+    }
+
+    /// The addresses the edge reaches services from where it runs in
+    /// `environment` (`local` or `kubernetes`), for auth's `AUTH_TRUSTED_PROXIES`.
+    pub fn trusted_proxies(&self, environment: &str) -> Option<&[String]> {
+        self.source.trusted_proxies.get(environment).map(Vec::as_slice)
     }
 
     /// Traefik's static configuration (entry points, file provider, access log, metrics, ping, log).

@@ -15,6 +15,10 @@ pub(crate) struct Source {
     pub routers: Vec<Router>,
     #[serde(default)]
     pub middlewares: BTreeMap<String, Value>,
+    /// Where the edge's requests come from, by environment (`local`,
+    /// `kubernetes`): auth's `AUTH_TRUSTED_PROXIES`. Not rendered for Traefik.
+    #[serde(default)]
+    pub trusted_proxies: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -47,7 +47,26 @@ pub(crate) fn problems(source: &Source) -> Vec<String> {
     routers(source, &mut problems);
     middlewares(source, &mut problems);
     unused(source, &mut problems);
+    trusted_proxies(source, &mut problems);
     problems
+}
+
+fn trusted_proxies(source: &Source, problems: &mut Vec<String>) {
+    for (environment, cidrs) in &source.trusted_proxies {
+        for cidr in cidrs {
+            let valid = cidr.split_once('/').is_some_and(|(addr, len)| {
+                let max = match addr.parse::<std::net::IpAddr>() {
+                    Ok(std::net::IpAddr::V4(_)) => 32,
+                    Ok(std::net::IpAddr::V6(_)) => 128,
+                    Err(_) => return false,
+                };
+                len.parse::<u8>().is_ok_and(|len| len <= max)
+            });
+            if !valid {
+                problems.push(format!("trusted_proxies.{environment}: `{cidr}` is not a CIDR such as 127.0.0.0/8"));
+            }
+        }
+    }
 }
 
 fn entrypoint(source: &Source, problems: &mut Vec<String>) {
