@@ -37,6 +37,17 @@ rec {
 
   dynamic = fromJSON (readFile dynamicFile);
 
+  # edge.toml's [trusted_proxies]: where the edge's requests reach auth from,
+  # by where the platform runs (`local`: devstack and the VM tests;
+  # `kubernetes`: both Kubernetes environments). auth believes
+  # X-Forwarded-For only from these (AUTH_TRUSTED_PROXIES, comma-separated).
+  trustedProxies = source.trusted_proxies or { };
+  trustedProxiesEnv = where: {
+    AUTH_TRUSTED_PROXIES = lib.concatStringsSep "," (
+      source.trusted_proxies.${where} or (throw "deploy/edge/edge.toml: no trusted_proxies.${where}")
+    );
+  };
+
   webPort = source.entrypoint.port;
   metricsPort = source.entrypoint.metrics_port;
 

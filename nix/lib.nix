@@ -133,6 +133,7 @@ rec {
       database = "${name}_db";
       kind = "grpc";
       peers = [ ];
+      tokenIssuer = false;
       env = { };
       description = "the platform's ${name} service";
       crateDir = "services/${name}";
@@ -156,6 +157,36 @@ rec {
           throw "nix/services.nix: ${entry.name} names unknown peer ${peer}"
       ) entry.peers
     );
+
+  # The DATABASE_URL of a service on the local PostgreSQL: over the Unix
+  # socket as the role named after the service (peer authentication, no
+  # password), as the NixOS module runs it.
+  localDatabaseUrl =
+    entry: "postgres://${entry.name}@localhost/${entry.database}?host=/run/postgresql";
+
+  # The one declared service that issues tokens (`tokenIssuer = true`: auth).
+  issuer =
+    declared:
+    let
+      found = lib.filter (s: s.tokenIssuer) (lib.attrValues declared);
+    in
+    if lib.length found == 1 then
+      lib.head found
+    else
+      throw "nix/services.nix: exactly one service must set tokenIssuer = true, not ${toString (lib.length found)}";
+
+  # Whether an entry is a client of the issuer: it verifies the issuer's
+  # tokens and has a client identity there (client id = its name).
+  isTokenClient = entry: !entry.tokenIssuer;
+
+  # The names of the token clients among `services`, sorted.
+  tokenClients = services: attrNames (filterAttrs (_: isTokenClient) services);
+
+  # What a token client reads to reach the issuer at base URL `issuerUrl`.
+  tokenEnv = issuerUrl: {
+    AUTH_JWKS_URL = "${issuerUrl}/auth/.well-known/jwks.json";
+    AUTH_TOKEN_URL = "${issuerUrl}/auth/token";
+  };
 
   # Everything the rest of the Nix layer needs to know about the platform.
   #   declared  every entry of services.nix, normalized
@@ -186,6 +217,10 @@ rec {
       entry,
       version,
     }:
+    let
+      # A peer by its Service's name in the same namespace.
+      serviceUrl = peer: "http://${peer.name}:${toString peer.port}";
+    in
     {
       inherit (entry)
         name
@@ -209,7 +244,8 @@ rec {
         LOG_FORMAT = "json";
         OTEL_SERVICE_NAME = entry.name;
       }
-      // peerEnv declared (peer: "http://${peer.name}:${toString peer.port}") entry
+      // peerEnv declared serviceUrl entry
+      // lib.optionalAttrs (isTokenClient entry) (tokenEnv (serviceUrl (issuer declared)))
       // entry.env;
       # DATABASE_URL carries a password: it comes from this Secret, not from env.
       # (In dev the Secret's `password` key is also the role's password.)
@@ -217,6 +253,24 @@ rec {
         name = "${entry.name}-db";
         key = "url";
       };
+      # A token client's secret (SERVICE_CLIENT_SECRET_FILE), and the issuer's
+      # file of clients (AUTH_CLIENTS_FILE): Secrets, mounted as files.
+      clientSecret =
+        if isTokenClient entry then
+          {
+            name = "${entry.name}-client";
+            key = "secret";
+          }
+        else
+          null;
+      clientsSecret =
+        if entry.tokenIssuer then
+          {
+            name = "${entry.name}-clients";
+            key = "clients";
+          }
+        else
+          null;
       probes = {
         liveness = {
           path = entry.healthPath;

@@ -3,9 +3,16 @@
 #
 #   services.platform.<name> = { enable, package, host, port, databaseUrl,
 #     createLocalDatabase, peers, environment, environmentFile, openFirewall }
+#   plus, for every service but the token issuer (auth), clientSecretFile,
+#   and for the issuer, clientsFile.
 #
 # The unit is platform-<name>.service; it runs as a dynamic user named <name>,
 # which is also its PostgreSQL role (peer authentication over the socket).
+# It starts after the units of its peers that run on the same machine.
+#
+# Secret files (clientSecretFile, clientsFile) are read by systemd as root
+# and handed to the unit with LoadCredential=, so the dynamic user reads them
+# from its credentials directory (%d) and they never enter the Nix store.
 {
   name,
   entry,
@@ -33,10 +40,39 @@ let
   platformLib = import ./lib.nix { inherit lib; };
   cfg = config.services.platform.${name};
 
+  # auth: it issues the tokens; every other service is its client.
+  issuer = platformLib.issuer declared;
+  isClient = platformLib.isTokenClient entry;
+
+  # A file outside the store, as a string: a Nix path literal would be
+  # copied into the world-readable store, which secrets must never be.
+  secretFileType = types.nullOr (
+    types.pathWith {
+      inStore = false;
+      absolute = true;
+    }
+  );
+
   # A peer's local address: its configured port when its module is loaded,
   # the port from services.nix otherwise.
   localPeerUrl =
     peer: "http://127.0.0.1:${toString (config.services.platform.${peer}.port or declared.${peer}.port)}";
+
+  # Where this service reaches the issuer: the issuer's peer URL when it is
+  # a peer (it is, for every client in nix/services.nix), else the local one.
+  issuerUrl = cfg.peers.${issuer.name} or (localPeerUrl issuer.name);
+
+  # The peers whose units run on this machine: this unit starts after them.
+  localPeerUnits = map (peer: "platform-${peer}.service") (
+    lib.filter (peer: config.services.platform.${peer}.enable or false) entry.peers
+  );
+
+  # name -> file, handed to the unit by LoadCredential= (read as root).
+  credentials =
+    lib.optionalAttrs (isClient && cfg.clientSecretFile != null) {
+      client-secret = cfg.clientSecretFile;
+    }
+    // lib.optionalAttrs (entry.tokenIssuer && cfg.clientsFile != null) { clients = cfg.clientsFile; };
 
   # postgresql.target (NixOS >= 25.11) is reached once the server runs and
   # postgresql-setup.service has created the databases and roles.
@@ -79,7 +115,7 @@ in
 
     databaseUrl = mkOption {
       type = types.str;
-      default = "postgres://${name}@localhost/${entry.database}?host=/run/postgresql";
+      default = platformLib.localDatabaseUrl entry;
       description = ''
         DATABASE_URL. The default reaches the local PostgreSQL over its Unix
         socket as role `${name}` with peer authentication, so it holds no
@@ -139,6 +175,38 @@ in
       default = false;
       description = "Open `port` in the firewall.";
     };
+  }
+  // lib.optionalAttrs isClient {
+    clientSecretFile = mkOption {
+      type = secretFileType;
+      default = null;
+      example = "/run/secrets/${name}-client-secret";
+      description = ''
+        A file holding this service's client secret at ${issuer.name} (one
+        line; its client id is `${name}`), with which it gets service tokens
+        from ${issuer.name}'s token endpoint (AUTH_TOKEN_URL) for the calls
+        that need one. systemd reads it as root and passes it with
+        LoadCredential= (SERVICE_CLIENT_SECRET_FILE points into the unit's
+        credentials directory), so only this unit can read it and it stays
+        out of the Nix store. ${issuer.name} must know the secret's SHA-256
+        (services.platform.${issuer.name}.clientsFile). null: no identity,
+        and calls that need a service token fail.
+      '';
+    };
+  }
+  // lib.optionalAttrs entry.tokenIssuer {
+    clientsFile = mkOption {
+      type = secretFileType;
+      default = null;
+      example = "/run/secrets/${name}-clients";
+      description = ''
+        The services' client identities (AUTH_CLIENTS_FILE): one
+        `<client_id>:<lowercase hex SHA-256 of its secret>` entry per line
+        (or comma), e.g. `greeter:9f86d0…`; blank lines and `#` comments are
+        ignored. Passed with LoadCredential= like the clients' secret files.
+        null: no client may get a service token.
+      '';
+    };
   };
 
   config = mkIf cfg.enable (mkMerge [
@@ -154,7 +222,7 @@ in
         # Wants=, not Requires=: a PostgreSQL restart must not stop the
         # service; it reports not-ready and reconnects on its own.
         wants = optionals cfg.createLocalDatabase [ "postgresql.target" ];
-        after = [ "network.target" ] ++ optionals cfg.createLocalDatabase postgresqlUnits;
+        after = [ "network.target" ] ++ optionals cfg.createLocalDatabase postgresqlUnits ++ localPeerUnits;
 
         environment = {
           HOST = cfg.host;
@@ -163,12 +231,19 @@ in
           OTEL_SERVICE_NAME = name;
         }
         // lib.mapAttrs' (peer: url: lib.nameValuePair (platformLib.peerEnvVar peer) url) cfg.peers
+        // lib.optionalAttrs isClient (platformLib.tokenEnv issuerUrl)
+        // lib.optionalAttrs (credentials ? client-secret) {
+          SERVICE_CLIENT_SECRET_FILE = "%d/client-secret";
+        }
+        // lib.optionalAttrs (credentials ? clients) { AUTH_CLIENTS_FILE = "%d/clients"; }
         // entry.env
         // cfg.environment;
 
         serviceConfig = {
           ExecStart = lib.getExe' cfg.package name;
           EnvironmentFile = optional (cfg.environmentFile != null) cfg.environmentFile;
+          # %d in the environment above is the directory these land in.
+          LoadCredential = lib.mapAttrsToList (id: file: "${id}:${file}") credentials;
           DynamicUser = true;
           User = name;
           Group = name;

@@ -242,7 +242,7 @@ let
   # from the flake's own modules, behind Traefik configured from the
   # committed edge files (so only once those exist).
   vmCommon = import ./tests/vm-common.nix {
-    inherit platform edge;
+    inherit platform platformLib edge;
     nixosModule = self.nixosModules.default;
   };
   vmTests = lib.optionalAttrs edge.present {

@@ -54,13 +54,17 @@ rec {
     namespace: service:
     "http://${service.name}.${namespace}.svc.cluster.local:${toString service.port}";
 
-  # Which services call `name`: those naming it as a peer, and for auth the
-  # token verifiers too (they fetch its JWKS).
+  # Which services call `name`: those naming it as a peer, and for the token
+  # issuer (auth) every token verifier too (they fetch its JWKS and get
+  # their service tokens there).
   callersOf =
     services: name:
+    let
+      isIssuer = services.${name}.tokenIssuer or false;
+    in
     lib.attrNames (
       lib.filterAttrs (
-        _: s: lib.elem name s.peers || (name == "auth" && s.verifiesTokens && s.name != "auth")
+        _: s: s.name != name && (lib.elem name s.peers || (isIssuer && s.verifiesTokens))
       ) services
     );
 

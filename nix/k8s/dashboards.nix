@@ -1,8 +1,9 @@
 # A Grafana dashboard per service, from the metrics every service exports
 # (crates/platform): rpc_requests_total and rpc_request_duration_seconds by
-# method, protocol and status, and for services that call others
-# upstream_breaker_state by upstream. Prometheus adds the `service` label
-# (the pod's app.kubernetes.io/name) when it scrapes; see ./observability.nix.
+# method, protocol and status, and for services that call others through
+# circuit breakers upstream_breaker_state by upstream. Prometheus adds the
+# `service` label (the pod's app.kubernetes.io/name) when it scrapes; see
+# ./observability.nix.
 { lib }:
 let
   datasource = {
@@ -76,7 +77,7 @@ in
           targets = [ (target "A" "sum(up{${sel}})" "up") ];
         })
       ]
-      ++ lib.optional (s.peers != [ ]) (
+      ++ lib.optional (s.callsThroughBreakers or (s.peers != [ ])) (
         panel 6 "Circuit breaker state by upstream (0 closed, 1 half-open, 2 open)" (at 6 16 18 6) {
           type = "state-timeline";
           fieldConfig = {

@@ -18,8 +18,8 @@ let
   platform = platformLib.platform { inherit root; };
 
   # Kubernetes defaults of every service whose crate exists, and whether it
-  # verifies tokens itself (its crate depends on crates/authn, which reads
-  # AUTH_JWKS_URL and so calls auth).
+  # verifies tokens itself: every service but the issuer (auth) does, with
+  # AUTH_JWKS_URL, and so calls auth (nix/services.nix `tokenIssuer`).
   services = lib.mapAttrs (
     _: entry:
     platformLib.k8sDefaults {
@@ -28,7 +28,13 @@ let
       version = platformLib.crateVersion root entry.crateDir;
     }
     // {
-      verifiesTokens = lib.elem "crates/authn" (platformLib.pathDependencies root entry.crateDir);
+      verifiesTokens = platformLib.isTokenClient entry;
+      inherit (entry) tokenIssuer;
+      # Whether it calls a peer through a circuit breaker (an
+      # upstream_breaker_state series): any peer but the issuer, whose keys
+      # and token endpoint every client reaches through crates/authn, which
+      # has none. (gateway's own calls to auth have one; it calls lang too.)
+      callsThroughBreakers = lib.any (peer: !platform.declared.${peer}.tokenIssuer) entry.peers;
     }
   ) platform.services;
 

@@ -257,6 +257,15 @@ in
         default = platformSource.edge.entrypoint.port;
         defaultText = "deploy/edge/edge.toml's entrypoint.port (30081)";
       };
+      trustedProxies = mkOption {
+        type = types.listOf types.str;
+        default = platformSource.edge.trusted_proxies.kubernetes or [ ];
+        defaultText = "deploy/edge/edge.toml's trusted_proxies.kubernetes";
+        description = ''
+          CIDRs the edge's requests reach auth from (the pod network Traefik
+          runs in): auth believes their X-Forwarded-For (AUTH_TRUSTED_PROXIES).
+        '';
+      };
     };
 
     observability = {

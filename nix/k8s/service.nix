@@ -4,8 +4,12 @@
 # PodDisruptionBudget and a HorizontalPodAutoscaler.
 #
 # Secrets are referenced, never written: `<service>-db` (key `url`, the
-# DATABASE_URL) for every service, `auth-signing-key` (key `signing-key.pem`)
-# for auth. deploy/k8s/README.md says how to create them.
+# DATABASE_URL) for every service; `<service>-client` (key `secret`, its
+# client secret at auth: SERVICE_CLIENT_SECRET_FILE) for every service but
+# auth; `auth-signing-key` (key `signing-key.pem`) and `auth-clients` (key
+# `clients`, the clients' `<id>:<sha256>` lines: AUTH_CLIENTS_FILE) for auth.
+# All but the DATABASE_URL are mounted as files. deploy/k8s/README.md says
+# how to create them.
 #
 # Migrations need nothing here: every service applies its own at start, and
 # sqlx holds a PostgreSQL advisory lock while it does (crates/platform/src/db.rs),
@@ -24,16 +28,28 @@ let
   enabled = lib.filterAttrs (name: _: cfg.services.${name}.enable) services;
   edgeTargets = common.edgeTargets edge declared;
 
-  # Files a service reads from a Secret, mounted read-only under /run/secrets.
-  secretFiles = {
-    auth = [
+  # Files a service reads from a Secret, mounted read-only under
+  # /run/secrets/<secret>/<key>: the issuer's (auth's) signing key and its
+  # file of clients, every other service's client secret.
+  secretFiles =
+    s:
+    lib.optionals s.tokenIssuer [
       {
         env = "AUTH_SIGNING_KEY_FILE";
-        secret = "auth-signing-key";
+        secret = "${s.name}-signing-key";
         key = "signing-key.pem";
       }
-    ];
-  };
+      {
+        env = "AUTH_CLIENTS_FILE";
+        secret = s.clientsSecret.name;
+        inherit (s.clientsSecret) key;
+      }
+    ]
+    ++ lib.optional (s.clientSecret != null) {
+      env = "SERVICE_CLIENT_SECRET_FILE";
+      secret = s.clientSecret.name;
+      inherit (s.clientSecret) key;
+    };
 
   mkService =
     name: s:
@@ -44,7 +60,7 @@ let
         "app.kubernetes.io/version" = s.image.tag;
       };
       portName = if s.kind == "grpc" then "grpc" else "http";
-      files = secretFiles.${name} or [ ];
+      files = secretFiles s;
 
       env =
         s.env
@@ -53,8 +69,9 @@ let
           DATABASE_MAX_CONNECTIONS = toString cfg.database.maxConnections;
           DATABASE_CONNECT_TIMEOUT_SECS = toString cfg.database.connectTimeoutSecs;
         }
-        // lib.optionalAttrs s.verifiesTokens {
-          AUTH_JWKS_URL = "http://auth:${toString declared.auth.port}/auth/.well-known/jwks.json";
+        # Traefik's requests reach auth from the pod network edge.toml names.
+        // lib.optionalAttrs (name == "auth" && cfg.edge.trustedProxies != [ ]) {
+          AUTH_TRUSTED_PROXIES = lib.concatStringsSep "," cfg.edge.trustedProxies;
         }
         // lib.listToAttrs (
           map (f: lib.nameValuePair f.env "/run/secrets/${f.secret}/${f.key}") files
@@ -202,8 +219,11 @@ let
           };
         };
 
-        # Only the edge (if it routes here), the services that call this one,
-        # and Prometheus (for /metrics, on the same port) get in.
+        # Only the edge (if it routes here), the services that call this one
+        # (its callers by nix/services.nix's peers, and for auth every token
+        # verifier: caller admits greeter; lang the edge and gateway; auth
+        # the edge and every service; greeter and gateway the edge), and
+        # Prometheus (for /metrics, on the same port) get in.
         networkPolicies.${name} = {
           metadata.labels = labels;
           spec = {

@@ -279,9 +279,26 @@ let
       services.platform.caller.port = 9081;
       services.platform.auth.environmentFile = "/run/secrets/auth.env";
       services.platform.greeter.openFirewall = true;
+      services.platform.greeter.clientSecretFile = "/run/secrets/greeter-client";
+      services.platform.auth.clientsFile = "/run/secrets/auth-clients";
     }
   ];
   unit = name: all.systemd.services."platform-${name}";
+
+  # auth elsewhere: its clients follow their `auth` peer URL; no local
+  # unit to start after.
+  remoteAuth = evalSystem [
+    {
+      services.platform.lang = {
+        enable = true;
+        peers.auth = "https://auth.internal:8443";
+      };
+    }
+  ];
+
+  # Whether an option value is refused (the module system throws on use).
+  refused =
+    modules: !(builtins.tryEval (builtins.deepSeq (evalSystem modules).systemd.services null)).success;
 
   remoteDb = evalSystem [
     {
@@ -296,15 +313,17 @@ let
   nothing = evalSystem [ ];
 
   # What the NixOS manual renders: every option's description and default.
-  optionDocs = lib.optionAttrSetToDocList (
+  inherit
     (lib.evalModules {
       modules = [
         nixosStub
         { _module.args.pkgs = { }; }
       ]
       ++ lib.mapAttrsToList moduleFor declared;
-    }).options.services.platform
-  );
+    })
+    options
+    ;
+  optionDocs = lib.optionAttrSetToDocList options.services.platform;
 
   ports = lib.mapAttrsToList (_: s: s.port) declared;
   databases = lib.mapAttrsToList (_: s: s.database) declared;
@@ -323,7 +342,7 @@ let
   edge = import ../edge.nix { inherit lib; } root;
   edgeToml = edge.source;
   vmCommon = import ./vm-common.nix {
-    inherit platform edge;
+    inherit platform platformLib edge;
     nixosModule = outputs.nixosModules.default;
   };
 
@@ -387,6 +406,16 @@ let
   vmRestart = linuxChecks.vm-restart.nixosTest;
 
   servicePorts = lib.mapAttrs (_: s: s.port) services;
+
+  # crates/authn's tests run against services/auth (a dev-dependency), so
+  # every token verifier's closure has auth in it, and through nothing else
+  # for greeter and caller.
+  authOnlyThroughAuthn =
+    lib.elem "services/auth" (platformLib.pathDependencies root "crates/authn")
+    && lib.all (d: !(lib.elem "services/auth" (platformLib.pathDependencies root d))) [
+      "services/greeter"
+      "services/caller"
+    ];
   crateExists = dir: builtins.pathExists (root + "/${dir}/Cargo.toml");
 in
 {
@@ -412,12 +441,40 @@ in
     (eq "greeter" (lib.getAttrs [ "port" "database" "peers" ] declared.greeter) {
       port = 8080;
       database = "greeter_db";
-      peers = [ "caller" ];
+      peers = [
+        "caller"
+        "auth"
+      ];
     })
     (eq "gateway's peers" declared.gateway.peers [
       "lang"
       "auth"
     ])
+    (eq "caller's and lang's peers: auth (its keys)"
+      [ declared.caller.peers declared.lang.peers ]
+      [
+        [ "auth" ]
+        [ "auth" ]
+      ]
+    )
+    (eq "auth calls nobody" declared.auth.peers [ ])
+    (eq "auth is the one token issuer" (platformLib.issuer declared).name "auth")
+    (eq "every other service is a token client" (platformLib.tokenClients declared) [
+      "caller"
+      "gateway"
+      "greeter"
+      "lang"
+    ])
+    (check "every token client names the issuer among its peers" (
+      lib.all (s: !platformLib.isTokenClient s || lib.elem "auth" s.peers) (lib.attrValues declared)
+    ))
+    (check "peers form no cycle (units start after their peers)" (
+      let
+        reaches =
+          seen: name: lib.elem name seen || lib.any (reaches (seen ++ [ name ])) declared.${name}.peers;
+      in
+      lib.all (name: !(lib.any (reaches [ name ]) declared.${name}.peers)) (lib.attrNames declared)
+    ))
     (check "enabled services are exactly those whose crate exists" (
       lib.all (
         name: (services ? ${name}) == builtins.pathExists (root + "/services/${name}/Cargo.toml")
@@ -439,12 +496,14 @@ in
     (check "the workspace members include every service present" (
       lib.all (s: lib.elem s.crateDir (platformLib.workspaceMembers root)) (lib.attrValues services)
     ))
-    # Subsets, not exact lists: the crates grow shared dependencies.
-    (check "greeter's crate closure: itself, what it uses, caller (a dev-dependency) and no other service" (
+    # Subsets, not exact lists: the crates grow shared dependencies. auth is
+    # in a token verifier's closure only through crates/authn's own tests.
+    (check "greeter's crate closure: what it uses (authn too), caller (dev-dependency), no other" (
       let
         closure = platformLib.crateClosure root "services/greeter";
       in
       lib.all (d: lib.elem d closure) [
+        "crates/authn"
         "crates/platform"
         "crates/proto"
         "crates/testkit"
@@ -452,22 +511,24 @@ in
         "services/greeter"
       ]
       && lib.all (d: !(lib.elem d closure)) [
-        "services/auth"
         "services/lang"
         "services/gateway"
         "crates/devstack"
       ]
+      && (lib.elem "services/auth" closure -> authOnlyThroughAuthn)
     ))
-    (check "caller's crate closure: itself and shared crates only" (
+    (check "caller's crate closure: itself and shared crates only (and auth through authn's tests)" (
       let
         closure = platformLib.crateClosure root "services/caller";
       in
       lib.all (d: lib.elem d closure) [
+        "crates/authn"
         "crates/platform"
         "crates/proto"
         "services/caller"
       ]
-      && lib.all (d: lib.hasPrefix "crates/" d || d == "services/caller") closure
+      && lib.all (d: lib.hasPrefix "crates/" d || d == "services/caller" || d == "services/auth") closure
+      && (lib.elem "services/auth" closure -> authOnlyThroughAuthn)
     ))
     (check "every service's closure is made of workspace members" (
       lib.all (
@@ -492,6 +553,45 @@ in
     (eq "image tag from the crate version" outputs.lib.services.greeter.image.tag workspaceVersion)
     (eq "greeter reaches caller by its Service name" outputs.lib.services.greeter.env.CALLER_URL
       "http://caller:8081"
+    )
+    (eq "a token client reaches auth's keys and token endpoint by its Service name"
+      (lib.getAttrs [ "AUTH_URL" "AUTH_JWKS_URL" "AUTH_TOKEN_URL" ] outputs.lib.services.lang.env)
+      {
+        AUTH_URL = "http://auth:8090";
+        AUTH_JWKS_URL = "http://auth:8090/auth/.well-known/jwks.json";
+        AUTH_TOKEN_URL = "http://auth:8090/auth/token";
+      }
+    )
+    (check "auth reads neither (it is the issuer)" (
+      !(outputs.lib.services.auth.env ? AUTH_JWKS_URL)
+      && !(outputs.lib.services.auth.env ? AUTH_TOKEN_URL)
+    ))
+    (eq "Secrets: a client secret for each client, the clients file for auth"
+      (lib.mapAttrs (_: s: [
+        s.clientSecret
+        s.clientsSecret
+      ]) outputs.lib.services)
+      (
+        lib.mapAttrs (
+          name: _:
+          if name == "auth" then
+            [
+              null
+              {
+                name = "auth-clients";
+                key = "clients";
+              }
+            ]
+          else
+            [
+              {
+                name = "${name}-client";
+                key = "secret";
+              }
+              null
+            ]
+        ) services
+      )
     )
     (eq "listen on all addresses in a pod" outputs.lib.services.caller.env.HOST "0.0.0.0")
     (eq "non-root" outputs.lib.services.caller.securityContext.runAsUser 65532)
@@ -544,8 +644,9 @@ in
         "services/caller/migrations"
         "crates/proto"
       ]
+      && lib.elem "crates/authn" paths
       && !(lib.elem "README.md" paths)
-      && !(lib.elem "crates/authn" paths)
+      && !(lib.elem "services/lang" paths)
       && !(lib.elem "deny.toml" paths)
     ))
     (check "deny's source adds deny.toml" (lib.elem "deny.toml" (filesetPaths linuxChecks.deny.src)))
@@ -717,6 +818,35 @@ in
         edge.dynamic.http.middlewares.forward-auth.forwardAuth.address
         "http://127.0.0.1:${toString declared.auth.port}/auth/verify"
       )
+      (eq "dynamic.yml: forward-auth-admin asks auth for the admin role"
+        edge.dynamic.http.middlewares.forward-auth-admin.forwardAuth.address
+        "http://127.0.0.1:${toString declared.auth.port}/auth/verify?role=admin"
+      )
+      (eq "dynamic.yml: each router as edge.toml has it (rule, middlewares, priority)"
+        (lib.mapAttrs (_: r: {
+          inherit (r) rule service;
+          middlewares = r.middlewares or [ ];
+          priority = r.priority or null;
+        }) edge.dynamic.http.routers)
+        (lib.listToAttrs (
+          map (r: {
+            inherit (r) name;
+            value = {
+              inherit (r) rule;
+              service = r.upstream;
+              middlewares = r.middlewares or [ ];
+              priority = r.priority or null;
+            };
+          }) edgeToml.routers
+        ))
+      )
+      (check "the routes kept for services are never routed (/auth/stats, /auth/token, /lang/v1/stats)" (
+        lib.all (p: lib.any (r: lib.hasInfix "!Path(`${p}`)" r.rule) edgeToml.routers) [
+          "/auth/stats"
+          "/auth/token"
+          "/lang/v1/stats"
+        ]
+      ))
       (eq "dynamic.yml: edge.toml's routers" (lib.attrNames edge.dynamic.http.routers) (
         lib.sort lib.lessThan (map (r: r.name) edgeToml.routers)
       ))
@@ -756,6 +886,42 @@ in
       nodeBefore26_05.services.traefik.staticConfigOptions == edge.staticSettings
       && toString nodeBefore26_05.services.traefik.dynamicConfigFile == toString edge.dynamicFile
     ))
+    (eq "auth trusts the proxies edge.toml names for running locally"
+      (nodeUnit "auth").environment.AUTH_TRUSTED_PROXIES
+      (lib.concatStringsSep "," edgeToml.trusted_proxies.local)
+    )
+    (eq "... which are loopback" edgeToml.trusted_proxies.local [
+      "127.0.0.0/8"
+      "::1/128"
+    ])
+    (eq "each client's secret and auth's clients file come from the VM's state, by LoadCredential="
+      (lib.mapAttrs (n: _: (nodeUnit n).serviceConfig.LoadCredential) services)
+      (
+        lib.mapAttrs (
+          n: _:
+          if n == "auth" then
+            [ "clients:/var/lib/platform-credentials/auth-clients" ]
+          else
+            [ "client-secret:/var/lib/platform-credentials/${n}.secret" ]
+        ) services
+      )
+    )
+    (check "the identities are generated in the VM before any service starts, secrets once" (
+      let
+        u = node.systemd.services.platform-service-credentials;
+        units = map (n: "platform-${n}.service") (lib.attrNames services);
+      in
+      lib.all (x: lib.elem x u.requiredBy && lib.elem x u.before) units
+      && u.serviceConfig.Type == "oneshot"
+      && u.serviceConfig.UMask == "0077"
+      && lib.hasInfix "openssl rand 32 | basenc --base64url | tr -d '=\\n'" u.script
+      && lib.hasInfix ''if [ ! -s "$secret" ]'' u.script
+      && lib.hasInfix "sha256sum" u.script
+      && lib.hasInfix "for client in ${lib.escapeShellArgs (platformLib.tokenClients services)}; do" u.script
+    ))
+    (check "auth's binary is on the VM's PATH for its operator commands" (
+      lib.elem "auth" (map (p: p.name) node.environment.systemPackages)
+    ))
     (eq "auth's signing key comes from an environment file outside the store"
       (nodeUnit "auth").serviceConfig.EnvironmentFile
       [ "/var/lib/platform-auth-key/auth.env" ]
@@ -788,6 +954,43 @@ in
         && lib.hasInfix "\nwait_for_platform()" t.testScript
       ) [ vmPlatform vmRestart ]
     ))
+    (check "platform: every step of the access rules" (
+      lib.all (step: lib.hasInfix step vmPlatform.testScript) [
+        ''request("PUT", GREETING, {"template": "Hi, {name}!"}).expect(401)''
+        ''request("PUT", GREETING, {"template": "Hi, {name}!"}, token=token).expect(403)''
+        ''GREETING = f"{EDGE}/lang/v1/translations/en/greeting"''
+        ''request("GET", f"{EDGE}/lang/v1/greeting?name=Ada&language=fr").expect(200)''
+        ''auth_admin("admin", "create", "--email", ADMIN_EMAIL, password=ADMIN_PASSWORD)''
+        ''ADMIN_EMAIL = "admin@vm.test"''
+        ''request("PUT", GREETING, {"template": "Good day, {name}!"}, token=admin).expect(200)''
+        ''request("GET", f"{EDGE}/auth/stats").expect(404)''
+        ''request("POST", f"{EDGE}/auth/token"''
+        ''request("GET", f"{EDGE}/lang/v1/stats").expect(404)''
+      ]
+      && (
+        !(services ? gateway)
+        || lib.all (step: lib.hasInfix step vmPlatform.testScript) [
+          ''rpc("gateway.v1.GatewayService/Metrics", {}, token).expect(403)''
+          ''rpc("gateway.v1.GatewayService/Metrics", {}, admin).expect(200)''
+          ''stats = service_token("gateway")''
+        ]
+      )
+    ))
+    (check "the prelude runs auth's operator commands as its dynamic user on its database" (
+      lib.all (step: lib.hasInfix step vmCommon.prelude) [
+        ''AUTH_DATABASE_URL = "postgres://auth@localhost/auth_db?host=/run/postgresql"''
+        ''"--property=DynamicUser=yes", "--property=User=auth"''
+        ''env["AUTH_ADMIN_PASSWORD"] = password''
+        "CLIENT_SECRETS: dict[str, str] = ${
+          builtins.toJSON (
+            lib.genAttrs (platformLib.tokenClients services) (n: "/var/lib/platform-credentials/${n}.secret")
+          )
+        }"
+      ]
+    ))
+    (eq "the database URL in the prelude is the unit's" (nodeUnit "auth").environment.DATABASE_URL
+      "postgres://auth@localhost/auth_db?host=/run/postgresql"
+    )
     (check "platform: every step of the issue" (
       lib.all (step: lib.hasInfix step vmPlatform.testScript) [
         ''rpc("caller.v1.CallerService/Call", {"url": "https://example.com/"}).expect(404)''
@@ -811,6 +1014,8 @@ in
         ''restart(["auth"])''
         ''restart(list(PORTS))''
         ''greeting_id in listed_ids''
+        ''assert again["externalStatus"] == 200''
+        ''assert last["externalStatus"] == 200''
       ]
     ))
   ];
@@ -834,6 +1039,99 @@ in
       LANG_URL = "http://127.0.0.1:3000";
       AUTH_URL = "http://127.0.0.1:8090";
     })
+    (eq "every client verifies tokens with the local auth's keys and gets its service token there"
+      (lib.genAttrs (platformLib.tokenClients declared) (
+        n: lib.getAttrs [ "AUTH_JWKS_URL" "AUTH_TOKEN_URL" ] (unit n).environment
+      ))
+      (
+        lib.genAttrs (platformLib.tokenClients declared) (_: {
+          AUTH_JWKS_URL = "http://127.0.0.1:8090/auth/.well-known/jwks.json";
+          AUTH_TOKEN_URL = "http://127.0.0.1:8090/auth/token";
+        })
+      )
+    )
+    (check "auth reads neither" (
+      !((unit "auth").environment ? AUTH_JWKS_URL || (unit "auth").environment ? AUTH_TOKEN_URL)
+    ))
+    (eq "... and follow auth's peer URL when it is elsewhere"
+      (lib.getAttrs [
+        "AUTH_URL"
+        "AUTH_JWKS_URL"
+        "AUTH_TOKEN_URL"
+      ] remoteAuth.systemd.services.platform-lang.environment)
+      {
+        AUTH_URL = "https://auth.internal:8443";
+        AUTH_JWKS_URL = "https://auth.internal:8443/auth/.well-known/jwks.json";
+        AUTH_TOKEN_URL = "https://auth.internal:8443/auth/token";
+      }
+    )
+    (eq "the client secret through LoadCredential=, read from the credentials directory"
+      [
+        (unit "greeter").serviceConfig.LoadCredential
+        (unit "greeter").environment.SERVICE_CLIENT_SECRET_FILE
+      ]
+      [
+        [ "client-secret:/run/secrets/greeter-client" ]
+        "%d/client-secret"
+      ]
+    )
+    (eq "auth's clients file likewise"
+      [
+        (unit "auth").serviceConfig.LoadCredential
+        (unit "auth").environment.AUTH_CLIENTS_FILE
+      ]
+      [
+        [ "clients:/run/secrets/auth-clients" ]
+        "%d/clients"
+      ]
+    )
+    (check "without a secret file: no credential, no SERVICE_CLIENT_SECRET_FILE" (
+      (unit "caller").serviceConfig.LoadCredential == [ ]
+      && !((unit "caller").environment ? SERVICE_CLIENT_SECRET_FILE)
+    ))
+    (check "client options on the clients only, the clients file on auth only" (
+      lib.all (
+        n:
+        (options.services.platform.${n} ? clientSecretFile) == (n != "auth")
+        && (options.services.platform.${n} ? clientsFile) == (n == "auth")
+      ) (lib.attrNames declared)
+    ))
+    (check "a secret file must be outside the store: a path literal or a store path is refused" (
+      refused [
+        {
+          services.platform.greeter = {
+            enable = true;
+            clientSecretFile = ./eval.nix;
+          };
+        }
+      ]
+      && refused [
+        {
+          services.platform.auth = {
+            enable = true;
+            clientsFile = "/nix/store/00000000000000000000000000000000-clients";
+          };
+        }
+      ]
+      && refused [
+        {
+          services.platform.greeter = {
+            enable = true;
+            clientSecretFile = "relative/secret";
+          };
+        }
+      ]
+    ))
+    (eq "units start after their local peers' units"
+      (lib.filter (lib.hasPrefix "platform-") (unit "greeter").after)
+      [
+        "platform-caller.service"
+        "platform-auth.service"
+      ]
+    )
+    (check "no ordering on a peer that does not run here" (
+      !(lib.any (lib.hasPrefix "platform-") remoteAuth.systemd.services.platform-lang.after)
+    ))
     (eq "database over the socket with peer auth" (unit "greeter").environment.DATABASE_URL
       "postgres://greeter@localhost/greeter_db?host=/run/postgresql"
     )
@@ -882,8 +1180,9 @@ in
       !remoteDb.services.postgresql.enable && !(lib.elem "postgresql.service" remoteDb.systemd.services.platform-caller.after)
     ))
     (eq "disabled services add nothing" nothing.systemd.services { })
+    # ten each, and one secret file each (clientSecretFile, or auth's clientsFile)
     (check "option docs render (${toString (lib.length optionDocs)} options)" (
-      lib.length optionDocs == 10 * lib.length (lib.attrNames declared)
+      lib.length optionDocs == 11 * lib.length (lib.attrNames declared)
     ))
   ];
 }

@@ -22,19 +22,57 @@ let
   present = names: lib.filter (n: services ? ${n}) names;
   callers = common.callersOf services;
   panelTitles = s: map (p: p.title) (dashboards.forService s).panels;
+  # the Secret a service's identity is mounted from
+  secretOf = _: s: (if s.tokenIssuer then s.clientsSecret else s.clientSecret).name;
 in
 [
-  (eq "token verifiers: the crates depending on crates/authn"
+  (eq "token verifiers: every service but the issuer (auth)"
     (lib.attrNames (lib.filterAttrs (_: s: s.verifiesTokens) services))
     (present [
-      "auth"
+      "caller"
       "gateway"
+      "greeter"
+      "lang"
     ])
   )
+  # Who may connect to whom (the NetworkPolicies; the edge below).
   (eq "caller is called by greeter only" (callers "caller") (present [ "greeter" ]))
-  (eq "auth is called by the gateway (peer and JWKS)" (callers "auth") (present [ "gateway" ]))
+  (eq "auth is called by every other service (JWKS, service tokens, stats)" (callers "auth")
+    (present [
+      "caller"
+      "gateway"
+      "greeter"
+      "lang"
+    ])
+  )
   (eq "lang is called by the gateway" (callers "lang") (present [ "gateway" ]))
   (eq "nobody calls greeter" (callers "greeter") [ ])
+  (eq "nobody calls gateway" (callers "gateway") [ ])
+  (eq "each token client's Secret and the issuer's clients Secret" (lib.mapAttrs secretOf services) (
+    lib.mapAttrs (n: _: if n == "auth" then "auth-clients" else "${n}-client") services
+  ))
+  (check "a token client's ConfigMap names auth's keys and token endpoint" (
+    lib.all (
+      s:
+      s.tokenIssuer
+      || (
+        s.env.AUTH_JWKS_URL == "http://auth:8090/auth/.well-known/jwks.json"
+        && s.env.AUTH_TOKEN_URL == "http://auth:8090/auth/token"
+      )
+    ) (lib.attrValues services)
+  ))
+  (eq "Kubernetes' trusted proxies come from edge.toml" edge.trusted_proxies.kubernetes [
+    "10.244.0.0/16"
+  ])
+  (eq "the edge's middlewares: forward-auth, and forward-auth-admin asking for the admin role"
+    (lib.mapAttrs (_: m: m.forwardAuth.address) (
+      lib.filterAttrs (_: m: m ? forwardAuth) edge.middlewares
+    ))
+    {
+      forward-auth = "{auth}/auth/verify";
+      forward-auth-admin = "{auth}/auth/verify?role=admin";
+    }
+  )
   (eq "the edge reaches every routed service and auth, never caller"
     (lib.sort lib.lessThan (common.edgeTargets edge declared))
     [
@@ -48,11 +86,18 @@ in
   (eq "service URL" (common.serviceUrl "platform" declared.auth)
     "http://auth.platform.svc.cluster.local:8090"
   )
-  (check "a breaker panel exactly for services with peers" (
+  (check "a breaker panel exactly for services calling a peer besides auth (none for JWKS, tokens)" (
     lib.all (
-      s: lib.any (lib.hasPrefix "Circuit breaker") (panelTitles s) == (s.peers != [ ])
+      s: lib.any (lib.hasPrefix "Circuit breaker") (panelTitles s) == (lib.remove "auth" s.peers != [ ])
     ) (lib.attrValues services)
   ))
+  (eq "... greeter and gateway"
+    (lib.attrNames (lib.filterAttrs (_: s: s.callsThroughBreakers) services))
+    (present [
+      "gateway"
+      "greeter"
+    ])
+  )
   (check "every dashboard query selects the service's own series" (
     lib.all (
       s:

@@ -5,8 +5,10 @@
 # authentication over the Unix socket, all from nix/module.nix), every
 # service from the flake's NixOS modules with their hardened units, Traefik
 # on the edge's port configured from the committed edge files (nix/edge.nix),
-# auth's signing key generated inside the VM at first boot, and a local HTTP
-# server for greeter to check through caller.
+# auth's signing key and the services' client identities (each client's
+# secret, auth's file of their SHA-256) generated inside the VM at first
+# boot, auth trusting the proxies edge.toml names for `local`, and a local
+# HTTP server for greeter to check through caller.
 #
 # Written against these sources, every option and driver call checked in
 # them (nothing here was built or run; the nixos-26.05 revision itself is too
@@ -33,11 +35,23 @@
 #   pkgs/build-support/testers/default.nix (NixOS/nixpkgs 0136356):
 #     runNixOSTest sets node.pkgs, so nodes leave nixpkgs.* alone
 #   systemd.exec(5): an EnvironmentFile= value in single quotes may span
-#     lines; services/auth/src/{config,keys}.rs: AUTH_SIGNING_KEY is a
+#     lines; LoadCredential= copies a file the manager reads as root into
+#     the unit's credentials directory, %d in Environment= (systemd.unit(5)
+#     specifiers); services/auth/src/{config,keys}.rs: AUTH_SIGNING_KEY is a
 #     PKCS#8 PEM Ed25519 key, what `openssl genpkey -algorithm ed25519` writes
+#   /tmp/contract/issue11.md (the access rules and service identities the
+#     services implement): a client secret is 32 random bytes, base64url
+#     without padding; AUTH_CLIENTS_FILE lines are `<client>:<hex sha256>`;
+#     `auth admin create --email E` reads AUTH_ADMIN_PASSWORD and DATABASE_URL
+#   systemd-run(1): --wait --pipe propagate the command's output and exit
+#     status; a transient unit with DynamicUser=yes and User=auth shares the
+#     running platform-auth unit's dynamic user, so PostgreSQL's peer
+#     authentication maps it to role auth
 {
   # nix/lib.nix's `platform` (the services present in this checkout)
   platform,
+  # nix/lib.nix itself
+  platformLib,
   # nix/edge.nix applied to the repository
   edge,
   # the flake's nixosModules.default
@@ -51,6 +65,25 @@ let
   keyDir = "/var/lib/platform-auth-key";
   targetPort = 8000;
 
+  # The services' client identities at auth, generated once per VM like the
+  # key: <client>.secret for each client, and auth's clients file.
+  credentialsDir = "/var/lib/platform-credentials";
+  issuer = platformLib.issuer platform.declared;
+  hasIssuer = has issuer.name;
+  clients = platformLib.tokenClients services;
+  secretFile = client: "${credentialsDir}/${client}.secret";
+  clientsFile = "${credentialsDir}/${issuer.name}-clients";
+  clientSecretFiles = builtins.listToAttrs (
+    map (client: {
+      name = client;
+      value = secretFile client;
+    }) clients
+  );
+  unitOf = name: "platform-${name}.service";
+
+  # auth's operator commands use its unit's DATABASE_URL (the module's default).
+  authDatabaseUrl = if has "auth" then platformLib.localDatabaseUrl services.auth else "";
+
   toPython = builtins.toJSON;
   ports = builtins.mapAttrs (_: s: s.port) services;
   databases = builtins.mapAttrs (_: s: s.database) services;
@@ -60,6 +93,7 @@ in
 
   node =
     {
+      config,
       lib,
       options,
       pkgs,
@@ -83,10 +117,19 @@ in
         (lib.optionalAttrs (has "auth") {
           auth = {
             environmentFile = "${keyDir}/auth.env";
-            # Traefik, on loopback, forwards the client's address.
-            environment.AUTH_TRUSTED_PROXIES = "127.0.0.0/8,::1/128";
+            # Traefik, on loopback, forwards the client's address: the
+            # proxies deploy/edge/edge.toml names for running locally.
+            environment = edge.trustedProxiesEnv "local";
           };
         })
+        (lib.optionalAttrs hasIssuer (
+          lib.genAttrs clients (client: {
+            clientSecretFile = secretFile client;
+          })
+          // {
+            ${issuer.name}.clientsFile = clientsFile;
+          }
+        ))
       ];
 
       # A key in PKCS#8 PEM (what auth reads) as a multi-line, single-quoted
@@ -114,6 +157,39 @@ in
         '';
       };
 
+      # Each client's secret (32 random bytes, base64url without padding),
+      # made once and kept; auth's clients file is written from them at every
+      # boot. The files stay root's (0600 in a 0700 directory): systemd reads
+      # them for each unit's LoadCredential=.
+      systemd.services.platform-service-credentials = lib.mkIf hasIssuer {
+        description = "Generate the services' client secrets and auth's clients file";
+        requiredBy = map unitOf ([ issuer.name ] ++ clients);
+        before = map unitOf ([ issuer.name ] ++ clients);
+        # coreutils (basenc, sha256sum, cut) is on every unit's PATH
+        path = [ pkgs.openssl ];
+        serviceConfig = {
+          Type = "oneshot";
+          RemainAfterExit = true;
+          StateDirectory = baseNameOf credentialsDir;
+          StateDirectoryMode = "0700";
+          UMask = "0077";
+        };
+        script = ''
+          for client in ${lib.escapeShellArgs clients}; do
+            secret="${credentialsDir}/$client.secret"
+            if [ ! -s "$secret" ]; then
+              openssl rand 32 | basenc --base64url | tr -d '=\n' > "$secret.tmp"
+              [ "$(wc -c < "$secret.tmp")" -eq 43 ]
+              mv "$secret.tmp" "$secret"
+            fi
+          done
+          for client in ${lib.escapeShellArgs clients}; do
+            printf '%s:%s\n' "$client" "$(sha256sum < "${credentialsDir}/$client.secret" | cut -d' ' -f1)"
+          done > "${clientsFile}.tmp"
+          mv "${clientsFile}.tmp" "${clientsFile}"
+        '';
+      };
+
       services.traefik = edge.traefikConfig options.services.traefik;
 
       # The external URL greeter checks through caller.
@@ -130,12 +206,18 @@ in
         };
       };
 
-      environment.systemPackages = [ pkgs.curl ];
+      # curl for the scripts; auth's binary for its operator commands
+      # (`auth admin create`), which the scripts run as auth's dynamic user.
+      environment.systemPackages = [
+        pkgs.curl
+      ]
+      ++ lib.optional (has "auth") config.services.platform.auth.package;
     };
 
   # Python shared by the test scripts (after the driver's own prelude, which
   # defines `machine`, `subtest` and the rest).
   prelude = ''
+    import base64
     import json
     import shlex
     from typing import Any, Optional
@@ -146,6 +228,10 @@ in
     # every service in this checkout and its port (nix/services.nix)
     PORTS: dict[str, int] = ${toPython ports}
     DATABASES: dict[str, str] = ${toPython databases}
+    # each client's secret at auth, in the file the VM generated at boot
+    CLIENT_SECRETS: dict[str, str] = ${toPython clientSecretFiles}
+    # auth's DATABASE_URL (its unit's: the socket, peer authentication as role auth)
+    AUTH_DATABASE_URL = ${toPython authDatabaseUrl}
 
 
     class Response:
@@ -168,8 +254,10 @@ in
         body: Optional[Any] = None,
         token: Optional[str] = None,
         headers: Optional[dict[str, str]] = None,
+        form: Optional[str] = None,
     ) -> Response:
-        """One HTTP request made with curl inside the VM."""
+        """One HTTP request made with curl inside the VM: a JSON `body`, or a `form`
+        body sent as it is (set its Content-Type in `headers`)."""
         args = [
             "curl", "--silent", "--show-error", "--max-time", "30", "--request", method,
             "--dump-header", "/tmp/response-headers", "--output", "/tmp/response-body",
@@ -179,6 +267,8 @@ in
         if body is not None:
             sent["Content-Type"] = "application/json"
             args += ["--data-binary", json.dumps(body)]
+        elif form is not None:
+            args += ["--data-binary", form]
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
         for name, value in sent.items():
@@ -210,6 +300,36 @@ in
         answer = request("POST", f"{EDGE}/auth/login", {"email": email, "password": password}).expect(200).json()
         assert answer["token_type"] == "Bearer", answer["token_type"]
         return str(answer["access_token"])
+
+
+    def service_token(client: str) -> str:
+        """A service token for `client` from auth's token endpoint on loopback
+        (OAuth2 client credentials, the client's secret as HTTP Basic)."""
+        secret = machine.succeed(f"cat {CLIENT_SECRETS[client]}").strip()
+        answer = request(
+            "POST",
+            f"http://127.0.0.1:{PORTS['auth']}/auth/token",
+            headers={
+                "Authorization": "Basic " + base64.b64encode(f"{client}:{secret}".encode()).decode(),
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            form="grant_type=client_credentials",
+        ).expect(200).json()
+        return str(answer["access_token"])
+
+
+    def auth_admin(*args: str, password: Optional[str] = None) -> str:
+        """`auth <args>` (an operator command) as auth's dynamic user, with auth's
+        database over the socket (peer authentication as role auth)."""
+        env = {"DATABASE_URL": AUTH_DATABASE_URL}
+        if password is not None:
+            env["AUTH_ADMIN_PASSWORD"] = password
+        command = [
+            "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
+            "--property=DynamicUser=yes", "--property=User=auth", "--property=Group=auth",
+        ]
+        command += [f"--setenv={name}={value}" for name, value in env.items()]
+        return machine.succeed(shlex.join(command) + ' "$(command -v auth)" ' + shlex.join(args) + " </dev/null")
 
 
     def main_pid(unit: str) -> int:

@@ -5,17 +5,24 @@
 # the committed edge files (./vm-common.nix); each role owning its database
 # and no other; then, through Traefik:
 # sign-up and login, greeter with and without a token, greeter checking a
-# local HTTP target through caller (and caller refusing cloud metadata),
-# lang, gateway's localized greeting and overview, a CORS preflight, the
-# credential endpoints' rate limit answering 429, every internal path
-# answering 404 (caller above all), and the services riding out a
-# PostgreSQL outage.
+# local HTTP target through caller (greeter's service token at caller, and
+# caller refusing cloud metadata), lang's public, user and admin routes
+# (anonymous 401, a user 403, an admin made with `auth admin create` 200),
+# gateway's localized greeting, overview and admin-only metrics, a CORS
+# preflight, the credential endpoints' rate limit answering 429, every
+# internal path answering 404 (caller, /auth/stats, /auth/token,
+# /lang/v1/stats) while on loopback those routes admit only the client they
+# name, and the services riding out a PostgreSQL outage.
 #
 # Sources read for every option and driver call: see ./vm-common.nix, and
 # services/auth/src/service.rs (signup: 201 {user, tokens}; login: 200, the
-# token pair top-level), proto/{greeter,gateway,caller}/v1/*.proto (Connect
-# JSON field names), deploy/edge/edge.toml (routers, CORS origins,
-# rate-limit-credentials: average 5 per minute, burst 10).
+# token pair top-level), services/lang/src/service.rs (PUT of a template:
+# {"template"}, 200 when replaced; the seeded English greeting
+# "Hello, {name}!"), proto/{greeter,gateway,caller}/v1/*.proto (Connect JSON
+# field names), deploy/edge/edge.toml (routers and their access levels, CORS
+# origins, rate-limit-credentials: average 5 per minute, burst 10) and
+# /tmp/contract/issue11.md (the access table: 401 without a token, 403 with
+# one that does not grant the route).
 { common }:
 {
   name = "platform";
@@ -27,7 +34,10 @@
     + ''
       EMAIL = "ada@example.com"
       PASSWORD = "plum ocean 47 lantern"
+      ADMIN_EMAIL = "admin@vm.test"
+      ADMIN_PASSWORD = "quartz harbour 83 violin"
       ORIGIN = "http://localhost:5173"
+      GREETING = f"{EDGE}/lang/v1/translations/en/greeting"
 
       start_all()
       wait_for_platform()
@@ -46,12 +56,12 @@
               assert connect == ("t" if own else "f"), f"{role} on {db}: CONNECT {connect}"
               assert not own or owner == role, f"{db} is owned by {owner}"
 
-      with subtest("internal paths are not routed: caller, auth's and lang's statistics"):
+      with subtest("internal paths are not routed: caller, auth's statistics and token endpoint, lang's statistics"):
           rpc("caller.v1.CallerService/Call", {"url": "https://example.com/"}).expect(404)
           request("GET", f"{EDGE}/auth/stats").expect(404)
+          request("POST", f"{EDGE}/auth/token", form="grant_type=client_credentials",
+                  headers={"Content-Type": "application/x-www-form-urlencoded"}).expect(404)
           request("GET", f"{EDGE}/lang/v1/stats").expect(404)
-          # while the services themselves answer on loopback
-          machine.succeed(f"curl --fail --silent http://127.0.0.1:{PORTS['auth']}/auth/stats")
 
       with subtest("sign up and log in through the edge"):
           token = signup(EMAIL, PASSWORD)
@@ -76,23 +86,52 @@
           refused = rpc("greeter.v1.GreeterService/Greet", {"name": "Ada", "url": "http://169.254.169.254/latest/meta-data/"}, token).expect(200).json()
           assert refused.get("externalStatus", 0) == 0 and refused["externalError"], refused
 
-      with subtest("lang through the edge"):
+      with subtest("lang through the edge: greetings are public, templates need a token, writes the admin role"):
           localized = request("GET", f"{EDGE}/lang/v1/greeting?name=Ada&language=fr").expect(200).json()
           assert "Ada" in localized["greeting"], localized
+          request("GET", f"{EDGE}/lang/v1/languages").expect(200)
+          request("GET", f"{EDGE}/lang/v1/translations/fr/greeting").expect(401)
+          request("GET", f"{EDGE}/lang/v1/translations/fr/greeting", token=token).expect(200)
+          # a write: anonymous 401 and a user's 403 at the edge (forward-auth-admin)
+          request("PUT", GREETING, {"template": "Hi, {name}!"}).expect(401)
+          request("PUT", GREETING, {"template": "Hi, {name}!"}, token=token).expect(403)
+          request("GET", f"{EDGE}/auth/admin/users?email={EMAIL}", token=token).expect(403)
+
+      with subtest("an admin made with `auth admin create` writes translations through the edge"):
+          auth_admin("admin", "create", "--email", ADMIN_EMAIL, password=ADMIN_PASSWORD)
+          admin = login(ADMIN_EMAIL, ADMIN_PASSWORD)
+          request("GET", f"{EDGE}/auth/admin/users?email={EMAIL}", token=admin).expect(200)
+          request("PUT", GREETING, {"template": "Good day, {name}!"}, token=admin).expect(200)
+          changed = request("GET", f"{EDGE}/lang/v1/greeting?name=Ada&language=en").expect(200).json()
+          assert changed["greeting"] == "Good day, Ada!", changed
+          # the seeded template back, for the steps below
+          request("PUT", GREETING, {"template": "Hello, {name}!"}, token=admin).expect(200)
     ''
     + (
       if common.has "gateway" then
         "\n"
         + ''
-          with subtest("gateway: localized greeting (token required) and overview"):
+          with subtest("gateway: localized greeting (token required), overview, metrics (admin only)"):
               rpc("gateway.v1.GatewayService/LocalizedGreeting", {"name": "Ada", "language": "fr"}).expect(401)
               answer = rpc("gateway.v1.GatewayService/LocalizedGreeting", {"name": "Ada", "language": "fr"}, token).expect(200).json()
               assert answer["language"] == "fr" and "Ada" in answer["greeting"], answer
               anonymous = rpc("gateway.v1.GatewayService/Overview", {}).expect(200).json()
               assert anonymous.get("languages"), anonymous
               assert "userCount" not in anonymous, anonymous
+              # the user count comes from auth's /auth/stats, with gateway's service token
               overview = rpc("gateway.v1.GatewayService/Overview", {}, token).expect(200).json()
               assert int(overview.get("userCount", "0")) >= 1, overview
+              rpc("gateway.v1.GatewayService/Metrics", {}).expect(401)
+              rpc("gateway.v1.GatewayService/Metrics", {}, token).expect(403)
+              rpc("gateway.v1.GatewayService/Metrics", {}, admin).expect(200)
+
+          with subtest("on loopback, the service routes admit only the client they name (gateway)"):
+              stats = service_token("gateway")
+              for url in (f"http://127.0.0.1:{PORTS['auth']}/auth/stats", f"http://127.0.0.1:{PORTS['lang']}/lang/v1/stats"):
+                  request("GET", url).expect(401)
+                  request("GET", url, token=token).expect(403)
+                  request("GET", url, token=service_token("greeter")).expect(403)
+                  request("GET", url, token=stats).expect(200)
         ''
       else
         ""

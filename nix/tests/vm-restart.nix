@@ -3,7 +3,9 @@
 # created through the edge; greeter and auth are restarted (new processes,
 # checked by PID), then every service at once; the greeting is still listed,
 # the account still logs in, and the access token issued before the restarts
-# is still accepted (auth's signing key is state, not regenerated per start).
+# is still accepted (auth's signing key is state, not regenerated per start),
+# and greeter still reaches caller with a service token (the client secrets
+# and auth's clients file are state too).
 #
 # Sources read: see ./vm-common.nix and ./vm-platform.nix.
 { common }:
@@ -50,10 +52,15 @@
           login(EMAIL, PASSWORD)
           me = request("GET", f"{EDGE}/auth/me", token=token).expect(200).json()
           assert me["email"] == EMAIL, me
-          rpc("greeter.v1.GreeterService/Greet", {"name": "Grace", "url": f"{HTTP_TARGET}/hello.txt"}, token).expect(200)
+          # greeter's call to caller needs a service token, which auth still issues
+          again = rpc("greeter.v1.GreeterService/Greet", {"name": "Grace", "url": f"{HTTP_TARGET}/hello.txt"}, token).expect(200).json()
+          assert again["externalStatus"] == 200, again
 
       with subtest("every service restarts at once: nothing is lost"):
           restart(list(PORTS))
-          assert greeting_id in listed_ids(login(EMAIL, PASSWORD))
+          fresh = login(EMAIL, PASSWORD)
+          assert greeting_id in listed_ids(fresh)
+          last = rpc("greeter.v1.GreeterService/Greet", {"name": "Grace", "url": f"{HTTP_TARGET}/hello.txt"}, fresh).expect(200).json()
+          assert last["externalStatus"] == 200, last
     '';
 }
