@@ -83,6 +83,8 @@ else
   # PostgreSQL runs as nobody when this runs as root: it must reach its directory.
   chmod 755 "$tmp"
   say "starting $DEVSTACK up (data in $tmp/data)"
+  # devstack's local admin: its password is kept in the data directory.
+  export E2E_ADMIN_PASSWORD_FILE=$tmp/data/admin-password
 : >"$tmp/devstack.log"
   "$DEVSTACK" up --data-dir "$tmp/data" --fresh >"$tmp/devstack.log" 2>&1 &
   devstack_pid=$!

@@ -37,6 +37,8 @@ export interface Context {
   /** Sections left out (E2E_SKIP), e.g. "gateway" while it is being built. */
   skip: Set<string>;
   account?: Account;
+  /** devstack's local admin's access token, once logged in. */
+  admin?: string;
 }
 
 const env = (name: string, fallback: string) => process.env[name] || fallback;

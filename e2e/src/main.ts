@@ -7,6 +7,7 @@
 // of the platform is being built (the runner sets none).
 
 import { type Context, createContext } from "./context.js";
+import { access } from "./steps/access.js";
 import { accounts } from "./steps/accounts.js";
 import { edge } from "./steps/edge.js";
 import { gateway } from "./steps/gateway.js";
@@ -35,6 +36,7 @@ async function ready(ctx: Context): Promise<void> {
 const SECTIONS: [string, (ctx: Context) => Promise<void>][] = [
   ["accounts", accounts],
   ["lang", lang],
+  ["access", access],
   ["greeter", greeter],
   ["gateway", gateway],
   ["session", session],

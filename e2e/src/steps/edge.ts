@@ -71,6 +71,7 @@ export async function edge(ctx: Context): Promise<void> {
     ["/caller.v1.CallerService/Call", "POST"],
     ["/caller.v1.CallerService/ListCalls", "POST"],
     ["/auth/stats", "GET"],
+    ["/auth/token", "POST"],
     ["/lang/v1/stats", "GET"],
     ["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "POST"],
   ]) {

@@ -3,6 +3,7 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { account, type Context } from "../context.js";
+import { adminToken } from "./access.js";
 import { expect, expectEqual } from "../report.js";
 import { errorOf, type Json, type RpcClient, value } from "../rpc.js";
 import { forgeries } from "../tools/tokens.js";
@@ -76,7 +77,7 @@ export async function gateway(ctx: Context): Promise<void> {
     });
 
     await report.check(`${n} Metrics reports LocalizedGreeting with its errors`, async () => {
-      const row = await metricsRow(rpc, token());
+      const row = await metricsRow(rpc, await adminToken(ctx));
       // Each client above made at least 5 OK calls and 1 invalid one that reached the gateway.
       expect(BigInt(row.requests) >= 6n, `requests >= 6, got ${row.requests}`);
       expect(BigInt(row.errors ?? 0) >= 1n, `errors >= 1, got ${row.errors}`);
@@ -85,8 +86,13 @@ export async function gateway(ctx: Context): Promise<void> {
     });
 
     await report.check(`${n} Metrics refuses a negative window: invalid_argument`, async () => {
-      const error = errorOf(await rpc.call("gateway", "Metrics", { window: "-60s" }, token()), "Metrics");
+      const error = errorOf(await rpc.call("gateway", "Metrics", { window: "-60s" }, await adminToken(ctx)), "Metrics");
       expectEqual(error.code, "invalid_argument", "code");
+    });
+
+    await report.check(`${n} Metrics for a non-admin: permission_denied`, async () => {
+      const error = errorOf(await rpc.call("gateway", "Metrics", { window: "3600s" }, token()), "Metrics");
+      expectEqual(error.code, "permission_denied", "code");
     });
 
     await report.check(`${n} Metrics without a token: unauthenticated`, async () => {
