@@ -253,3 +253,28 @@ async fn service_tokens_need_a_known_client_and_its_secret() {
 fn claims_kid(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
+
+#[tokio::test]
+async fn stats_refuse_missing_forged_and_foreign_service_tokens() {
+    let auth = Fixture::start().await;
+    let gateway = auth.service_token("gateway").await;
+    let greeter = auth.service_token("greeter").await;
+    // The same claims signed by another auth's key, and gateway's claims under greeter's signature.
+    let foreign = Fixture::start().await.service_token("gateway").await;
+    let tampered = {
+        let (g, r): (Vec<&str>, Vec<&str>) = (gateway.split('.').collect(), greeter.split('.').collect());
+        format!("{}.{}.{}", r[0], g[1], r[2])
+    };
+    let stats = |token: Option<String>| {
+        let mut req = http().get(auth.url("/auth/stats"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(stats(None).await, 401);
+    assert_eq!(stats(Some(foreign)).await, 401);
+    assert_eq!(stats(Some(tampered)).await, 401);
+    assert_eq!(stats(Some(greeter)).await, 403, "greeter is not allowed to read them");
+    assert_eq!(stats(Some(gateway)).await, 200);
+}
