@@ -80,6 +80,18 @@ impl ServiceToken {
         Ok(Self { state: rx, client_id, _renewal: Arc::new(AbortOnDrop(task)) })
     }
 
+    /// [`ServiceToken::spawn`] when an identity is configured; otherwise
+    /// `None`, with a warning saying what the service cannot do without one.
+    pub fn spawn_if_configured(config: Option<ClientConfig>, without: &str) -> Result<Option<Self>, reqwest::Error> {
+        match config {
+            Some(config) => Self::spawn(config).map(Some),
+            None => {
+                tracing::warn!("no SERVICE_CLIENT_SECRET(_FILE): this service has no service identity; {without}");
+                Ok(None)
+            }
+        }
+    }
+
     pub fn client_id(&self) -> &str {
         &self.client_id
     }

@@ -2,11 +2,7 @@
 //! with auth's own operator command (`auth admin create`, which writes to
 //! auth_db directly), its password kept in the data directory.
 
-use std::{
-    io::Write,
-    os::unix::fs::OpenOptionsExt,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -27,9 +23,7 @@ pub async fn ensure(auth: &Path, ports: &Ports, data_dir: &Path, out: Output) ->
     if file.is_file() {
         return Ok(());
     }
-    let mut bytes = [0u8; 18];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))?;
-    let password = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+    let password = crate::keys::random_text::<18>()?;
     let service = services::by_name(services::AUTH).expect("auth is a service");
     let output = tokio::process::Command::new(auth)
         .args(["admin", "create", "--email", EMAIL])
@@ -46,13 +40,7 @@ pub async fn ensure(auth: &Path, ports: &Ports, data_dir: &Path, out: Output) ->
         output.status,
         String::from_utf8_lossy(&output.stderr).trim()
     );
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&file)
-        .with_context(|| format!("creating {}", file.display()))?;
-    writeln!(f, "{password}")?;
+    crate::keys::write_new(&file, format!("{password}\n").as_bytes())?;
     out.say(format!("made the local admin {EMAIL}; its password is in {}", file.display()));
     Ok(())
 }

@@ -14,13 +14,7 @@ pub fn ensure(path: &Path) -> anyhow::Result<bool> {
     }
     // auth's own generator: the key is exactly the form auth reads.
     let pem = auth::keys::generate_pem()?;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(pem.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    write_new(path, pem.as_bytes())?;
     Ok(true)
 }
 
@@ -33,10 +27,7 @@ pub fn ensure_clients(data_dir: &Path, services: &[&str]) -> anyhow::Result<Stri
         let path = crate::services::client_secret_file(data_dir, service);
         if !path.is_file() {
             std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
-            let mut bytes = [0u8; 32];
-            std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))?;
-            let secret = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
-            write_new(&path, secret.as_bytes())?;
+            write_new(&path, random_text::<32>()?.as_bytes())?;
         }
         let secret = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let hash: String = Sha256::digest(secret.trim().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
@@ -45,7 +36,15 @@ pub fn ensure_clients(data_dir: &Path, services: &[&str]) -> anyhow::Result<Stri
     Ok(entries.join(","))
 }
 
-fn write_new(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+/// `N` random bytes from the kernel, base64url without padding.
+pub fn random_text<const N: usize>() -> anyhow::Result<String> {
+    let mut bytes = [0u8; N];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))?;
+    Ok(base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes))
+}
+
+/// Creates `path` (which must not exist) readable by its owner only.
+pub fn write_new(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

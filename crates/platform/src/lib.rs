@@ -12,6 +12,7 @@
 //! shape and body decoding ([`rest`]); checks on client text that several
 //! services apply are in [`validate`].
 
+pub mod audit;
 pub mod config;
 pub mod connect;
 pub mod db;

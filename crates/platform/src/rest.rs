@@ -110,6 +110,20 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Adds the `bearer` security scheme (a JWT in `Authorization: Bearer …`)
+/// to an OpenAPI document; handlers name it in `security(("bearer" = []))`.
+pub struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi.components.get_or_insert_with(Default::default).add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
 /// Finishes a REST router: JSON 404 and 405 answers, a request body limit
 /// (larger bodies are refused with 413 before they are read in full), and
 /// one span, log line and metric per request labelled by route template.

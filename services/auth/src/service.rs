@@ -16,7 +16,10 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use platform::rest::{ApiError, ErrorBody, Json, Path, Query};
+use platform::{
+    audit::{AuditLog, AuditQuery},
+    rest::{ApiError, BearerScheme, ErrorBody, Json, Path, Query},
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -28,7 +31,7 @@ use crate::{
     email,
     keys::Jwks,
     password::{self, Hasher},
-    store::{Actor, AuditRow, NewToken, RoleChange, Rotation, Store, UserRow},
+    store::{Actor, NewToken, RoleChange, Rotation, Store, UserRow},
     throttle::Throttle,
     tokens::{self, Issuer, Subject},
 };
@@ -144,48 +147,6 @@ pub struct UserQuery {
     pub email: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// At most this many records (default 50, at most 200).
-    pub limit: Option<i64>,
-    /// Records older than this id (for paging).
-    pub before: Option<i64>,
-}
-
-/// One admin action.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    /// A user id, or `operator` for the auth binary's commands.
-    pub actor: String,
-    /// e.g. `role.granted`, `role.revoked`.
-    pub action: String,
-    /// The user the action was on.
-    pub target: String,
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-}
-
-impl From<AuditRow> for AuditEntry {
-    fn from(r: AuditRow) -> Self {
-        Self {
-            id: r.id,
-            at: r.at,
-            actor: r.actor,
-            action: r.action,
-            target: r.target,
-            detail: serde_json::from_str(&r.detail).unwrap_or_default(),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuditLog {
-    pub entries: Vec<AuditEntry>,
-}
-
 /// An access token to send as `Authorization: Bearer …`, and the refresh
 /// token that obtains the next pair. A refresh token works once.
 // No `Debug`, here and below: tokens are never printed.
@@ -228,18 +189,6 @@ pub struct Stats {
     modifiers(&BearerScheme)
 )]
 struct ApiDoc;
-
-struct BearerScheme;
-
-impl utoipa::Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        openapi.components.get_or_insert_with(Default::default).add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
 
 /// The `/auth/` routes, `/auth/openapi.json` included.
 pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
@@ -649,9 +598,7 @@ async fn revoke_role(
     )
 )]
 async fn audit(State(app): State<App>, _: Admin, Query(q): Query<AuditQuery>) -> Result<Json<AuditLog>, ApiError> {
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let rows = app.store.audit_log(limit, q.before).await.map_err(unavailable)?;
-    Ok(Json(AuditLog { entries: rows.into_iter().map(AuditEntry::from).collect() }))
+    Ok(Json(app.store.audit_log(&q).await.map_err(unavailable)?))
 }
 
 /// The public keys that verify access tokens.

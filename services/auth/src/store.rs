@@ -3,7 +3,7 @@
 use std::{net::IpAddr, time::Duration};
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 
 use crate::keys::PublicKey;
 
@@ -23,18 +23,6 @@ pub struct Credentials {
     pub email: String,
     pub roles: Vec<String>,
     pub password_hash: String,
-}
-
-/// One admin action.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AuditRow {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    /// JSON text (the column is `jsonb`; read as text to keep sqlx's JSON support out of the build).
-    pub detail: String,
 }
 
 /// Who performs an admin action.
@@ -189,21 +177,15 @@ impl Store {
         let user: Option<UserRow> = sqlx::query_as(&sql).bind(user_id).bind(role).fetch_optional(&mut *tx).await?;
         let Some(user) = user else { return Ok(RoleChange::NoSuchUser) };
         let action = if grant { "role.granted" } else { "role.revoked" };
-        audit(&mut tx, actor, action, &user.id, serde_json::json!({ "role": role, "email": user.email })).await?;
+        let detail = serde_json::json!({ "role": role, "email": user.email });
+        platform::audit::record(&mut tx, actor.name(), action, &user.id, &detail).await?;
         tx.commit().await?;
         Ok(RoleChange::Done(Box::new(user)))
     }
 
-    /// The newest audit records, before `before` (an id) when given.
-    pub async fn audit_log(&self, limit: i64, before: Option<i64>) -> sqlx::Result<Vec<AuditRow>> {
-        sqlx::query_as(
-            "SELECT id, at, actor, action, target, detail::text AS detail FROM audit_log
-             WHERE id < $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
+    /// The newest audit records.
+    pub async fn audit_log(&self, query: &platform::audit::AuditQuery) -> sqlx::Result<platform::audit::AuditLog> {
+        platform::audit::list(&self.pool, query).await
     }
 
     /// Creates the account unless it exists, then makes it an admin; for the
@@ -447,23 +429,6 @@ impl Store {
     pub async fn clear_failures(&self, key: &[u8]) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await.map(|_| ())
     }
-}
-
-async fn audit(
-    tx: &mut Transaction<'_, Postgres>,
-    actor: Actor<'_>,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO audit_log (actor, action, target, detail) VALUES ($1, $2, $3, $4::jsonb)")
-        .bind(actor.name())
-        .bind(action)
-        .bind(target)
-        .bind(detail.to_string())
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
 }
 
 /// Whether `s` is a canonical UUID, so a malformed id is "not found"

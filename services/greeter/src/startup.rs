@@ -17,15 +17,7 @@ use crate::{
 /// returned server runs with [`Server::run_until`].
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
-    let identity = match config.identity.clone() {
-        Some(identity) => Some(ServiceToken::spawn(identity)?),
-        None => {
-            tracing::warn!(
-                "no SERVICE_CLIENT_SECRET(_FILE): greeter has no service identity, and caller will refuse its calls"
-            );
-            None
-        }
-    };
+    let identity = ServiceToken::spawn_if_configured(config.identity.clone(), "caller will refuse its calls")?;
     let caller = CallerClient::new(&config.caller_url, config.caller, identity)?;
     let greeter = Greeter::new(caller, store::Store::new(pool.clone()), config.default_url);
     let jwks = Arc::new(Jwks::new(&config.authn)?);

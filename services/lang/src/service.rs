@@ -15,7 +15,10 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use platform::rest::{ApiError, ErrorBody, Json, Path, Query};
+use platform::{
+    audit::{AuditLog, AuditQuery},
+    rest::{ApiError, BearerScheme, ErrorBody, Json, Path, Query},
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -28,7 +31,7 @@ use axum::extract::FromRef;
 
 use crate::{
     language::{self, FALLBACK},
-    store::{AuditRow, PreferenceRow, Store, TranslationRow},
+    store::{PreferenceRow, Store, TranslationRow},
     template,
 };
 
@@ -139,49 +142,6 @@ pub struct PreferenceBody {
     pub language: String,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// At most this many records (default 50, at most 200).
-    pub limit: Option<i64>,
-    /// Records older than this id (for paging).
-    pub before: Option<i64>,
-}
-
-/// One admin action.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    /// The admin's user id.
-    pub actor: String,
-    /// `translation.put` or `translation.deleted`.
-    pub action: String,
-    /// `<language>/<key>`.
-    pub target: String,
-    /// The template before and after.
-    #[schema(value_type = Object)]
-    pub detail: serde_json::Value,
-}
-
-impl From<AuditRow> for AuditEntry {
-    fn from(r: AuditRow) -> Self {
-        Self {
-            id: r.id,
-            at: r.at,
-            actor: r.actor,
-            action: r.action,
-            target: r.target,
-            detail: serde_json::from_str(&r.detail).unwrap_or_default(),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuditLog {
-    pub entries: Vec<AuditEntry>,
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Stats {
     pub languages: i64,
@@ -196,18 +156,6 @@ pub struct Stats {
     modifiers(&BearerScheme)
 )]
 struct ApiDoc;
-
-struct BearerScheme;
-
-impl utoipa::Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        openapi.components.get_or_insert_with(Default::default).add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
 
 /// The `/lang/` routes, `/lang/openapi.json` included.
 pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
@@ -452,9 +400,7 @@ async fn put_preference(
     )
 )]
 async fn audit(State(app): State<App>, _: Admin, Query(q): Query<AuditQuery>) -> Result<Json<AuditLog>, ApiError> {
-    let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let rows = app.store.audit_log(limit, q.before).await.map_err(unavailable)?;
-    Ok(Json(AuditLog { entries: rows.into_iter().map(AuditEntry::from).collect() }))
+    Ok(Json(app.store.audit_log(&q).await.map_err(unavailable)?))
 }
 
 /// Counts for the gateway's overview (a service route: gateway's service token).

@@ -27,37 +27,6 @@ pub struct PreferenceRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// One admin action on lang's data.
-#[derive(Debug, sqlx::FromRow)]
-pub struct AuditRow {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    /// The admin's user id.
-    pub actor: String,
-    pub action: String,
-    /// `<language>/<key>`.
-    pub target: String,
-    /// JSON text: the template before and after.
-    pub detail: String,
-}
-
-async fn audit(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    actor: &str,
-    action: &str,
-    target: &str,
-    detail: &serde_json::Value,
-) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO audit_log (actor, action, target, detail) VALUES ($1, $2, $3, $4::jsonb)")
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .bind(detail.to_string())
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
-}
-
 /// A write that named a language that does not exist.
 #[derive(Debug)]
 pub struct UnknownLanguage;
@@ -140,7 +109,7 @@ impl Store {
             Err(e) => return Err(e),
         };
         let detail = serde_json::json!({ "before": before, "after": template });
-        audit(&mut tx, actor, "translation.put", &format!("{language}/{key}"), &detail).await?;
+        platform::audit::record(&mut tx, actor, "translation.put", &format!("{language}/{key}"), &detail).await?;
         tx.commit().await?;
         Ok(Ok((row.row, row.created)))
     }
@@ -156,21 +125,14 @@ impl Store {
                 .await?;
         let Some(before) = before else { return Ok(false) };
         let detail = serde_json::json!({ "before": before, "after": null });
-        audit(&mut tx, actor, "translation.deleted", &format!("{language}/{key}"), &detail).await?;
+        platform::audit::record(&mut tx, actor, "translation.deleted", &format!("{language}/{key}"), &detail).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// The newest audit records, before the id `before` when given.
-    pub async fn audit_log(&self, limit: i64, before: Option<i64>) -> sqlx::Result<Vec<AuditRow>> {
-        sqlx::query_as(
-            "SELECT id, at, actor, action, target, detail::text AS detail FROM audit_log
-             WHERE id < $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
+    /// The newest audit records.
+    pub async fn audit_log(&self, query: &platform::audit::AuditQuery) -> sqlx::Result<platform::audit::AuditLog> {
+        platform::audit::list(&self.pool, query).await
     }
 
     pub async fn preference(&self, user_id: &str) -> sqlx::Result<Option<PreferenceRow>> {
