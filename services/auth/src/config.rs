@@ -13,6 +13,7 @@
 //! | `AUTH_HASH_CONCURRENCY` | CPU count | password hashes computed at once; more wait their turn without blocking other requests |
 //! | `AUTH_LOGIN_MAX_FAILURES` | `5` | failed logins per account per window before login is refused with 429 |
 //! | `AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS` | `20` | failed logins per client address per window |
+//! | `AUTH_SIGNUP_MAX_PER_ADDRESS` | `10` | sign-ups per client address per window before 429 |
 //! | `AUTH_LOGIN_WINDOW_SECS` | `900` | the throttling window |
 //! | `AUTH_TRUSTED_PROXIES` | empty | comma-separated CIDRs of proxies whose `X-Forwarded-For` is believed; otherwise the client address is the TCP peer |
 //! | `AUTH_MAX_BODY_BYTES` | `16384` | largest request body accepted (413 beyond) |
@@ -121,12 +122,13 @@ pub struct PasswordConfig {
 pub struct ThrottleConfig {
     pub max_per_account: u32,
     pub max_per_address: u32,
+    pub max_signups_per_address: u32,
     pub window: Duration,
 }
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        Self { max_per_account: 5, max_per_address: 20, window: Duration::from_secs(900) }
+        Self { max_per_account: 5, max_per_address: 20, max_signups_per_address: 10, window: Duration::from_secs(900) }
     }
 }
 
@@ -152,6 +154,8 @@ impl Config {
                 max_per_account: env.nonzero("AUTH_LOGIN_MAX_FAILURES", |e, n| e.parse(n, d.max_per_account))?,
                 max_per_address: env
                     .nonzero("AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS", |e, n| e.parse(n, d.max_per_address))?,
+                max_signups_per_address: env
+                    .nonzero("AUTH_SIGNUP_MAX_PER_ADDRESS", |e, n| e.parse(n, d.max_signups_per_address))?,
                 window: env.nonzero("AUTH_LOGIN_WINDOW_SECS", |e, n| e.secs(n, d.window))?,
             },
             trusted_proxies: env.list("AUTH_TRUSTED_PROXIES")?,

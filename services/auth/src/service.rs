@@ -288,6 +288,7 @@ impl App {
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 422, description = "Invalid email or weak password; the message says what is missing", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this address; see Retry-After", body = ErrorBody),
     )
 )]
 async fn signup(
@@ -297,6 +298,10 @@ async fn signup(
 ) -> Result<impl IntoResponse, ApiError> {
     let email = email::normalize(&body.email).map_err(|m| ApiError::unprocessable("invalid_email", m))?;
     password::check_strength(&body.password, &email).map_err(|m| ApiError::unprocessable("weak_password", m))?;
+    // Reserved before the hash, so a flood of sign-ups costs no bcrypt work past the limit.
+    if let Some(wait) = app.throttle.reserve_signup(client.addr).await.map_err(unavailable)? {
+        return Err(ApiError::too_many_requests(format!("too many sign-ups; try again in {wait} seconds"), wait));
+    }
     let hash = app.hasher.hash(&body.password).await.map_err(internal)?;
     let user = app.store.create_user(&email, &hash).await.map_err(unavailable)?.ok_or_else(|| {
         ApiError::conflict("email_taken", "an account with this email already exists; log in instead")
@@ -323,7 +328,8 @@ async fn login(
 ) -> Result<impl IntoResponse, ApiError> {
     // No account can have a malformed address; that says nothing about accounts.
     let email = email::normalize(&body.email).map_err(|_| invalid_credentials())?;
-    if let Some(wait) = app.throttle.check(&email, client.addr).await.map_err(unavailable)? {
+    // Reserved before the hash: of any number of parallel guesses, at most the limit are judged.
+    if let Some(wait) = app.throttle.reserve(&email, client.addr).await.map_err(unavailable)? {
         return Err(ApiError::too_many_requests(format!("too many failed logins; try again in {wait} seconds"), wait));
     }
     let account = app.store.credentials(&email).await.map_err(unavailable)?;
@@ -332,12 +338,10 @@ async fn login(
     let fits = body.password.len() <= password::MAX_BYTES;
     let account = match (matched.map_err(internal)? && fits, account) {
         (true, Some(account)) => account,
-        _ => {
-            app.throttle.failed(&email, client.addr).await.map_err(unavailable)?;
-            return Err(invalid_credentials());
-        }
+        // The reservation stays: it was a failed attempt.
+        _ => return Err(invalid_credentials()),
     };
-    app.throttle.succeeded(&email).await.map_err(unavailable)?;
+    app.throttle.succeeded(&email, client.addr).await.map_err(unavailable)?;
     if app.hasher.needs_rehash(&account.password_hash) {
         // The configured cost changed: bring this hash up to it.
         match app.hasher.hash(&body.password).await {
@@ -488,7 +492,7 @@ async fn change_password(
     password::check_strength(&body.new_password, &account.email)
         .map_err(|m| ApiError::unprocessable("weak_password", m))?;
     // A stolen access token must not become unlimited password guessing.
-    if let Some(wait) = app.throttle.check(&account.email, client.addr).await.map_err(unavailable)? {
+    if let Some(wait) = app.throttle.reserve(&account.email, client.addr).await.map_err(unavailable)? {
         return Err(ApiError::too_many_requests(
             format!("too many wrong passwords; try again in {wait} seconds"),
             wait,
@@ -496,9 +500,9 @@ async fn change_password(
     }
     let matched = app.hasher.verify(&body.current_password, Some(&account.password_hash)).await.map_err(internal)?;
     if !matched || body.current_password.len() > password::MAX_BYTES {
-        app.throttle.failed(&account.email, client.addr).await.map_err(unavailable)?;
         return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid_credentials", "the current password is incorrect"));
     }
+    app.throttle.succeeded(&account.email, client.addr).await.map_err(unavailable)?;
     let hash = app.hasher.hash(&body.new_password).await.map_err(internal)?;
     app.store.set_password_hash(&account.id, &hash).await.map_err(unavailable)?;
     let revoked = app.store.revoke_sessions(&account.id, caller.session.as_deref()).await.map_err(unavailable)?;

@@ -380,40 +380,33 @@ impl Store {
         .await
     }
 
-    /// Seconds until login is allowed again if any of `keys` (throttling
-    /// key, limit) has reached its limit within the window.
-    pub async fn throttled_for(&self, keys: &[(&[u8], u32)], window: Duration) -> sqlx::Result<Option<u64>> {
+    /// Reserves one attempt against each of `keys` (throttling key, limit)
+    /// before the attempt is judged, starting a new window for a key whose
+    /// window has passed; the seconds to wait when any key is now past its
+    /// limit. One statement, so its row locks make parallel attempts count
+    /// one by one: of N concurrent guesses at most `limit` are judged.
+    /// Keys must come in the same order in every call (no lock-order cycles).
+    pub async fn reserve_attempt(&self, keys: &[(&[u8], u32)], window: Duration) -> sqlx::Result<Option<u64>> {
         let (hashes, limits): (Vec<Vec<u8>>, Vec<i32>) =
             keys.iter().map(|(k, n)| (k.to_vec(), i32::try_from(*n).unwrap_or(i32::MAX))).unzip();
-        let secs: Option<f64> = sqlx::query_scalar(
-            "SELECT max(extract(epoch FROM f.window_start + make_interval(secs => $3) - now()))::float8
-             FROM login_failures f JOIN unnest($1::bytea[], $2::int[]) AS k(key, max_failures) ON f.key = k.key
-             WHERE f.failures >= k.max_failures AND f.window_start > now() - make_interval(secs => $3)",
+        let wait: Option<f64> = sqlx::query_scalar(
+            "WITH counted AS (
+               INSERT INTO login_failures (key, failures, window_start)
+               SELECT key, 1, now() FROM unnest($1::bytea[]) WITH ORDINALITY AS k(key, n) ORDER BY n
+               ON CONFLICT (key) DO UPDATE SET
+                 failures = CASE WHEN login_failures.window_start <= now() - make_interval(secs => $3)
+                                 THEN 1 ELSE login_failures.failures + 1 END,
+                 window_start = CASE WHEN login_failures.window_start <= now() - make_interval(secs => $3)
+                                     THEN now() ELSE login_failures.window_start END
+               RETURNING key, failures, window_start)
+             SELECT max(extract(epoch FROM c.window_start + make_interval(secs => $3) - now()))::float8
+             FROM counted c JOIN unnest($1::bytea[], $2::int[]) AS l(key, max_attempts) ON c.key = l.key
+             WHERE c.failures > l.max_attempts",
         )
         .bind(&hashes)
         .bind(&limits)
         .bind(window.as_secs_f64())
         .fetch_one(&self.pool)
-        .await?;
-        Ok(secs.map(|s| s.ceil().max(1.0) as u64))
-    }
-
-    /// Counts a failed login against each key, starting a new window for a
-    /// key whose window has passed, and drops a few long-expired entries.
-    pub async fn record_failure(&self, keys: &[&[u8]], window: Duration) -> sqlx::Result<()> {
-        let hashes: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
-        sqlx::query(
-            "INSERT INTO login_failures (key, failures, window_start)
-             SELECT key, 1, now() FROM unnest($1::bytea[]) AS key
-             ON CONFLICT (key) DO UPDATE SET
-               failures = CASE WHEN login_failures.window_start <= now() - make_interval(secs => $2)
-                               THEN 1 ELSE login_failures.failures + 1 END,
-               window_start = CASE WHEN login_failures.window_start <= now() - make_interval(secs => $2)
-                                   THEN now() ELSE login_failures.window_start END",
-        )
-        .bind(&hashes)
-        .bind(window.as_secs_f64())
-        .execute(&self.pool)
         .await?;
         sqlx::query(
             "DELETE FROM login_failures WHERE key IN (
@@ -421,8 +414,18 @@ impl Store {
         )
         .bind(window.as_secs_f64())
         .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(wait.map(|s| s.ceil().max(1.0) as u64))
+    }
+
+    /// Gives back an attempt reserved against `key` (a successful login does
+    /// not count against its address).
+    pub async fn release_attempt(&self, key: &[u8]) -> sqlx::Result<()> {
+        sqlx::query("UPDATE login_failures SET failures = failures - 1 WHERE key = $1 AND failures > 0")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     /// Forgets failures against `key` (after a successful login).

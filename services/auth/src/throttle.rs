@@ -1,13 +1,18 @@
-//! Throttling failed logins, per account and per client address.
+//! Throttling password guesses, per account and per client address, and
+//! sign-ups per client address.
 //!
-//! Failures are counted in PostgreSQL, so every replica sees the same counts
+//! Attempts are counted in PostgreSQL, so every replica sees the same counts
 //! and a restart does not reset them. Keys are hashes (the database keeps
 //! no list of addresses or of emails people tried), and IPv6 clients are
 //! counted per /64, the block one subscriber usually gets. Counting is in
-//! fixed windows: after `max` failures the key is refused until its window
-//! ends. A correct password clears the account's count but not the
-//! address's, so an attacker cannot reset their own count by logging into
-//! an account of their own between guesses.
+//! fixed windows, and an attempt is *reserved* before the password is
+//! hashed: the reservation is one atomic statement, so however many guesses
+//! arrive at once, at most `max` per window are judged and the rest get 429
+//! without costing a hash. A correct password clears the account's count
+//! and gives back its reservation on the address, so successes do not count
+//! against an address; an attacker still cannot reset their address's count
+//! by logging into an account of their own between guesses, since each
+//! guess stays counted.
 
 use std::net::IpAddr;
 
@@ -26,28 +31,39 @@ impl Throttle {
         Self { store, config }
     }
 
-    /// Seconds to wait, if login from `addr` to `email` is throttled now.
-    pub async fn check(&self, email: &str, addr: IpAddr) -> sqlx::Result<Option<u64>> {
+    /// Reserves a password attempt against `email` from `addr`; the seconds
+    /// to wait when either is past its limit (the attempt must not be judged).
+    pub async fn reserve(&self, email: &str, addr: IpAddr) -> sqlx::Result<Option<u64>> {
         let (account, address) = (account_key(email), address_key(addr));
         self.store
-            .throttled_for(
+            .reserve_attempt(
                 &[(&account, self.config.max_per_account), (&address, self.config.max_per_address)],
                 self.config.window,
             )
             .await
     }
 
-    pub async fn failed(&self, email: &str, addr: IpAddr) -> sqlx::Result<()> {
-        self.store.record_failure(&[&account_key(email), &address_key(addr)], self.config.window).await
+    /// The attempt reserved for `email` from `addr` succeeded.
+    pub async fn succeeded(&self, email: &str, addr: IpAddr) -> sqlx::Result<()> {
+        self.store.clear_failures(&account_key(email)).await?;
+        self.store.release_attempt(&address_key(addr)).await
     }
 
-    pub async fn succeeded(&self, email: &str) -> sqlx::Result<()> {
-        self.store.clear_failures(&account_key(email)).await
+    /// Reserves a sign-up from `addr`; the seconds to wait when past the limit.
+    pub async fn reserve_signup(&self, addr: IpAddr) -> sqlx::Result<Option<u64>> {
+        let key = signup_key(addr);
+        self.store.reserve_attempt(&[(&key, self.config.max_signups_per_address)], self.config.window).await
     }
 }
 
 fn account_key(email: &str) -> Vec<u8> {
     Sha256::new().chain_update(b"account\0").chain_update(email.as_bytes()).finalize().to_vec()
+}
+
+fn signup_key(addr: IpAddr) -> Vec<u8> {
+    let mut key = b"signup\0".to_vec();
+    key.extend(address_key(addr));
+    Sha256::digest(&key).to_vec()
 }
 
 fn address_key(addr: IpAddr) -> Vec<u8> {

@@ -659,6 +659,8 @@ async fn a_login_flood_does_not_stall_other_requests() {
     let (mut config, pem) = support::config().await;
     config.passwords.bcrypt_cost = 10;
     config.passwords.concurrency = 1;
+    // Attempts in flight count against the account's limit; this test is about stalls, not limits.
+    config.throttle.max_per_account = 100;
     let auth = support::start(config, pem).await;
     auth.signup("ada@example.com", PASSWORD).await;
     let started = Instant::now();
@@ -685,4 +687,51 @@ async fn a_login_flood_does_not_stall_other_requests() {
     let flood_took = started.elapsed();
     eprintln!("8 logins at cost 10 took {flood_took:?}; a JWKS request meanwhile took {quick:?}");
     assert!(quick * 4 < flood_took, "JWKS took {quick:?} during a flood of {flood_took:?}");
+}
+
+/// The throttle reserves each attempt atomically before the hash: of many
+/// parallel guesses at one account, no more than the limit are judged.
+#[tokio::test]
+async fn parallel_guesses_are_judged_at_most_the_limit() {
+    let auth = support::spawn_with(|c| {
+        c.throttle.max_per_account = 5;
+        c.throttle.max_per_address = 1000;
+    })
+    .await;
+    auth.signup("ada@example.com", PASSWORD).await;
+    let guesses = (0..60).map(|i| {
+        let (http, url) = (auth.http.clone(), auth.url("/auth/login"));
+        tokio::spawn(async move {
+            let body = json!({"email": "ada@example.com", "password": format!("wrong guess number {i}")});
+            http.post(url).json(&body).send().await.unwrap().status().as_u16()
+        })
+    });
+    let mut statuses = Vec::new();
+    for guess in guesses.collect::<Vec<_>>() {
+        statuses.push(guess.await.unwrap());
+    }
+    let judged = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(judged + throttled, 60, "{statuses:?}");
+    assert!(judged <= 5, "{judged} of 60 parallel guesses were judged: {statuses:?}");
+    assert_eq!(auth.login("ada@example.com", PASSWORD).await.status(), 429, "the account stays locked");
+}
+
+#[tokio::test]
+async fn sign_ups_are_throttled_per_address() {
+    let auth = support::spawn_with(|c| c.throttle.max_signups_per_address = 3).await;
+    let attempts = (0..20).map(|i| {
+        let (http, url) = (auth.http.clone(), auth.url("/auth/signup"));
+        tokio::spawn(async move {
+            let body = json!({"email": format!("user{i}@example.com"), "password": PASSWORD});
+            http.post(url).json(&body).send().await.unwrap().status().as_u16()
+        })
+    });
+    let mut statuses = Vec::new();
+    for attempt in attempts.collect::<Vec<_>>() {
+        statuses.push(attempt.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 17, "{statuses:?}");
+    assert_eq!(auth.stats().await["users"], 3);
 }
