@@ -262,3 +262,73 @@ async fn http1_refusals_leave_the_connection_usable() {
         assert_eq!(greet(&mut h2, None).await.unwrap_err().code(), Code::Unauthenticated);
     }
 }
+
+/// A key endpoint that answers auth's JWKS after `delay`.
+async fn slow_jwks(upstream: url::Url, delay: Duration) -> url::Url {
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let upstream = upstream.clone();
+            async move {
+                tokio::time::sleep(delay).await;
+                reqwest::get(upstream).await.unwrap().text().await.unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/jwks.json").parse().unwrap()
+}
+
+/// The fetch is shared work: a request that gives up (its deadline, a
+/// disconnect) while it waits does not cancel it, and the keys it brings
+/// serve the next requests within the refresh interval. On the old code
+/// the fetch ran inside the first request and died with it, and every
+/// valid token was refused for the next 30 s.
+#[tokio::test]
+async fn a_cancelled_request_does_not_cancel_the_key_fetch() {
+    let auth = AuthServer::start(0).await;
+    let (token, _) = auth.token("ada@example.com").await;
+    let jwks = jwks(slow_jwks(auth.jwks_url(), Duration::from_millis(300)).await, Duration::from_secs(30));
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), jwks.verify(&token)).await;
+    assert!(gave_up.is_err(), "the first request gave up before the keys came");
+    // Within the refresh interval a valid token verifies, once the one fetch has landed.
+    let started = tokio::time::Instant::now();
+    let claims = loop {
+        match jwks.verify(&token).await {
+            Ok(claims) => break claims,
+            Err(e) => {
+                assert!(started.elapsed() < Duration::from_secs(10), "still refused: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(claims.email, "ada@example.com");
+    assert_eq!(jwks.fetches(), 1, "one fetch served them all");
+}
+
+/// Past `max_age` the keys held keep verifying at once while one refresh
+/// runs in the background; requests do not queue behind it.
+#[tokio::test]
+async fn stale_keys_verify_while_a_refresh_runs() {
+    let auth = AuthServer::start(0).await;
+    let (token, _) = auth.token("ada@example.com").await;
+    let mut config = authn::Config::new(slow_jwks(auth.jwks_url(), Duration::from_millis(500)).await);
+    config.max_age = Duration::from_millis(100);
+    config.min_refresh = Duration::ZERO;
+    let jwks = Arc::new(Jwks::new(&config).unwrap());
+    jwks.verify(&token).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Stale now: these verify from the cache, and start one refresh between them.
+    let verifications: Vec<_> = (0..20)
+        .map(|_| {
+            let (jwks, token) = (jwks.clone(), token.clone());
+            tokio::spawn(async move { jwks.verify(&token).await })
+        })
+        .collect();
+    for v in verifications {
+        assert!(v.await.unwrap().is_ok());
+    }
+    assert_eq!(jwks.fetches(), 2, "one refresh for twenty stale verifications");
+}

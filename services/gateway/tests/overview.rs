@@ -83,3 +83,52 @@ async fn every_upstream_down_is_unavailable() {
     let (status, body) = gateway.connect("Overview", None, json!({})).await;
     assert_eq!((status, body["code"].as_str()), (503, Some("unavailable")));
 }
+
+/// One client's short deadline while the keys are being fetched does not
+/// make the gateway refuse every token afterwards (it did for 30 s: the
+/// fetch ran inside that request and was cancelled with it).
+#[tokio::test]
+async fn a_short_deadline_during_the_key_fetch_does_not_poison_it() {
+    let auth = Auth::start().await;
+    let token = auth.token("ada@example.com").await;
+    let upstream = auth.jwks_url();
+    let slow = support::serve(axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let upstream = upstream.clone();
+            async move {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                reqwest::get(upstream).await.unwrap().text().await.unwrap()
+            }
+        }),
+    ))
+    .await;
+    let n = Neighbours {
+        lang: support::lang().await,
+        auth: auth.addr,
+        jwks: Some(format!("http://{slow}/jwks.json").parse().unwrap()),
+    };
+    let gateway = Gateway::with(&n).await;
+    let hurried = reqwest::Client::new()
+        .post(gateway.url("/gateway.v1.GatewayService/Overview"))
+        .header("content-type", "application/json")
+        .header("connect-timeout-ms", "50")
+        .bearer_auth(&token)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(hurried.status(), 200, "the hurried call ran out of time");
+    // Generous: the one fetch lands about 300 ms after it started.
+    let started = std::time::Instant::now();
+    loop {
+        let (status, body) = gateway.connect("Overview", Some(&token), json!({})).await;
+        if status == 200 {
+            assert_eq!(body["userCount"], "1", "{body}");
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "still refused: {status} {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    eprintln!("a valid token was accepted {:?} after the hurried call", started.elapsed());
+}
