@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod observe;
 pub mod pagination;
 pub mod propagation;
+pub mod redact;
 pub mod rest;
 pub mod rpc;
 pub mod server;

@@ -74,12 +74,9 @@ impl Target {
     }
 
     /// The URL with any password removed, for storage and logs.
+    /// The URL as it is recorded and logged: no credentials, query or fragment.
     pub fn display_url(&self) -> String {
-        let mut u = self.url.clone();
-        if u.password().is_some() {
-            let _ = u.set_password(Some("***"));
-        }
-        u.to_string()
+        platform::redact::parsed(&self.url)
     }
 }
 
@@ -259,7 +256,7 @@ mod tests {
 
     #[test]
     fn display_url_hides_passwords() {
-        let t = Target::parse("https://user:hunter2@example.com/p", "").unwrap();
-        assert!(!t.display_url().contains("hunter2"));
+        let t = Target::parse("https://user:hunter2@example.com/p?sig=s3cret", "").unwrap();
+        assert_eq!(t.display_url(), "https://example.com/p");
     }
 }

@@ -109,8 +109,10 @@ impl GreeterService for Greeter {
             Some(until) => platform::deadline::scope(until, self.caller.check(&url)).await,
             None => self.caller.check(&url).await,
         };
+        // Kept, logged and returned without credentials, query or fragment.
+        let shown = platform::redact::url(&url);
         if let Some(error) = &external.error {
-            tracing::warn!(%url, %error, "external check failed; greeting anyway");
+            tracing::warn!(url = %shown, %error, "external check failed; greeting anyway");
         }
         let greeting = format!("Hello, {name}!");
         let row = self
@@ -119,7 +121,7 @@ impl GreeterService for Greeter {
                 owner: &owner.user_id,
                 name,
                 greeting: &greeting,
-                url: &url,
+                url: &shown,
                 external_status: external.status,
                 external_error: external.error.as_deref(),
             })

@@ -56,3 +56,22 @@ async fn users_list_only_their_own_greetings_and_admins_list_all() {
     let err = service.greet(GreetRequest { name: "Eve".into(), url: String::new() }).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 }
+
+/// Credentials and query strings in a URL are used for the call but never
+/// stored, listed or logged.
+#[tokio::test]
+async fn url_secrets_are_neither_stored_nor_returned() {
+    let auth = support::auth().await;
+    let target = support::target().await;
+    let caller = support::caller(&auth).await;
+    let greeter = support::greeter(&auth, caller, Duration::from_secs(2)).await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let mut client = support::client(format!("http://{greeter}"), &token).await;
+    let url = format!("http://alice:S3cretPw@{target}/ok?token=abc123#frag");
+    let made = client.greet(GreetRequest { name: "Ada".into(), url }).await.unwrap().into_inner();
+    assert_eq!(made.external_status, 200, "the call itself used the URL as given");
+    let listed = client.list_greetings(ListGreetingsRequest::default()).await.unwrap().into_inner();
+    assert_eq!(listed.greetings[0].url, format!("http://{target}/ok"));
+    let text = format!("{listed:?}");
+    assert!(!text.contains("S3cretPw") && !text.contains("abc123") && !text.contains("alice"), "{text}");
+}
