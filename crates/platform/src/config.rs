@@ -167,8 +167,9 @@ impl CommonConfig {
             database: DbConfig {
                 url: crate::db::parse_url(&env.string("DATABASE_URL", &default_db))
                     .map_err(|e| invalid("DATABASE_URL", "<redacted>", e))?,
-                max_connections: env.parse("DATABASE_MAX_CONNECTIONS", 10)?,
-                connect_timeout: env.secs("DATABASE_CONNECT_TIMEOUT_SECS", Duration::from_secs(30))?,
+                max_connections: env.nonzero("DATABASE_MAX_CONNECTIONS", |e, n| e.parse(n, 10))?,
+                connect_timeout: env
+                    .nonzero("DATABASE_CONNECT_TIMEOUT_SECS", |e, n| e.secs(n, Duration::from_secs(30)))?,
             },
             log_format: env.parse("LOG_FORMAT", LogFormat::Text)?,
             otlp_endpoint: (!otlp.trim().is_empty()).then(|| otlp.trim().to_owned()),
@@ -217,6 +218,14 @@ mod tests {
         let env = Env::from_pairs([("LOG_FORMAT", "xml")]);
         let err = CommonConfig::from_env(&env, "greeter", 8080).unwrap_err().to_string();
         assert!(err.contains("LOG_FORMAT"), "{err}");
+    }
+
+    #[test]
+    fn pool_sizes_and_timeouts_must_be_positive() {
+        for name in ["DATABASE_MAX_CONNECTIONS", "DATABASE_CONNECT_TIMEOUT_SECS"] {
+            let err = CommonConfig::from_env(&Env::from_pairs([(name, "0")]), "greeter", 8080).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains("greater than zero"), "{err}");
+        }
     }
 
     #[test]

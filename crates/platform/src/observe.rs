@@ -52,20 +52,42 @@ impl Protocol {
     }
 }
 
-/// Adds [`Observe`] around a service.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ObserveLayer;
+/// The label of RPC paths that no served method has.
+pub const UNKNOWN_METHOD: &str = "unknown";
+
+/// Adds [`Observe`] around a service. Labels stay bounded: RPCs are
+/// labelled by the method paths the process serves (anything else is
+/// [`UNKNOWN_METHOD`]), HTTP requests by method and matched route template.
+#[derive(Debug, Clone, Default)]
+pub struct ObserveLayer {
+    /// The RPC paths served (`/<package>.<Service>/<Method>`).
+    rpc_methods: std::sync::Arc<std::collections::HashSet<String>>,
+}
+
+impl ObserveLayer {
+    /// For a router serving exactly `methods` as RPCs.
+    pub fn rpc(methods: impl IntoIterator<Item = String>) -> Self {
+        Self { rpc_methods: std::sync::Arc::new(methods.into_iter().collect()) }
+    }
+}
 
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Observe { inner }
+        Observe { inner, rpc_methods: self.rpc_methods.clone() }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Observe<S> {
     inner: S,
+    rpc_methods: std::sync::Arc<std::collections::HashSet<String>>,
+}
+
+/// A client's HTTP method as a label: the standard ones, or `OTHER`.
+fn method_label(method: &http::Method) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+    KNOWN.into_iter().find(|k| *k == method.as_str()).unwrap_or("OTHER")
 }
 
 impl<S, B, RB> Service<Request<B>> for Observe<S>
@@ -85,8 +107,9 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let protocol = req.extensions().get::<Protocol>().copied().unwrap_or_else(|| Protocol::of(req.headers()));
         let method = match protocol {
-            Protocol::Http => format!("{} {}", req.method(), route_of(&req)),
-            _ => req.uri().path().to_owned(),
+            Protocol::Http => format!("{} {}", method_label(req.method()), route_of(&req)),
+            _ if self.rpc_methods.contains(req.uri().path()) => req.uri().path().to_owned(),
+            _ => UNKNOWN_METHOD.to_owned(),
         };
         let span = tracing::info_span!(
             "request",

@@ -133,7 +133,7 @@ pub fn finish(router: Router, max_body_bytes: usize) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(ObserveLayer)
+        .layer(ObserveLayer::default())
 }
 
 async fn not_found() -> ApiError {

@@ -56,6 +56,7 @@ impl RpcRouter {
     /// in step with `readiness` by a background task) and server reflection,
     /// so `grpcurl` and `buf curl` work without local `.proto` files.
     pub async fn into_router(self, readiness: Readiness) -> (Router, tokio::task::JoinHandle<()>) {
+        let served = served_methods(&self.services);
         let (reporter, health) = tonic_health::server::health_reporter();
         let watcher = crate::health::watch_grpc(readiness, reporter, self.services).await;
         let reflection = tonic_reflection::server::Builder::configure()
@@ -68,13 +69,36 @@ impl RpcRouter {
             .add_service(health)
             .add_service(reflection)
             .into_axum_router()
-            .layer(ObserveLayer)
+            .layer(ObserveLayer::rpc(served))
             .layer(GrpcTimeoutLayer)
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(tower::util::MapRequestLayer::new(mark_grpc_web))
             .layer(ConnectLayer::new(platform_proto::descriptor_pool()));
         (router, watcher)
     }
+}
+
+/// Every RPC path the router serves: the methods of its services in the
+/// contracts, and the standard health and reflection methods.
+fn served_methods(services: &[&str]) -> Vec<String> {
+    let pool = platform_proto::descriptor_pool();
+    let mut methods: Vec<String> = services
+        .iter()
+        .filter_map(|name| pool.get_service_by_name(name))
+        .flat_map(|s| {
+            let service = s.full_name().to_owned();
+            s.methods().map(move |m| format!("/{service}/{}", m.name())).collect::<Vec<_>>()
+        })
+        .collect();
+    methods.extend(
+        [
+            "/grpc.health.v1.Health/Check",
+            "/grpc.health.v1.Health/Watch",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ]
+        .map(str::to_owned),
+    );
+    methods
 }
 
 /// tonic-web rewrites gRPC-Web requests into gRPC; remember what the client spoke.

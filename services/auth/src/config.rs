@@ -159,7 +159,7 @@ impl Config {
                 window: env.nonzero("AUTH_LOGIN_WINDOW_SECS", |e, n| e.secs(n, d.window))?,
             },
             trusted_proxies: env.list("AUTH_TRUSTED_PROXIES")?,
-            max_body_bytes: env.parse("AUTH_MAX_BODY_BYTES", 16 * 1024)?,
+            max_body_bytes: env.nonzero("AUTH_MAX_BODY_BYTES", |e, n| e.parse(n, 16 * 1024))?,
             clients: clients(env)?,
             allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,
         })
@@ -239,6 +239,8 @@ mod tests {
             ("AUTH_ACCESS_TTL_SECS", "0"),
             ("AUTH_LOGIN_MAX_FAILURES", "0"),
             ("AUTH_HASH_CONCURRENCY", "0"),
+            ("AUTH_MAX_BODY_BYTES", "0"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
             ("AUTH_TRUSTED_PROXIES", "proxy"),
         ] {
             let err = Config::from_env(&Env::from_pairs([(name, value)])).unwrap_err().to_string();

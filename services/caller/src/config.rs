@@ -52,9 +52,9 @@ impl Config {
             common: CommonConfig::from_env(env, "caller", DEFAULT_PORT)?,
             fetch: FetchConfig {
                 allowed_networks: env.list("CALLER_ALLOWED_NETWORKS")?,
-                connect_timeout: env.millis("CALLER_CONNECT_TIMEOUT_MS", d.connect_timeout)?,
-                request_timeout: env.millis("CALLER_REQUEST_TIMEOUT_MS", d.request_timeout)?,
-                max_body_bytes: env.parse("CALLER_MAX_BODY_BYTES", d.max_body_bytes)?,
+                connect_timeout: env.nonzero("CALLER_CONNECT_TIMEOUT_MS", |e, n| e.millis(n, d.connect_timeout))?,
+                request_timeout: env.nonzero("CALLER_REQUEST_TIMEOUT_MS", |e, n| e.millis(n, d.request_timeout))?,
+                max_body_bytes: env.nonzero("CALLER_MAX_BODY_BYTES", |e, n| e.parse(n, d.max_body_bytes))?,
             },
             authn: authn::Config::from_env(env)?,
             allowed_clients: authn::config::allowed_clients_from_env(env, &["greeter"])?,
@@ -73,5 +73,13 @@ mod tests {
         let env = Env::from_pairs([("CALLER_ALLOWED_NETWORKS", "localhost")]);
         let err = Config::from_env(&env).unwrap_err().to_string();
         assert!(err.contains("CALLER_ALLOWED_NETWORKS"), "{err}");
+    }
+
+    #[test]
+    fn limits_and_timeouts_must_be_positive() {
+        for name in ["CALLER_CONNECT_TIMEOUT_MS", "CALLER_REQUEST_TIMEOUT_MS", "CALLER_MAX_BODY_BYTES"] {
+            let err = Config::from_env(&Env::from_pairs([(name, "0")])).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains("greater than zero"), "{err}");
+        }
     }
 }

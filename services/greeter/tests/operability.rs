@@ -137,6 +137,50 @@ async fn binary_fails_fast_on_bad_configuration() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("PORT") && stderr.contains("eighty"), "{stderr}");
+    // A pool of no connections stops at start with a message, not a panic.
+    let out = Command::new(env!("CARGO_BIN_EXE_greeter")).env("DATABASE_MAX_CONNECTIONS", "0").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DATABASE_MAX_CONNECTIONS") && !stderr.contains("panicked"), "{stderr}");
+}
+
+/// Paths nobody serves are counted under one label: 150 made-up methods
+/// add no series (they added 2,550 lines to /metrics before).
+#[tokio::test]
+async fn made_up_methods_do_not_grow_the_metrics() {
+    let auth = support::auth().await;
+    let greeter = support::greeter(&auth, support::dead_port(), Duration::from_millis(200)).await;
+    let http = reqwest::Client::new();
+    // gRPC as a gRPC client sends it, over HTTP/2.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{greeter}")).unwrap().connect().await.unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    let metrics =
+        || async { http.get(format!("http://{greeter}/metrics")).send().await.unwrap().text().await.unwrap() };
+    for i in 0..150 {
+        grpc.ready().await.unwrap();
+        let path: http::uri::PathAndQuery = format!("/greeter.v1.GreeterService/Made{i}Up").parse().unwrap();
+        let codec = tonic_prost::ProstCodec::<GreetRequest, platform_proto::greeter::v1::GreetResponse>::default();
+        let err = grpc.unary(tonic::Request::new(GreetRequest::default()), path, codec).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated, "unknown methods need a token like any other");
+        for ct in ["application/grpc-web", "application/json"] {
+            let res = http
+                .post(format!("http://{greeter}/greeter.v1.GreeterService/Made{i}Up"))
+                .header("content-type", ct)
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let _ = res.bytes().await;
+        }
+        let method = reqwest::Method::from_bytes(format!("X{i}").as_bytes()).unwrap();
+        let res = http.request(method, format!("http://{greeter}/x{i}")).send().await.unwrap();
+        let _ = res.bytes().await;
+    }
+    let text = metrics().await;
+    assert!(!text.contains("Made1Up") && !text.contains("X12"), "made-up names became labels");
+    assert!(text.contains(r#"method="unknown""#), "{text}");
+    let series = text.lines().filter(|l| l.starts_with("rpc_request")).count();
+    assert!(series < 200, "{series} series after 450 made-up requests");
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             common: CommonConfig::from_env(env, "lang", DEFAULT_PORT)?,
-            max_body_bytes: env.parse("LANG_MAX_BODY_BYTES", 16 * 1024)?,
+            max_body_bytes: env.nonzero("LANG_MAX_BODY_BYTES", |e, n| e.parse(n, 16 * 1024))?,
             authn: authn::Config::from_env(env)?,
             allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,
         })
