@@ -225,8 +225,10 @@ impl Store {
     /// Starts a session family with its first refresh token; the family's id.
     pub async fn create_session(&self, user_id: &str, s: &NewToken<'_>) -> sqlx::Result<String> {
         sqlx::query_scalar(
-            "INSERT INTO sessions (family_id, user_id, token_hash, user_agent, address, expires_at)
-             VALUES (gen_random_uuid(), $1::uuid, $2, $3, $4::inet, now() + make_interval(secs => $5))
+            "WITH family AS (
+               INSERT INTO session_families (id, user_id) VALUES (gen_random_uuid(), $1::uuid) RETURNING id)
+             INSERT INTO sessions (family_id, user_id, token_hash, user_agent, address, expires_at)
+             SELECT family.id, $1::uuid, $2, $3, $4::inet, now() + make_interval(secs => $5) FROM family
              RETURNING family_id::text",
         )
         .bind(user_id)
@@ -244,14 +246,24 @@ impl Store {
         if !is_uuid(user_id) {
             return Ok(0);
         }
-        let res = sqlx::query(
-            "UPDATE sessions SET revoked_at = now()
-             WHERE user_id = $1::uuid AND revoked_at IS NULL AND family_id::text IS DISTINCT FROM $2",
+        let mut tx = self.pool.begin().await?;
+        // The family rows first: a rotation in flight finishes (or waits) before them.
+        let ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE session_families SET revoked_at = now()
+             WHERE user_id = $1::uuid AND revoked_at IS NULL AND id::text IS DISTINCT FROM $2
+             RETURNING id::text AS id",
         )
         .bind(user_id)
         .bind(keep)
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        let res = sqlx::query(
+            "UPDATE sessions SET revoked_at = now() WHERE family_id::text = ANY($1) AND revoked_at IS NULL",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(res.rows_affected())
     }
 
@@ -303,10 +315,29 @@ impl Store {
     }
 
     /// Redeems the refresh token hashed as `old`, storing `next` in its
-    /// place. The row is locked, so of two concurrent redemptions of one
-    /// token exactly one succeeds and the other counts as reuse.
+    /// place. The family's row is locked first, then the token's, so
+    /// rotations, reuse detection and revocations of one family take turns:
+    /// of two concurrent redemptions of one token exactly one succeeds and
+    /// the other counts as reuse, and a token minted here is either seen by
+    /// a concurrent logout or refused because the logout came first.
+    ///
+    /// A refresh token presented again is reuse even seconds later (say the
+    /// client lost the answer and retried): telling a lost answer from a
+    /// stolen token is not possible here, so the family is revoked and the
+    /// client logs in again.
     pub async fn rotate(&self, old: &[u8], next: &NewToken<'_>) -> sqlx::Result<Rotation> {
         let mut tx = self.pool.begin().await?;
+        let family: Option<(String, bool)> = sqlx::query_as(
+            "SELECT f.id::text, f.revoked_at IS NOT NULL FROM session_families f
+             WHERE f.id = (SELECT family_id FROM sessions WHERE token_hash = $1) FOR UPDATE OF f",
+        )
+        .bind(old)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match family {
+            None | Some((_, true)) => return Ok(Rotation::Invalid),
+            Some(_) => {}
+        }
         let state: Option<SessionState> = sqlx::query_as(
             "SELECT id::text AS id, family_id::text AS family_id, user_id::text AS user_id,
                     expires_at <= now() AS expired, rotated_at IS NOT NULL AS rotated, revoked_at IS NOT NULL AS revoked
@@ -320,10 +351,7 @@ impl Store {
             return Ok(Rotation::Invalid);
         }
         if state.rotated {
-            sqlx::query("UPDATE sessions SET revoked_at = now() WHERE family_id = $1::uuid AND revoked_at IS NULL")
-                .bind(&state.family_id)
-                .execute(&mut *tx)
-                .await?;
+            revoke_family_in(&mut tx, &state.family_id).await?;
             tx.commit().await?;
             return Ok(Rotation::Reused);
         }
@@ -356,17 +384,19 @@ impl Store {
     }
 
     /// Revokes the family of the refresh token hashed as `token_hash`;
-    /// whether there was such a live token.
+    /// whether there was such a live token. The family's row is locked
+    /// first, as [`Store::rotate`] does, so a token a concurrent refresh
+    /// mints is revoked too.
     pub async fn revoke_family(&self, token_hash: &[u8]) -> sqlx::Result<bool> {
-        let revoked = sqlx::query(
-            "UPDATE sessions SET revoked_at = now()
-             WHERE revoked_at IS NULL
-               AND family_id = (SELECT family_id FROM sessions WHERE token_hash = $1)",
-        )
-        .bind(token_hash)
-        .execute(&self.pool)
-        .await?;
-        Ok(revoked.rows_affected() > 0)
+        let mut tx = self.pool.begin().await?;
+        let family: Option<String> = sqlx::query_scalar("SELECT family_id::text FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(family) = family else { return Ok(false) };
+        let revoked = revoke_family_in(&mut tx, &family).await?;
+        tx.commit().await?;
+        Ok(revoked > 0)
     }
 
     /// Users, and sessions that can still be refreshed.
@@ -432,6 +462,21 @@ impl Store {
     pub async fn clear_failures(&self, key: &[u8]) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await.map(|_| ())
     }
+}
+
+/// Revokes a family and every token in it; the tokens revoked. The family
+/// row's update takes its lock (waiting for a rotation in flight), and the
+/// token update that follows sees what that rotation committed.
+async fn revoke_family_in(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, family: &str) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE session_families SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::uuid")
+        .bind(family)
+        .execute(&mut **tx)
+        .await?;
+    let res = sqlx::query("UPDATE sessions SET revoked_at = now() WHERE family_id = $1::uuid AND revoked_at IS NULL")
+        .bind(family)
+        .execute(&mut **tx)
+        .await?;
+    Ok(res.rows_affected())
 }
 
 /// Whether `s` is a canonical UUID, so a malformed id is "not found"

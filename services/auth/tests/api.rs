@@ -735,3 +735,53 @@ async fn sign_ups_are_throttled_per_address() {
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 17, "{statuses:?}");
     assert_eq!(auth.stats().await["users"], 3);
 }
+
+/// A refresh racing a logout of the same session: whichever wins, no token
+/// of the family works afterwards (under READ COMMITTED the logout's one
+/// UPDATE could miss the token the refresh was inserting).
+#[tokio::test]
+async fn refresh_raced_against_logout_never_leaves_a_live_token() {
+    let auth = support::spawn().await;
+    auth.signup("ada@example.com", PASSWORD).await;
+    let mut refreshed = 0;
+    for round in 0..40 {
+        let res = auth.login("ada@example.com", PASSWORD).await;
+        let token = res.json::<serde_json::Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned();
+        let refresh = {
+            let (http, url, token) = (auth.http.clone(), auth.url("/auth/refresh"), token.clone());
+            tokio::spawn(async move { http.post(url).json(&json!({"refresh_token": token})).send().await.unwrap() })
+        };
+        let logout = {
+            let (http, url) = (auth.http.clone(), auth.url("/auth/logout"));
+            tokio::spawn(async move { http.post(url).json(&json!({"refresh_token": token})).send().await.unwrap() })
+        };
+        let (refresh, logout) = (refresh.await.unwrap(), logout.await.unwrap());
+        assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+        if refresh.status() == StatusCode::OK {
+            refreshed += 1;
+            let next = refresh.json::<serde_json::Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned();
+            let again = auth.post("/auth/refresh", json!({"refresh_token": next})).await;
+            assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "round {round}: a token survived the logout");
+        } else {
+            assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+    eprintln!("{refreshed} of 40 refreshes won the race; none of their tokens survived");
+}
+
+/// Decided: a refresh token presented twice is reuse even a moment later
+/// (a client that lost the answer and retries cannot be told from a thief);
+/// the family is revoked and the client logs in again.
+#[tokio::test]
+async fn a_refresh_retried_after_a_lost_answer_counts_as_reuse() {
+    let auth = support::spawn().await;
+    let body = auth.signup("ada@example.com", PASSWORD).await;
+    let token = body["tokens"]["refresh_token"].as_str().unwrap().to_owned();
+    let first = auth.post("/auth/refresh", json!({"refresh_token": token})).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let lost = first.json::<serde_json::Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned();
+    let retry = auth.post("/auth/refresh", json!({"refresh_token": token})).await;
+    assert_eq!(retry.status(), StatusCode::UNAUTHORIZED);
+    let after = auth.post("/auth/refresh", json!({"refresh_token": lost})).await;
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the whole family is revoked");
+}
