@@ -8,8 +8,10 @@ use platform_proto::caller::v1::{
 };
 use tonic::{Request, Response, Status};
 
+use std::time::Duration;
+
 use crate::{
-    fetch::{Fetcher, Target},
+    fetch::{Fetcher, Outcome, Target},
     store::{NewCall, Store},
 };
 
@@ -41,6 +43,67 @@ fn storage_error(e: sqlx::Error) -> Status {
     Status::unavailable("the call history is unavailable; try again")
 }
 
+/// What clients are told of a refusal. Which rule refused which resolved
+/// address is for caller's logs and records, never for the client: it
+/// would map internal networks for whoever asks.
+pub const REFUSED: &str = "caller refused the destination: it is not a public address, or not one it may call";
+
+/// The part of the client's remaining deadline not spent on the fetch: a
+/// quarter, at most 500 ms — ample to record the call and answer.
+const RESERVE_DIVISOR: u32 = 4;
+const MAX_RESERVE: Duration = Duration::from_millis(500);
+
+impl Caller {
+    /// Records the call in a task of its own: the client giving up (its
+    /// deadline, a disconnect) cannot drop the record. One retry, then the
+    /// loss is counted and logged; the call's outcome is answered either way.
+    async fn record(&self, call: OwnedCall) -> Option<i64> {
+        let store = self.store.clone();
+        let task = tokio::spawn(async move {
+            for attempt in 0..2 {
+                match store.record(&call.as_new()).await {
+                    Ok(id) => return Some(id),
+                    Err(e) if attempt == 0 => {
+                        tracing::warn!(error = %e, "recording a call failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => {
+                        metrics::counter!("caller_unrecorded_calls_total").increment(1);
+                        tracing::error!(error = %e, url = %call.url, "a call could not be recorded");
+                    }
+                }
+            }
+            None
+        });
+        task.await.ok().flatten()
+    }
+}
+
+/// A call to record, owned so the recording task outlives the request.
+struct OwnedCall {
+    url: String,
+    method: &'static str,
+    status_code: Option<i32>,
+    error: Option<String>,
+    duration_ms: i64,
+    content_length: i64,
+    content_type: Option<String>,
+}
+
+impl OwnedCall {
+    fn as_new(&self) -> NewCall<'_> {
+        NewCall {
+            url: &self.url,
+            method: self.method,
+            status_code: self.status_code,
+            error: self.error.as_deref(),
+            duration_ms: self.duration_ms,
+            content_length: self.content_length,
+            content_type: self.content_type.as_deref(),
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl CallerService for Caller {
     async fn call(&self, request: Request<pb::CallRequest>) -> Result<Response<pb::CallResponse>, Status> {
@@ -49,40 +112,52 @@ impl CallerService for Caller {
         let url = target.display_url();
         let method = target.method.as_str();
 
-        match self.fetcher.fetch(&target).await {
+        // The fetch ends in time to record it and answer within the client's deadline.
+        let started = tokio::time::Instant::now();
+        let fetched = match platform::deadline::reserving(RESERVE_DIVISOR, MAX_RESERVE) {
+            Some(until) => match tokio::time::timeout_at(until, self.fetcher.fetch(&target)).await {
+                Ok(fetched) => fetched,
+                Err(_) => Ok(Outcome {
+                    error: Some(format!(
+                        "gave up after {} ms: the caller's deadline left no more time",
+                        started.elapsed().as_millis()
+                    )),
+                    duration: started.elapsed(),
+                    ..Outcome::default()
+                }),
+            },
+            None => self.fetcher.fetch(&target).await,
+        };
+        match fetched {
             Err((refused, took)) => {
-                let msg = refused.to_string();
-                tracing::warn!(%url, reason = %msg, "outbound call refused");
-                self.store
-                    .record(&NewCall {
-                        url: &url,
-                        method,
-                        status_code: None,
-                        error: Some(&msg),
-                        duration_ms: took.as_millis() as i64,
-                        content_length: 0,
-                        content_type: None,
-                    })
-                    .await
-                    .map_err(storage_error)?;
-                Err(Status::permission_denied(msg))
+                let reason = refused.to_string();
+                tracing::warn!(%url, %reason, "outbound call refused");
+                let call = OwnedCall {
+                    url,
+                    method,
+                    status_code: None,
+                    error: Some(reason),
+                    duration_ms: took.as_millis() as i64,
+                    content_length: 0,
+                    content_type: None,
+                };
+                self.record(call).await;
+                Err(Status::permission_denied(REFUSED))
             }
             Ok(outcome) => {
                 let duration_ms = outcome.duration.as_millis() as i64;
-                let call_id = self
-                    .store
-                    .record(&NewCall {
-                        url: &url,
-                        method,
-                        status_code: outcome.status_code.map(i32::from),
-                        error: outcome.error.as_deref(),
-                        duration_ms,
-                        content_length: outcome.content_length as i64,
-                        content_type: outcome.content_type.as_deref(),
-                    })
-                    .await
-                    .map_err(storage_error)?;
                 tracing::info!(%url, method, status = ?outcome.status_code, error = ?outcome.error, duration_ms, "outbound call");
+                let call = OwnedCall {
+                    url,
+                    method,
+                    status_code: outcome.status_code.map(i32::from),
+                    error: outcome.error.clone(),
+                    duration_ms,
+                    content_length: outcome.content_length as i64,
+                    content_type: outcome.content_type.clone(),
+                };
+                // 0 when it could not be recorded: the call was made, and its outcome is the answer.
+                let call_id = self.record(call).await.unwrap_or(0);
                 Ok(Response::new(pb::CallResponse {
                     status_code: outcome.status_code.map(i32::from).unwrap_or(0),
                     duration_ms,

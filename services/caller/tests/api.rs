@@ -64,10 +64,14 @@ async fn spawn(fetch: FetchConfig) -> CallerServiceClient<InterceptedService<Cha
 }
 
 async fn start(auth: &Fixture, fetch: FetchConfig) -> SocketAddr {
+    start_on(auth, fetch, testkit::database().await).await
+}
+
+async fn start_on(auth: &Fixture, fetch: FetchConfig, database: platform::db::DbConfig) -> SocketAddr {
     testkit::init_telemetry();
     let mut common = CommonConfig::from_env(&Env::default(), "caller", 0).unwrap();
     common.port = 0;
-    common.database = testkit::database().await;
+    common.database = database;
     let config = Config { common, fetch, authn: auth.authn(), allowed_clients: vec!["greeter".into()] };
     let server = caller::build(config).await.unwrap();
     let addr = server.local_addr();
@@ -148,11 +152,14 @@ async fn loopback_is_refused_by_default_and_the_refusal_is_recorded() {
     ] {
         let err = client.call(call(&url)).await.unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{url}: {err:?}");
-        assert!(err.message().contains("loopback"), "{}", err.message());
+        // The client gets one fixed message: no rule, no resolved address.
+        assert_eq!(err.message(), caller::service::REFUSED, "{url}");
+        assert!(!err.message().contains("127.0.0.1") && !err.message().contains("loopback"));
     }
+    // The details stay in caller's records.
     let calls = client.list_calls(ListCallsRequest::default()).await.unwrap().into_inner().calls;
     assert_eq!(calls.len(), 3);
-    assert!(calls.iter().all(|c| c.status_code == 0 && c.error.contains("refused")));
+    assert!(calls.iter().all(|c| c.status_code == 0 && c.error.contains("refused") && c.error.contains("loopback")));
 }
 
 #[tokio::test]
@@ -189,7 +196,32 @@ async fn private_and_metadata_stay_refused_when_loopback_is_allowed() {
     ] {
         let err = client.call(call(&url)).await.unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{url}: {err:?}");
+        assert_eq!(err.message(), caller::service::REFUSED, "{url}");
     }
+    let calls = client.list_calls(ListCallsRequest::default()).await.unwrap().into_inner().calls;
+    let errors: Vec<&str> = calls.iter().map(|c| c.error.as_str()).collect();
+    assert!(
+        errors.iter().any(|e| e.contains("metadata")) && errors.iter().any(|e| e.contains("private")),
+        "{errors:?}"
+    );
+}
+
+/// A call that the client's deadline would cut short is given up in time to
+/// be recorded: before, the handler was cancelled at the deadline and the
+/// call it had made was never recorded.
+#[tokio::test]
+async fn a_call_past_the_clients_deadline_is_still_recorded() {
+    let target = target().await;
+    let mut client = spawn(loopback_allowed()).await;
+    let mut request = tonic::Request::new(call(format!("http://{target}/slow")));
+    request.set_timeout(Duration::from_millis(800));
+    let answer = client.call(request).await.expect("answered within the deadline").into_inner();
+    assert_eq!(answer.status_code, 0);
+    assert!(answer.error.contains("deadline"), "{}", answer.error);
+    assert!(answer.call_id > 0, "recorded");
+    let calls = client.list_calls(ListCallsRequest::default()).await.unwrap().into_inner().calls;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].id, answer.call_id);
 }
 
 #[tokio::test]
@@ -270,4 +302,29 @@ async fn list_calls_pages_newest_first() {
 
     let err = client.list_calls(ListCallsRequest { page_size: 2, page_token: "not-a-token".into() }).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+/// When the call cannot be recorded, its outcome is still the answer (it was
+/// UNAVAILABLE before, so greeter retried and made more unrecorded calls),
+/// and the loss is counted.
+#[tokio::test]
+async fn an_unrecordable_call_still_answers_its_outcome() {
+    let auth = Fixture::start().await;
+    let target = target().await;
+    let database = testkit::database().await;
+    let addr = start_on(&auth, loopback_allowed(), database.clone()).await;
+    let mut client = client(addr, auth.service_token("greeter").await).await;
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect_with(&database.url.options.clone().database("postgres"))
+            .await
+            .unwrap();
+    sqlx::query(&format!(r#"DROP DATABASE "{}" WITH (FORCE)"#, database.url.database))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let answer = client.call(call(format!("http://{target}/ok"))).await.expect("the outcome, not UNAVAILABLE");
+    let answer = answer.into_inner();
+    assert_eq!((answer.status_code, answer.call_id), (200, 0), "made, and said to be unrecorded");
+    let metrics = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|l| l.starts_with("caller_unrecorded_calls_total") && !l.ends_with(" 0")), "{metrics}");
 }

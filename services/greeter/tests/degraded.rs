@@ -40,7 +40,8 @@ async fn slow_external_call_is_cut_at_the_deadline() {
         .into_inner();
     assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
     assert_eq!(r.external_status, 0);
-    assert!(r.external_error == "caller did not answer within 300 ms", "{}", r.external_error);
+    // caller gave up in time to record the call and answer within greeter's budget.
+    assert!(r.external_error.contains("caller's deadline left no more time"), "{}", r.external_error);
 }
 
 #[tokio::test]
@@ -53,9 +54,5 @@ async fn refused_destination_is_reported_not_fatal() {
     let mut client = support::client(format!("http://{greeter}"), &token).await;
     let r =
         client.greet(GreetRequest { name: "Ada".into(), url: "http://10.1.2.3/".into() }).await.unwrap().into_inner();
-    assert!(
-        r.external_error.contains("permission_denied") && r.external_error.contains("private"),
-        "{}",
-        r.external_error
-    );
+    assert_eq!(r.external_error, format!("caller: permission_denied: {}", caller::service::REFUSED));
 }
