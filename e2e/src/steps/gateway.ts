@@ -104,17 +104,18 @@ export async function gateway(ctx: Context): Promise<void> {
 
 /**
  * LocalizedGreeting's row of the last hour. The gateway writes its records
- * in batches (GATEWAY_METRICS_FLUSH_MS, 1 s by default), so a just-served
- * request may take that long to count: ask a few times.
+ * in batches (GATEWAY_METRICS_FLUSH_MS, 1 s by default) and reuses a
+ * summary for 5 s, so a just-served request may take that long to count:
+ * ask a few times.
  */
 async function metricsRow(rpc: RpcClient, token: string): Promise<Json> {
   let last: Json;
-  for (let attempt = 0; attempt < 10; attempt += 1) {
+  for (let attempt = 0; attempt < 30; attempt += 1) {
     last = value(await rpc.call("gateway", "Metrics", { window: "3600s" }, token), "Metrics");
     expectEqual(last.window, "3600s", "window");
     const row = (last.metrics ?? []).find((m: Json) => m.method === LOCALIZED_GREETING);
     if (row && BigInt(row.requests) >= 6n) return row;
     await sleep(500);
   }
-  throw new Error(`no LocalizedGreeting metrics after 5 s: ${JSON.stringify(last)}`);
+  throw new Error(`no LocalizedGreeting metrics after 15 s: ${JSON.stringify(last)}`);
 }

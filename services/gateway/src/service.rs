@@ -1,6 +1,6 @@
 //! `gateway.v1.GatewayService`.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use authn::Identity;
 use chrono::Utc;
@@ -32,12 +32,14 @@ pub const METHODS: &[&str] = &[LOCALIZED_GREETING, OVERVIEW, METRICS];
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
 /// Longest language tag accepted (lang's limit).
 const MAX_LANGUAGE_CHARS: usize = 35;
-/// How long an overview reuses the request metrics it read: summarising an
-/// hour of requests sorts every latency in it, too much for every overview.
-const OVERVIEW_METRICS_TTL: Duration = Duration::from_secs(5);
-/// Longest an overview waits for its metrics (the pool may wait longer for a
-/// connection when the database is unreachable).
-const OVERVIEW_METRICS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a summary of the request metrics is reused: summarising an hour
+/// of requests sorts every latency in it, too much for every overview.
+const SUMMARY_TTL: Duration = Duration::from_secs(5);
+/// Longest one summary may take, in the database (statement timeout) and
+/// waiting for a connection.
+pub const SUMMARY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Summaries kept at most (one per window asked for).
+const SUMMARY_WINDOWS: u64 = 64;
 /// At most this much of a request's remaining deadline is kept back from
 /// upstream calls, so a fallback can still be answered in time.
 const MAX_RESERVE: Duration = Duration::from_millis(100);
@@ -50,9 +52,11 @@ pub struct Gateway {
     store: Store,
     cache: Option<Cache<CacheKey, LangGreeting>>,
     max_window: Duration,
-    /// The overview's metrics and when they were read; locked while reading,
-    /// so concurrent overviews share one query.
-    recent: tokio::sync::Mutex<Option<(Instant, Vec<MethodSummary>)>>,
+    /// Summaries of the request metrics by window (milliseconds), shared by
+    /// Overview and Metrics: concurrent asks share one query, which runs in a
+    /// task of its own, and its failure is shared too, never retried by each
+    /// waiter in turn.
+    summaries: Cache<u64, Arc<Vec<MethodSummary>>>,
 }
 
 impl Gateway {
@@ -60,28 +64,31 @@ impl Gateway {
     pub fn new(lang: LangClient, auth: AuthClient, store: Store, cache: &CacheConfig, max_window: Duration) -> Self {
         let cache = (!cache.ttl.is_zero())
             .then(|| Cache::builder().max_capacity(cache.max_entries).time_to_live(cache.ttl).build());
-        Self { lang, auth, store, cache, max_window, recent: Default::default() }
+        let summaries = Cache::builder().max_capacity(SUMMARY_WINDOWS).time_to_live(SUMMARY_TTL).build();
+        Self { lang, auth, store, cache, max_window, summaries }
     }
 
     pub fn into_server(self) -> GatewayServiceServer<Self> {
         GatewayServiceServer::new(self)
     }
 
-    /// The last [`DEFAULT_WINDOW`]'s summaries, at most [`OVERVIEW_METRICS_TTL`] old.
-    async fn recent_summaries(&self) -> Result<Vec<MethodSummary>, String> {
-        let mut recent = self.recent.lock().await;
-        if let Some((read_at, rows)) = &*recent
-            && read_at.elapsed() < OVERVIEW_METRICS_TTL
-        {
-            return Ok(rows.clone());
-        }
-        let rows = match tokio::time::timeout(OVERVIEW_METRICS_TIMEOUT, self.store.summaries(DEFAULT_WINDOW)).await {
-            Ok(Ok(rows)) => rows,
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => return Err(format!("gateway_db did not answer within {OVERVIEW_METRICS_TIMEOUT:?}")),
+    /// The summaries of the last `window`, at most [`SUMMARY_TTL`] old. The
+    /// query runs in its own task, bounded by [`SUMMARY_TIMEOUT`] alone: a
+    /// requester that gives up neither cancels it nor hands its waiters an
+    /// error.
+    async fn summaries(&self, window: Duration) -> Result<Arc<Vec<MethodSummary>>, String> {
+        let store = self.store.clone();
+        let query = async move {
+            let task = tokio::spawn(async move {
+                match tokio::time::timeout(SUMMARY_TIMEOUT, store.summaries(window, SUMMARY_TIMEOUT)).await {
+                    Ok(Ok(rows)) => Ok(Arc::new(rows)),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("gateway_db did not answer within {SUMMARY_TIMEOUT:?}")),
+                }
+            });
+            task.await.map_err(|e| format!("the summary task failed: {e}"))?
         };
-        *recent = Some((Instant::now(), rows.clone()));
-        Ok(rows)
+        self.summaries.try_get_with(window.as_millis() as u64, query).await.map_err(|e| (*e).clone())
     }
 }
 
@@ -95,6 +102,19 @@ async fn within_budget<F: Future>(fut: F) -> Result<F::Output, Duration> {
     let budget = until.saturating_duration_since(Instant::now());
     // The narrower scope tells the resilience stack what it may spend.
     platform::deadline::scope(until, tokio::time::timeout_at(until, fut)).await.map_err(|_| budget)
+}
+
+/// lang's greeting, fetched in a task of its own (it carries the trace, not
+/// the requester's deadline).
+async fn fill_from_lang(
+    lang: LangClient,
+    name: String,
+    language: String,
+) -> Result<LangGreeting, CallError<HttpError>> {
+    let span = tracing::Span::current();
+    let task =
+        tokio::spawn(tracing::Instrument::instrument(async move { lang.greeting(&name, &language).await }, span));
+    task.await.unwrap_or_else(|e| Err(CallError::Upstream(HttpError::Transport(format!("the fetch task failed: {e}")))))
 }
 
 /// Calls an upstream within the budget, noting it in `called` if it was reached.
@@ -191,18 +211,34 @@ impl GatewayService for Gateway {
         let language = language_arg(&req.language)?;
 
         let key = (name.to_owned(), language.to_ascii_lowercase().replace('_', "-"));
-        let fetch = call_upstream(&called, LangClient::NAME, self.lang.greeting(name, language));
         // Concurrent misses for one key share a single call to lang; only
-        // answers are cached, never failures.
+        // answers are cached, never failures. The fill is shared work: it
+        // runs in its own task under lang's policy alone, so the first
+        // requester's short deadline cannot hand its waiters the fallback;
+        // each requester waits for it within its own budget.
         let answer = match &self.cache {
-            Some(cache) => match cache.entry(key).or_try_insert_with(fetch).await {
-                Ok(entry) => {
-                    let source = if entry.is_fresh() { pb::Source::Upstream } else { pb::Source::Cache };
-                    Ok((entry.into_value(), source))
+            Some(cache) => {
+                let fill = fill_from_lang(self.lang.clone(), name.to_owned(), language.to_owned());
+                match within_budget(cache.entry(key).or_try_insert_with(fill)).await {
+                    Ok(Ok(entry)) => {
+                        let source = if entry.is_fresh() { pb::Source::Upstream } else { pb::Source::Cache };
+                        if entry.is_fresh() {
+                            called.add(LangClient::NAME);
+                        }
+                        Ok((entry.into_value(), source))
+                    }
+                    Ok(Err(shared)) => {
+                        if reached(&shared) {
+                            called.add(LangClient::NAME);
+                        }
+                        Err(Arc::unwrap_or_clone(shared))
+                    }
+                    Err(after) => Err(CallError::Timeout { upstream: LangClient::NAME, after }),
                 }
-                Err(shared) => Err(std::sync::Arc::unwrap_or_clone(shared)),
-            },
-            None => fetch.await.map(|greeting| (greeting, pb::Source::Upstream)),
+            }
+            None => call_upstream(&called, LangClient::NAME, self.lang.greeting(name, language))
+                .await
+                .map(|greeting| (greeting, pb::Source::Upstream)),
         };
         match answer {
             Ok((greeting, source)) => Ok(Response::new(to_pb(greeting, source))),
@@ -229,7 +265,7 @@ impl GatewayService for Gateway {
                 }
                 Some(call_upstream(&called, AuthClient::NAME, self.auth.user_count()).await)
             },
-            within_budget(self.recent_summaries()),
+            within_budget(self.summaries(DEFAULT_WINDOW)),
         );
 
         let mut unavailable = Vec::new();
@@ -249,7 +285,7 @@ impl GatewayService for Gateway {
         let metrics = metrics.unwrap_or_else(|_| Err("the deadline passed".to_owned())).unwrap_or_else(|error| {
             tracing::warn!(%error, "overview without request metrics");
             unavailable.push("metrics".to_owned());
-            Vec::new()
+            Arc::default()
         });
         // The overview is what lang and auth say; the gateway's own metrics
         // alone are not worth answering with.
@@ -263,7 +299,7 @@ impl GatewayService for Gateway {
         Ok(Response::new(pb::OverviewResponse {
             languages: languages.into_iter().map(language_pb).collect(),
             user_count,
-            metrics: metrics.into_iter().map(summary_pb).collect(),
+            metrics: metrics.iter().cloned().map(summary_pb).collect(),
             unavailable,
             generated_at: Some(timestamp(Utc::now())),
             metrics_window: Some(duration_pb(DEFAULT_WINDOW)),
@@ -272,12 +308,15 @@ impl GatewayService for Gateway {
 
     async fn metrics(&self, request: Request<pb::MetricsRequest>) -> Result<Response<pb::MetricsResponse>, Status> {
         let window = window_arg(request.into_inner().window, self.max_window)?;
-        let rows = self.store.summaries(window).await.map_err(|e| {
-            tracing::error!(error = %e, "reading request metrics failed");
-            Status::unavailable("request metrics are unavailable; try again")
-        })?;
+        let rows = within_budget(self.summaries(window))
+            .await
+            .unwrap_or_else(|_| Err("the deadline passed".to_owned()))
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading request metrics failed");
+                Status::unavailable("request metrics are unavailable; try again")
+            })?;
         Ok(Response::new(pb::MetricsResponse {
-            metrics: rows.into_iter().map(summary_pb).collect(),
+            metrics: rows.iter().cloned().map(summary_pb).collect(),
             window: Some(duration_pb(window)),
             generated_at: Some(timestamp(Utc::now())),
         }))

@@ -70,9 +70,13 @@ impl Store {
     }
 
     /// Per-method counts, errors (any status but `ok`) and latency
-    /// percentiles of the requests served within the last `window`.
-    pub async fn summaries(&self, window: Duration) -> sqlx::Result<Vec<MethodSummary>> {
-        sqlx::query_as(
+    /// percentiles of the requests served within the last `window`; the
+    /// query is cancelled by the database past `timeout`.
+    pub async fn summaries(&self, window: Duration, timeout: Duration) -> sqlx::Result<Vec<MethodSummary>> {
+        let mut tx = self.pool.begin().await?;
+        // SET takes no bind parameters; the value is a number we format.
+        sqlx::query(&format!("SET LOCAL statement_timeout = {}", timeout.as_millis().max(1))).execute(&mut *tx).await?;
+        let rows = sqlx::query_as(
             "SELECT method,
                     count(*) AS requests,
                     count(*) FILTER (WHERE status <> 'ok') AS errors,
@@ -85,8 +89,10 @@ impl Store {
              ORDER BY method",
         )
         .bind(window.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 
     /// Deletes records older than `retention`; how many went.

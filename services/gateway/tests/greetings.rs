@@ -327,3 +327,41 @@ async fn greetings_need_a_valid_access_token() {
     let r = client.localized_greeting(authorized(ask("Ada", "fr"), &token)).await.unwrap().into_inner();
     assert_eq!(r.greeting, "Bonjour, Ada !");
 }
+
+/// The cache fill is shared work: a client with a short deadline gets the
+/// fallback itself, but the others waiting for the same greeting get lang's
+/// answer (the fill ran under the first requester's deadline, and they all
+/// got the fallback).
+#[tokio::test]
+async fn a_short_deadline_does_not_hand_waiters_the_fallback() {
+    let auth = Auth::start().await;
+    let app = Router::new().route(
+        "/lang/v1/greeting",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            Json(json!({"greeting": "Hej, Ada!", "language": "sv", "fallback": false}))
+        }),
+    );
+    let lang = support::serve(app).await;
+    let gateway = Gateway::with(&Neighbours { lang, auth: auth.addr, jwks: None }).await;
+    let token = auth.token("ada@example.com").await;
+    let ask = |deadline: Option<&'static str>| {
+        let mut req = reqwest::Client::new()
+            .post(gateway.url("/gateway.v1.GatewayService/LocalizedGreeting"))
+            .header("content-type", "application/json")
+            .bearer_auth(&token)
+            .body(r#"{"name":"Ada","language":"sv"}"#);
+        if let Some(ms) = deadline {
+            req = req.header("connect-timeout-ms", ms);
+        }
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let hurried = tokio::spawn(ask(Some("100")));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let patient: Vec<_> = (0..4).map(|_| tokio::spawn(ask(None))).collect();
+    assert_eq!(hurried.await.unwrap()["source"], "SOURCE_FALLBACK", "its own deadline passed");
+    for answer in patient {
+        let answer = answer.await.unwrap();
+        assert_eq!(answer["greeting"], "Hej, Ada!", "{answer}");
+    }
+}

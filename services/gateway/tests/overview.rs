@@ -4,7 +4,7 @@
 mod support;
 
 use platform_proto::gateway::v1::OverviewRequest;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{Auth, Gateway, Neighbours, authorized};
 use tonic::Code;
 
@@ -131,4 +131,60 @@ async fn a_short_deadline_during_the_key_fetch_does_not_poison_it() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     eprintln!("a valid token was accepted {:?} after the hurried call", started.elapsed());
+}
+
+/// Concurrent overviews share one summary query, even a failing one: while
+/// gateway_db hangs, ten overviews wait on one query (under its statement
+/// timeout) instead of each retrying it in turn behind a mutex.
+#[tokio::test]
+async fn overviews_share_one_summary_query_even_when_it_hangs() {
+    let auth = Auth::start().await;
+    let gateway = Gateway::with(&Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None }).await;
+    // Hold a lock the summary query needs.
+    let mut locker = gateway.db().await;
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE request_metrics IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
+    let overviews: Vec<_> = (0..10)
+        .map(|_| {
+            let url = gateway.url("/gateway.v1.GatewayService/Overview");
+            tokio::spawn(async move {
+                let res = reqwest::Client::new()
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body("{}")
+                    .send()
+                    .await
+                    .unwrap();
+                res.json::<Value>().await.unwrap()
+            })
+        })
+        .collect();
+    // Meanwhile exactly one summary query waits in the database.
+    let watcher = sqlx::PgPool::connect_with(gateway.database.url.options.clone()).await.unwrap();
+    let waiting = support::eventually(|| {
+        let watcher = watcher.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%percentile_cont%' AND state = 'active'
+                 AND pid <> pg_backend_pid()",
+            )
+            .fetch_one(&watcher)
+            .await
+            .unwrap();
+            (n > 0).then_some(n)
+        }
+    })
+    .await;
+    assert_eq!(waiting, 1, "one query for ten overviews");
+    let started = std::time::Instant::now();
+    for overview in overviews {
+        let body = overview.await.unwrap();
+        assert_eq!(body["unavailable"], json!(["metrics"]), "{body}");
+    }
+    // They shared the one query's failure (2 s statement timeout). Taking
+    // turns, each retrying it, took ten times that; the bound is loose.
+    let took = started.elapsed();
+    eprintln!("ten overviews answered within {took:?} of one another");
+    assert!(took < gateway::service::SUMMARY_TIMEOUT * 4, "{took:?}: the overviews took turns");
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
 }
