@@ -1,10 +1,10 @@
 //! Serving a service on one port until asked to stop.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use axum::Router;
 use sqlx::PgPool;
-use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
+use tokio::{net::TcpListener, task::JoinHandle};
 
 use crate::{CommonConfig, health::Readiness, rpc::RpcRouter};
 
@@ -51,33 +51,66 @@ impl Server {
 
     /// Serves HTTP/1.1 and HTTP/2 (h2c, as gRPC needs) until `shutdown`
     /// completes, then stops accepting, lets in-flight requests finish for
-    /// at most the grace period, and closes the database pool.
+    /// at most the grace period, aborts the connections still open, and
+    /// closes the database pool (waiting for that at most a few seconds).
+    ///
+    /// The accept loop is written out, rather than `axum::serve`'s, because
+    /// axum spawns each connection as a task it does not hand back: past the
+    /// grace period those kept running, and a request in flight outlived the
+    /// shutdown. Here every connection is a task of a `JoinSet`, which
+    /// aborts what is left.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let addr = self.local_addr();
-        let stopping = Arc::new(Notify::new());
-        let notify = stopping.clone();
-        let serve = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                notify.notify_one();
-            });
         tracing::info!(%addr, "listening");
-        let grace = self.grace;
-        let result = tokio::select! {
-            res = serve => res.map_err(anyhow::Error::from),
-            () = async {
-                stopping.notified().await;
-                tokio::time::sleep(grace).await;
-            } => {
-                tracing::warn!(?grace, "grace period over; dropping unfinished requests");
-                Ok(())
+        let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = self.listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(e) => {
+                            // Out of descriptors and the like: pause instead of spinning.
+                            tracing::warn!(error = %e, "accepting a connection failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let router = self.router.clone();
+                    let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                        tower::ServiceExt::oneshot(router.clone(), req)
+                    });
+                    let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service);
+                    let conn = graceful.watch(conn.into_owned());
+                    connections.spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
-        };
+        }
+        drop(self.listener);
+        let grace = self.grace;
+        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+            tracing::warn!(?grace, open = connections.len(), "grace period over; dropping unfinished requests");
+        }
+        connections.shutdown().await;
         for task in self.background {
             task.abort();
         }
-        self.pool.close().await;
+        if tokio::time::timeout(POOL_CLOSE_LIMIT, self.pool.close()).await.is_err() {
+            tracing::warn!(limit = ?POOL_CLOSE_LIMIT, "the database pool did not close in time");
+        }
         tracing::info!(%addr, "stopped");
-        result
+        Ok(())
     }
 }
+
+/// The longest shutdown waits for the database pool to close.
+const POOL_CLOSE_LIMIT: Duration = Duration::from_secs(5);

@@ -256,3 +256,69 @@ async fn json_logs_carry_method_status_latency_and_trace_id() {
     assert_eq!(line["trace_id"].as_str().unwrap().len(), 32);
     assert!(!out.contains("Ada"), "request bodies are not logged");
 }
+
+/// Past the grace period a request still in flight is cut off, and the
+/// server has stopped: its connection task no longer outlives the shutdown
+/// (with axum::serve it kept running, here until caller's 30 s timeout).
+#[tokio::test]
+async fn the_grace_period_ends_requests_still_in_flight() {
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let caller = support::fake_caller::FakeCaller::start(support::fake_caller::Reply::Hang).await;
+    let caller_addr: std::net::SocketAddr = caller.url().trim_start_matches("http://").parse().unwrap();
+    let mut config = support::greeter_config(&auth, caller_addr, Duration::from_secs(30)).await;
+    config.common.shutdown_grace = Duration::from_millis(500);
+    let server = greeter::build(config).await.unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let slow = tokio::spawn(
+        support::http(&token)
+            .post(format!("http://{addr}/greeter.v1.GreeterService/Greet"))
+            .header("content-type", "application/json")
+            .body(r#"{"name":"Ada","url":"https://example.com/"}"#)
+            .send(),
+    );
+    caller.until_in_flight(1).await;
+    stop.send(()).unwrap();
+    // Generous bounds, only there to stop a hung test.
+    let ran = tokio::time::timeout(Duration::from_secs(10), running).await.expect("run_until returned");
+    ran.unwrap().unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), slow).await.expect("the request was cut off");
+    assert!(outcome.unwrap().is_err(), "the held request was dropped, not answered");
+    assert!(reqwest::get(format!("http://{addr}/healthz")).await.is_err(), "no longer accepting");
+}
+
+/// Greetings past GREETER_RETENTION_DAYS are deleted (at start, then hourly).
+#[tokio::test]
+async fn greetings_past_their_retention_are_deleted() {
+    let auth = support::auth().await;
+    let (_, token) = auth.user("ada@example.com").await;
+    let config = support::greeter_config(&auth, support::dead_port(), Duration::from_millis(200)).await;
+    let db = config.common.database.clone();
+    let server = greeter::build(config.clone()).await.unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let mut client = support::client(format!("http://{addr}"), &token).await;
+    for name in ["Old", "New"] {
+        client.greet(GreetRequest { name: name.into(), url: String::new() }).await.unwrap();
+    }
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&db.url.options).await.unwrap();
+    sqlx::query("UPDATE greetings SET created_at = now() - interval '91 days' WHERE name = 'Old'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+
+    // A restart prunes at once.
+    let server = greeter::build(config).await.unwrap();
+    tokio::spawn(server.run_until(std::future::pending()));
+    let names = support::eventually_names(&mut conn).await;
+    assert_eq!(names, ["New"]);
+}
