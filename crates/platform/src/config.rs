@@ -117,6 +117,11 @@ impl Env {
         Ok(value)
     }
 
+    /// A retention in days (`*_RETENTION_DAYS`), at least one.
+    pub fn retention_days(&self, name: &str, default_days: u64) -> Result<Duration, ConfigError> {
+        self.nonzero(name, |e, n| e.parse(n, default_days)).map(|d| Duration::from_secs(d * 86_400))
+    }
+
     pub fn url(&self, name: &str, default: &str) -> Result<url::Url, ConfigError> {
         let raw = self.string(name, default);
         let url = url::Url::parse(&raw).map_err(|e| invalid(name, &raw, e))?;

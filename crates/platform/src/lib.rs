@@ -25,6 +25,7 @@ pub mod pagination;
 pub mod propagation;
 pub mod redact;
 pub mod rest;
+pub mod retention;
 pub mod rpc;
 pub mod server;
 pub mod shutdown;

@@ -20,6 +20,8 @@
 //! | `AUTH_CLIENTS_FILE` / `AUTH_CLIENTS` | empty | the platform's service clients, as a path or a value: entries `<client id>:<hex SHA-256 of its secret>` separated by commas or newlines (`#` starts a comment line) |
 //! | `AUTH_SERVICE_TOKEN_TTL_SECS` | `300` | lifetime of a service token (client-credentials grant) |
 //! | `SERVICE_ALLOWED_CLIENTS` | `gateway` | clients whose service tokens may read `/auth/stats` |
+//! | `AUTH_SESSION_RETENTION_DAYS` | `7` | sessions are deleted this long after they expired |
+//! | `AUTH_AUDIT_RETENTION_DAYS` | `365` | audit records older than this are deleted |
 //! | `AUTH_KEY_REFRESH_SECS` | `30` | how often the published keys are re-read from `auth_db` (keys other replicas or a rotation added) |
 
 use std::{collections::BTreeMap, fmt, num::NonZeroUsize, path::PathBuf, time::Duration};
@@ -40,6 +42,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub clients: Clients,
     pub allowed_clients: Vec<String>,
+    /// How long expired or revoked sessions are kept (`AUTH_SESSION_RETENTION_DAYS`).
+    pub session_retention: Duration,
+    /// How long audit records are kept (`AUTH_AUDIT_RETENTION_DAYS`).
+    pub audit_retention: Duration,
 }
 
 /// The service clients auth issues service tokens to, by client id, each
@@ -162,6 +168,8 @@ impl Config {
             max_body_bytes: env.nonzero("AUTH_MAX_BODY_BYTES", |e, n| e.parse(n, 16 * 1024))?,
             clients: clients(env)?,
             allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,
+            session_retention: env.retention_days("AUTH_SESSION_RETENTION_DAYS", 7)?,
+            audit_retention: env.retention_days("AUTH_AUDIT_RETENTION_DAYS", 365)?,
         })
     }
 }

@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use authn::Gate;
-use platform::Server;
+use platform::{Server, retention::Prune};
 
 use crate::{
     Config,
@@ -38,7 +38,22 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         issuer: issuer.clone(),
     };
     let refresh = tokio::spawn(refresh_keys(store, issuer, config.tokens.key_refresh));
-    Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?).await?.with_background(refresh))
+    let retention = platform::retention::spawn(pool.clone(), platform::retention::EVERY, prunes(&config));
+    Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
+        .await?
+        .with_background(refresh)
+        .with_background(retention))
+}
+
+/// What auth_db keeps, and for how long.
+fn prunes(config: &Config) -> Vec<Prune> {
+    vec![
+        Prune::new("sessions", "expires_at", config.session_retention),
+        // A family goes once its last session has (revoked families with them).
+        Prune::new("session_families", "created_at", config.session_retention)
+            .and("NOT EXISTS (SELECT 1 FROM sessions s WHERE s.family_id = session_families.id)"),
+        Prune::new("audit_log", "at", config.audit_retention),
+    ]
 }
 
 /// Re-reads the published keys now and then, so a key another replica (or

@@ -278,3 +278,44 @@ async fn stats_refuse_missing_forged_and_foreign_service_tokens() {
     assert_eq!(stats(Some(greeter)).await, 403, "greeter is not allowed to read them");
     assert_eq!(stats(Some(gateway)).await, 200);
 }
+
+/// Sessions long expired, their families and old audit records are deleted
+/// (at start, then hourly); live ones stay.
+#[tokio::test]
+async fn sessions_families_and_audit_records_past_retention_are_deleted() {
+    let first = Fixture::start().await;
+    first.admin("root@example.com").await;
+    first.user("ada@example.com").await;
+    let db = first.config.common.database.clone();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&db.url.options).await.unwrap();
+    let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+    // Ada's session expired 8 days ago; the audit record is 400 days old.
+    sqlx::query(
+        "UPDATE sessions SET expires_at = now() - interval '8 days'
+         WHERE user_id = (SELECT id FROM users WHERE email = 'ada@example.com')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE session_families SET created_at = now() - interval '40 days'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET at = now() - interval '400 days'").execute(&mut conn).await.unwrap();
+    assert_eq!(count("SELECT count(*) FROM sessions").fetch_one(&mut conn).await.unwrap(), 2);
+
+    let _second = Fixture::start_with(|c| c.common.database = db.clone()).await;
+    let mut left = (0, 0, 0);
+    for _ in 0..300 {
+        left = (
+            count("SELECT count(*) FROM sessions").fetch_one(&mut conn).await.unwrap(),
+            count("SELECT count(*) FROM session_families").fetch_one(&mut conn).await.unwrap(),
+            count("SELECT count(*) FROM audit_log").fetch_one(&mut conn).await.unwrap(),
+        );
+        if left == (1, 1, 0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, (1, 1, 0), "(sessions, families, audit records) left: only the admin's live session");
+}

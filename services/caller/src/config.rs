@@ -6,6 +6,7 @@
 //! | `CALLER_CONNECT_TIMEOUT_MS` | `2000` | TCP/TLS connect timeout |
 //! | `CALLER_REQUEST_TIMEOUT_MS` | `10000` | total time for one call, redirects and body included |
 //! | `CALLER_MAX_BODY_BYTES` | `1048576` | response bytes read before the call is cut short |
+//! | `CALLER_RETENTION_DAYS` | `30` | call records older than this are deleted (hourly) |
 //! | `SERVICE_ALLOWED_CLIENTS` | `greeter` | the services whose service tokens may call caller; nothing else can |
 //!
 //! Service tokens are verified with auth's keys (`AUTH_JWKS_URL` and the
@@ -24,6 +25,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     pub authn: authn::Config,
     pub allowed_clients: Vec<String>,
+    /// How long call records are kept (`CALLER_RETENTION_DAYS`).
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +61,7 @@ impl Config {
             },
             authn: authn::Config::from_env(env)?,
             allowed_clients: authn::config::allowed_clients_from_env(env, &["greeter"])?,
+            retention: env.retention_days("CALLER_RETENTION_DAYS", 30)?,
         })
     }
 }

@@ -18,6 +18,13 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let caller = Caller::new(Fetcher::new(config.fetch)?, store::Store::new(pool.clone()));
     let jwks = Arc::new(Jwks::new(&config.authn)?);
-    let access = AccessLayer::new(Gate::new(jwks, config.allowed_clients), ACCESS);
-    Server::rpc(&config.common, pool, RpcRouter::new().add_service(access.wrap(caller.into_server()))).await
+    let access = AccessLayer::new(Gate::new(jwks, config.allowed_clients.clone()), ACCESS);
+    let retention = platform::retention::spawn(
+        pool.clone(),
+        platform::retention::EVERY,
+        vec![platform::retention::Prune::new("calls", "created_at", config.retention)],
+    );
+    Ok(Server::rpc(&config.common, pool, RpcRouter::new().add_service(access.wrap(caller.into_server())))
+        .await?
+        .with_background(retention))
 }

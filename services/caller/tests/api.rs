@@ -72,7 +72,8 @@ async fn start_on(auth: &Fixture, fetch: FetchConfig, database: platform::db::Db
     let mut common = CommonConfig::from_env(&Env::default(), "caller", 0).unwrap();
     common.port = 0;
     common.database = database;
-    let config = Config { common, fetch, authn: auth.authn(), allowed_clients: vec!["greeter".into()] };
+    let retention = Duration::from_secs(30 * 86_400);
+    let config = Config { common, fetch, authn: auth.authn(), allowed_clients: vec!["greeter".into()], retention };
     let server = caller::build(config).await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));

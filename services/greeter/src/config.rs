@@ -9,6 +9,7 @@
 //! | `CALLER_BREAKER_COOLDOWN_MS` | `5000` | how long the open breaker waits before letting one probe call through |
 //! | `CALLER_MAX_CONCURRENCY` | `32` | calls to caller in flight at once; more are refused at once |
 //! | `GREETER_DEFAULT_URL` | `https://example.com/` | URL checked when a request names none |
+//! | `GREETER_RETENTION_DAYS` | `90` | greetings older than this are deleted (hourly) |
 //! | `SERVICE_CLIENT_ID`, `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET`, `AUTH_TOKEN_URL` | `greeter`, empty, `http://127.0.0.1:8090/auth/token` | greeter's service identity: caller accepts calls only with its token ([`authn::config::ClientConfig`]) |
 //!
 //! Callers' tokens are verified with auth's keys (`AUTH_JWKS_URL` and the
@@ -32,6 +33,8 @@ pub struct Config {
     pub caller: Policy,
     pub default_url: url::Url,
     pub authn: authn::Config,
+    /// How long greetings are kept (`GREETER_RETENTION_DAYS`).
+    pub retention: Duration,
     /// greeter's own identity, for caller.
     pub identity: Option<authn::config::ClientConfig>,
 }
@@ -45,6 +48,7 @@ impl Config {
             caller: Policy::from_env(env, "CALLER", caller_defaults)?,
             default_url: env.url("GREETER_DEFAULT_URL", "https://example.com/")?,
             authn: authn::Config::from_env(env)?,
+            retention: env.retention_days("GREETER_RETENTION_DAYS", 90)?,
             identity: authn::config::ClientConfig::from_env(env, "greeter")?,
         })
     }

@@ -5,6 +5,7 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `LANG_MAX_BODY_BYTES` | `16384` | largest request body accepted (413 beyond) |
+//! | `LANG_AUDIT_RETENTION_DAYS` | `365` | audit records older than this are deleted (hourly) |
 //! | `SERVICE_ALLOWED_CLIENTS` | `gateway` | service clients that may read `/lang/v1/stats` |
 
 use platform::{CommonConfig, ConfigError, Env};
@@ -17,6 +18,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub authn: authn::Config,
     pub allowed_clients: Vec<String>,
+    /// How long audit records are kept (`LANG_AUDIT_RETENTION_DAYS`).
+    pub audit_retention: std::time::Duration,
 }
 
 impl Config {
@@ -26,6 +29,7 @@ impl Config {
             max_body_bytes: env.nonzero("LANG_MAX_BODY_BYTES", |e, n| e.parse(n, 16 * 1024))?,
             authn: authn::Config::from_env(env)?,
             allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,
+            audit_retention: env.retention_days("LANG_AUDIT_RETENTION_DAYS", 365)?,
         })
     }
 }

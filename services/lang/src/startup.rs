@@ -17,5 +17,12 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let app = App { store: Store::new(pool.clone()), gate: Gate::new(jwks, config.allowed_clients.clone()) };
-    Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?).await
+    let retention = platform::retention::spawn(
+        pool.clone(),
+        platform::retention::EVERY,
+        vec![platform::retention::Prune::new("audit_log", "at", config.audit_retention)],
+    );
+    Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
+        .await?
+        .with_background(retention))
 }

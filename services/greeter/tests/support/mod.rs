@@ -89,6 +89,7 @@ pub async fn caller(auth: &Fixture) -> SocketAddr {
         },
         authn: auth.authn(),
         allowed_clients: vec!["greeter".into()],
+        retention: Duration::from_secs(30 * 86_400),
     };
     let server = caller::build(config).await.unwrap();
     let addr = server.local_addr();
@@ -103,6 +104,7 @@ pub async fn greeter_config(auth: &Fixture, caller: SocketAddr, timeout: Duratio
         caller: resilience::Policy { attempt_timeout: timeout, ..Default::default() },
         default_url: "http://127.0.0.1:9/".parse().unwrap(),
         authn: auth.authn(),
+        retention: Duration::from_secs(90 * 86_400),
         identity: Some(auth.client("greeter")),
     }
 }
@@ -192,3 +194,17 @@ pub fn sample(metrics: &str, series: &str) -> Option<f64> {
 }
 
 pub mod fake_caller;
+
+/// The names of the stored greetings once the retention task has run (it
+/// runs at start); polled for at most 30 s, a bound against hanging only.
+pub async fn eventually_names(conn: &mut sqlx::PgConnection) -> Vec<String> {
+    for _ in 0..300 {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM greetings ORDER BY id").fetch_all(&mut *conn).await.unwrap();
+        if names.len() < 2 {
+            return names;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the old greeting was never deleted");
+}
