@@ -24,6 +24,7 @@ pub mod observe;
 pub mod pagination;
 pub mod propagation;
 pub mod redact;
+pub mod request_id;
 pub mod rest;
 pub mod retention;
 pub mod rpc;

@@ -111,16 +111,19 @@ where
             _ if self.rpc_methods.contains(req.uri().path()) => req.uri().path().to_owned(),
             _ => UNKNOWN_METHOD.to_owned(),
         };
+        let request_id =
+            req.headers().get(crate::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let span = tracing::info_span!(
             "request",
             otel.name = %method,
+            request_id = %request_id,
             otel.kind = "server",
             rpc.protocol = protocol.as_str(),
             status = tracing::field::Empty,
         );
         let parent = crate::propagation::extract(req.headers());
         let _ = span.set_parent(parent);
-        let record = Record { start: Instant::now(), method, protocol, span: span.clone() };
+        let record = Record { start: Instant::now(), method, protocol, span: span.clone(), request_id };
         let fut = self.inner.call(req).instrument(span);
         Box::pin(async move {
             let res = fut.await?;
@@ -161,6 +164,7 @@ struct Record {
     method: String,
     protocol: Protocol,
     span: Span,
+    request_id: String,
 }
 
 impl Record {
@@ -186,6 +190,7 @@ impl Record {
             status = %status,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             trace_id = %trace_id,
+            request_id = %self.request_id,
             "request"
         );
     }

@@ -32,8 +32,14 @@ impl Server {
         let addr = config.listen_addr();
         // Install the recorder before the first request is counted.
         crate::metrics::handle();
-        let router =
-            crate::health::router(Readiness::new(pool.clone())).merge(router).layer(crate::keepalive::CloseUnreadLayer);
+        // Outermost: every answer, the protocol adapters' own included, carries the request id.
+        let router = crate::health::router(Readiness::new(pool.clone()))
+            .merge(router)
+            .layer(crate::keepalive::CloseUnreadLayer)
+            .layer(crate::request_id::ErrorBodyLayer)
+            .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+            .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(crate::request_id::Random))
+            .layer(tower::util::MapRequestLayer::new(crate::request_id::drop_unacceptable::<axum::body::Body>));
         // A port in use is reported with the address.
         let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         Ok(Self { listener, router, grace: config.shutdown_grace, pool, background: Vec::new() })

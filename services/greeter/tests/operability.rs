@@ -236,6 +236,17 @@ async fn json_logs_carry_method_status_latency_and_trace_id() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // A Connect error names the request id too.
+    let res = http
+        .post(format!("{base}/greeter.v1.GreeterService/Greet"))
+        .header("content-type", "application/json")
+        .body(r#"{"name":""}"#)
+        .send()
+        .await
+        .unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!((body["code"].as_str(), body["request_id"].as_str()), (Some("invalid_argument"), Some(id.as_str())));
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let out = tokio::task::spawn_blocking(move || {
         let _ = child.wait();
@@ -254,6 +265,7 @@ async fn json_logs_carry_method_status_latency_and_trace_id() {
     assert_eq!(line["status"], "ok");
     assert!(line["latency_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(line["trace_id"].as_str().unwrap().len(), 32);
+    assert_eq!(line["request_id"].as_str().unwrap().len(), 32, "{line}");
     assert!(!out.contains("Ada"), "request bodies are not logged");
 }
 

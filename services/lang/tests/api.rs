@@ -409,3 +409,29 @@ async fn requests_are_measured_by_route_template() {
         r#"rpc_requests_total{method="GET /lang/v1/translations/{language}/{key}",protocol="http",status="200"}"#;
     assert!(metrics.contains(needle), "missing {needle} in:\n{metrics}");
 }
+
+/// Every answer carries a request id; error bodies name it, so a user can
+/// quote it. A client's own plain id is kept, anything else replaced.
+#[tokio::test]
+async fn answers_and_error_bodies_carry_the_request_id() {
+    let lang = spawn().await;
+    let res = reqwest::get(lang.url(&["lang", "v2", "nothing"])).await.unwrap();
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32, "{id}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["request_id"], json!(id), "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+
+    let ok = reqwest::get(lang.url(&["lang", "v1", "languages"])).await.unwrap();
+    assert_eq!(ok.headers()["x-request-id"].len(), 32);
+    let mine =
+        reqwest::Client::new().get(lang.url(&["lang", "v1", "languages"])).header("x-request-id", "trace-me.42").send();
+    assert_eq!(mine.await.unwrap().headers()["x-request-id"], "trace-me.42");
+    let forged = reqwest::Client::new()
+        .get(lang.url(&["lang", "v1", "languages"]))
+        .header("x-request-id", "\"}, {\"forged\": true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.headers()["x-request-id"].len(), 32, "an id that is not a plain token is replaced");
+}
