@@ -42,9 +42,9 @@ impl Config {
         Ok(Self {
             jwks_url: env.url("AUTH_JWKS_URL", "http://127.0.0.1:8090/auth/.well-known/jwks.json")?,
             expected: expected_from_env(env)?,
-            max_age: env.secs("AUTH_JWKS_MAX_AGE_SECS", Duration::from_secs(600))?,
+            max_age: env.nonzero("AUTH_JWKS_MAX_AGE_SECS", |e, n| e.secs(n, Duration::from_secs(600)))?,
             min_refresh: env.secs("AUTH_JWKS_MIN_REFRESH_SECS", Duration::from_secs(30))?,
-            timeout: env.millis("AUTH_JWKS_TIMEOUT_MS", Duration::from_secs(3))?,
+            timeout: env.nonzero("AUTH_JWKS_TIMEOUT_MS", |e, n| e.millis(n, Duration::from_secs(3)))?,
         })
     }
 
@@ -165,6 +165,10 @@ mod tests {
         assert!(err.contains("AUTH_JWKS_URL"), "{err}");
         let err = Config::from_env(&Env::from_pairs([("AUTH_LEEWAY_SECS", "-1")])).unwrap_err().to_string();
         assert!(err.contains("AUTH_LEEWAY_SECS"), "{err}");
+        for name in ["AUTH_JWKS_MAX_AGE_SECS", "AUTH_JWKS_TIMEOUT_MS"] {
+            let err = Config::from_env(&Env::from_pairs([(name, "0")])).unwrap_err().to_string();
+            assert!(err.contains(name) && err.contains("greater than zero"), "{err}");
+        }
     }
 
     #[test]
