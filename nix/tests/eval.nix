@@ -410,12 +410,17 @@ let
   # crates/authn's tests run against services/auth (a dev-dependency), so
   # every token verifier's closure has auth in it, and through nothing else
   # for greeter and caller.
-  authOnlyThroughAuthn =
-    lib.elem "services/auth" (platformLib.pathDependencies root "crates/authn")
-    && lib.all (d: !(lib.elem "services/auth" (platformLib.pathDependencies root d))) [
+  # auth reaches a token verifier's sources only through its tests (the
+  # in-process auth of auth's `testing` feature): never as a normal
+  # dependency, and never through a shared crate.
+  authOnlyForTests =
+    lib.all (d: !((builtins.fromTOML (builtins.readFile (root + "/${d}/Cargo.toml"))).dependencies ? auth)) [
       "services/greeter"
       "services/caller"
-    ];
+    ]
+    && lib.all (d: !(lib.elem "services/auth" (platformLib.pathDependencies root d))) (
+      lib.filter (lib.hasPrefix "crates/") (platformLib.workspaceMembers root)
+    );
   crateExists = dir: builtins.pathExists (root + "/${dir}/Cargo.toml");
 in
 {
@@ -497,7 +502,7 @@ in
       lib.all (s: lib.elem s.crateDir (platformLib.workspaceMembers root)) (lib.attrValues services)
     ))
     # Subsets, not exact lists: the crates grow shared dependencies. auth is
-    # in a token verifier's closure only through crates/authn's own tests.
+    # in a token verifier's closure only as a dev-dependency (its test fixture).
     (check "greeter's crate closure: what it uses (authn too), caller (dev-dependency), no other" (
       let
         closure = platformLib.crateClosure root "services/greeter";
@@ -515,9 +520,9 @@ in
         "services/gateway"
         "crates/devstack"
       ]
-      && (lib.elem "services/auth" closure -> authOnlyThroughAuthn)
+      && (lib.elem "services/auth" closure -> authOnlyForTests)
     ))
-    (check "caller's crate closure: itself and shared crates only (and auth through authn's tests)" (
+    (check "caller's crate closure: itself and shared crates only (and auth for its tests)" (
       let
         closure = platformLib.crateClosure root "services/caller";
       in
@@ -528,7 +533,7 @@ in
         "services/caller"
       ]
       && lib.all (d: lib.hasPrefix "crates/" d || d == "services/caller" || d == "services/auth") closure
-      && (lib.elem "services/auth" closure -> authOnlyThroughAuthn)
+      && (lib.elem "services/auth" closure -> authOnlyForTests)
     ))
     (check "every service's closure is made of workspace members" (
       lib.all (

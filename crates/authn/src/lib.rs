@@ -18,6 +18,7 @@ pub mod claims;
 pub mod client;
 pub mod config;
 pub mod jwks;
+pub mod keys;
 pub mod layer;
 pub mod rest;
 pub mod verify;

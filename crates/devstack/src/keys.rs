@@ -12,8 +12,8 @@ pub fn ensure(path: &Path) -> anyhow::Result<bool> {
     if path.is_file() {
         return Ok(false);
     }
-    // auth's own generator: the key is exactly the form auth reads.
-    let pem = auth::keys::generate_pem()?;
+    // The generator auth itself uses: the key is exactly the form auth reads.
+    let pem = authn::keys::generate_pem().map_err(|e| anyhow::anyhow!("no randomness available: {e}"))?;
     write_new(path, pem.as_bytes())?;
     Ok(true)
 }
@@ -69,8 +69,8 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions();
         assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
 
-        // auth loads it as its signing key.
-        auth::keys::SigningKey::from_pem(first.as_bytes()).unwrap();
+        // An Ed25519 private key in PKCS#8 PEM, which is what auth loads.
+        jsonwebtoken::EncodingKey::from_ed_pem(first.as_bytes()).unwrap();
     }
 
     #[test]
@@ -80,10 +80,13 @@ mod tests {
         assert_eq!(clients, ensure_clients(dir.path(), &["greeter", "gateway"]).unwrap(), "kept");
         let secret = std::fs::read_to_string(dir.path().join("clients/greeter.secret")).unwrap();
         assert_eq!(secret.len(), 43);
-        let parsed = auth::config::Clients::parse(&clients).unwrap();
+        // AUTH_CLIENTS' form: <id>:<lowercase hex SHA-256 of the secret>, comma-separated.
         use sha2::Digest;
-        let digest: [u8; 32] = sha2::Sha256::digest(secret.as_bytes()).into();
-        assert_eq!(parsed.0["greeter"], digest);
+        let hex: String = sha2::Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let entries: Vec<&str> = clients.split(',').collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0], format!("greeter:{hex}"));
+        assert!(entries[1].starts_with("gateway:") && entries[1].len() == "gateway:".len() + 64);
         assert!(!clients.contains(&secret), "auth is given hashes, never secrets");
     }
 }

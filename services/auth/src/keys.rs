@@ -5,7 +5,6 @@
 //! wrong, deterministic signing. The key id is the key's RFC 7638 thumbprint,
 //! so it changes exactly when the key does.
 
-use base64::{Engine, engine::general_purpose::STANDARD};
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header,
     jwk::{AlgorithmParameters, Jwk, ThumbprintHash},
@@ -13,10 +12,6 @@ use jsonwebtoken::{
 use serde::Serialize;
 
 use crate::config::KeySource;
-
-/// PKCS#8 v1 DER header of an Ed25519 private key; the 32-byte seed follows.
-const ED25519_PKCS8_PREFIX: [u8; 16] =
-    [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
 
 pub struct SigningKey {
     encoding: EncodingKey,
@@ -150,18 +145,9 @@ impl SigningKey {
     }
 }
 
-/// A new random Ed25519 private key as PKCS#8 PEM.
+/// A new random Ed25519 private key as PKCS#8 PEM ([`authn::keys::generate_pem`]).
 pub fn generate_pem() -> anyhow::Result<String> {
-    let mut der = ED25519_PKCS8_PREFIX.to_vec();
-    der.extend_from_slice(&crate::tokens::random_bytes::<32>()?);
-    let b64 = STANDARD.encode(&der);
-    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
-        pem.push('\n');
-    }
-    pem.push_str("-----END PRIVATE KEY-----\n");
-    Ok(pem)
+    authn::keys::generate_pem().map_err(|e| anyhow::anyhow!("no randomness available: {e}"))
 }
 
 #[cfg(test)]

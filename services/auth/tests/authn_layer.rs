@@ -1,5 +1,6 @@
-//! The layer in front of a real tonic service, verifying tokens issued by a
-//! real auth server through its JWKS.
+//! authn's access layer in front of a real tonic service, verifying tokens
+//! issued by a real auth server through its JWKS. (They live with auth, so
+//! that authn, a shared crate, depends on no service.)
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 

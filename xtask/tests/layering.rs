@@ -1,0 +1,38 @@
+//! Dependencies point down only: no crate under crates/ depends on one
+//! under services/, as a normal, build or dev-dependency.
+
+use std::process::Command;
+
+#[test]
+fn no_shared_crate_depends_on_a_service() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(root)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root = std::path::Path::new(metadata["workspace_root"].as_str().unwrap()).to_path_buf();
+    let under = |path: &str, dir: &str| std::path::Path::new(path).starts_with(root.join(dir));
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for package in metadata["packages"].as_array().unwrap() {
+        if !under(package["manifest_path"].as_str().unwrap(), "crates") {
+            continue;
+        }
+        checked += 1;
+        for dep in package["dependencies"].as_array().unwrap() {
+            // Path dependencies carry their directory; kind is null (normal), "dev" or "build".
+            if let Some(path) = dep["path"].as_str()
+                && under(path, "services")
+            {
+                let kind = dep["kind"].as_str().unwrap_or("normal");
+                problems.push(format!("{} depends on {} ({kind})", package["name"], dep["name"]));
+            }
+        }
+    }
+    assert!(checked >= 7, "only {checked} crates under crates/ were found");
+    assert!(problems.is_empty(), "shared crates depend on services:\n{}", problems.join("\n"));
+}
