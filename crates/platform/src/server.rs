@@ -45,6 +45,13 @@ impl Server {
         Ok(Self { listener, router, grace: config.shutdown_grace, pool, background: Vec::new() })
     }
 
+    /// Prunes `jobs` in the background (at start, then hourly) on the
+    /// service's pool, stopping with the server ([`crate::retention`]).
+    pub fn with_retention(self, jobs: Vec<crate::retention::Prune>) -> Self {
+        let task = crate::retention::spawn(self.pool.clone(), crate::retention::EVERY, jobs);
+        self.with_background(task)
+    }
+
     /// A task of the service's own (a refresh, a relay) that stops with the server.
     pub fn with_background(mut self, task: JoinHandle<()>) -> Self {
         self.background.push(task);

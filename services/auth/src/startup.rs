@@ -38,11 +38,10 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         issuer: issuer.clone(),
     };
     let refresh = tokio::spawn(refresh_keys(store, issuer, config.tokens.key_refresh));
-    let retention = platform::retention::spawn(pool.clone(), platform::retention::EVERY, prunes(&config));
     Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
         .await?
         .with_background(refresh)
-        .with_background(retention))
+        .with_retention(prunes(&config)))
 }
 
 /// What auth_db keeps, and for how long.

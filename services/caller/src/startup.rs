@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use authn::{AccessLayer, Gate, Jwks};
-use platform::{Server, rpc::RpcRouter};
+use platform::{Server, retention::Prune, rpc::RpcRouter};
 
 use crate::{
     Config,
@@ -19,12 +19,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let caller = Caller::new(Fetcher::new(config.fetch)?, store::Store::new(pool.clone()));
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let access = AccessLayer::new(Gate::new(jwks, config.allowed_clients.clone()), ACCESS);
-    let retention = platform::retention::spawn(
-        pool.clone(),
-        platform::retention::EVERY,
-        vec![platform::retention::Prune::new("calls", "created_at", config.retention)],
-    );
     Ok(Server::rpc(&config.common, pool, RpcRouter::new().add_service(access.wrap(caller.into_server())))
         .await?
-        .with_background(retention))
+        .with_retention(vec![Prune::new("calls", "created_at", config.retention)]))
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use authn::{AccessLayer, Gate, Jwks, client::ServiceToken};
-use platform::{Server, rpc::RpcRouter};
+use platform::{Server, retention::Prune, rpc::RpcRouter};
 
 use crate::{
     Config,
@@ -22,12 +22,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let greeter = Greeter::new(caller, store::Store::new(pool.clone()), config.default_url);
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
-    let retention = platform::retention::spawn(
-        pool.clone(),
-        platform::retention::EVERY,
-        vec![platform::retention::Prune::new("greetings", "created_at", config.retention)],
-    );
     Ok(Server::rpc(&config.common, pool, RpcRouter::new().add_service(access.wrap(greeter.into_server())))
         .await?
-        .with_background(retention))
+        .with_retention(vec![Prune::new("greetings", "created_at", config.retention)]))
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use authn::{Gate, Jwks};
-use platform::Server;
+use platform::{Server, retention::Prune};
 
 use crate::{
     Config,
@@ -17,12 +17,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let app = App { store: Store::new(pool.clone()), gate: Gate::new(jwks, config.allowed_clients.clone()) };
-    let retention = platform::retention::spawn(
-        pool.clone(),
-        platform::retention::EVERY,
-        vec![platform::retention::Prune::new("audit_log", "at", config.audit_retention)],
-    );
     Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
         .await?
-        .with_background(retention))
+        .with_retention(vec![Prune::new("audit_log", "at", config.audit_retention)]))
 }
