@@ -50,8 +50,20 @@ async fn passwords_tokens_and_bodies_never_reach_the_logs() {
     auth.post("/auth/signup", json!({"email": email, "password": ["In-The-Wrong-Shape-99"]})).await;
     auth.post("/auth/signup", json!({"email": "weak@example.com", "password": "Password123!"})).await;
     auth.post("/auth/logout", json!({"refresh_token": pair["refresh_token"]})).await;
+    // Forwarded headers from a peer that is not a trusted proxy: said once, however often.
+    for _ in 0..3 {
+        auth.http
+            .post(auth.url("/auth/login"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+    }
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let warnings = logs.matches("X-Forwarded-For arrived from a peer that is not in AUTH_TRUSTED_PROXIES").count();
+    assert_eq!(warnings, 1, "the untrusted-proxy warning is given once");
     assert!(logs.contains("POST /auth/login"), "the capture is not working:\n{logs}");
     assert!(logs.contains("INSERT INTO users"), "database statements are not captured:\n{logs}");
     let secrets = [
