@@ -76,11 +76,8 @@ pub fn refusal(denied: Denied) -> ApiError {
 /// `invalid_token` and a description when one was refused.
 pub fn unauthorized(problem: Option<&str>) -> ApiError {
     let missing = crate::Rejected::Missing.to_string();
-    let (challenge, message) = match problem {
+    let (challenge, message) = match problem.filter(|why| *why != missing) {
         None => ("Bearer realm=\"platform\"".to_owned(), "send an access token as Authorization: Bearer <token>"),
-        Some(why) if why == missing => {
-            ("Bearer realm=\"platform\"".to_owned(), "send an access token as Authorization: Bearer <token>")
-        }
         Some(why) => {
             let description = why.replace(['"', '\\'], "'");
             (format!("Bearer realm=\"platform\", error=\"invalid_token\", error_description=\"{description}\""), why)

@@ -57,11 +57,11 @@ impl Caller {
     /// Records the call in a task of its own: the client giving up (its
     /// deadline, a disconnect) cannot drop the record. One retry, then the
     /// loss is counted and logged; the call's outcome is answered either way.
-    async fn record(&self, call: OwnedCall) -> Option<i64> {
+    async fn record(&self, call: NewCall) -> Option<i64> {
         let store = self.store.clone();
         let task = tokio::spawn(async move {
             for attempt in 0..2 {
-                match store.record(&call.as_new()).await {
+                match store.record(&call).await {
                     Ok(id) => return Some(id),
                     Err(e) if attempt == 0 => {
                         tracing::warn!(error = %e, "recording a call failed; retrying");
@@ -76,31 +76,6 @@ impl Caller {
             None
         });
         task.await.ok().flatten()
-    }
-}
-
-/// A call to record, owned so the recording task outlives the request.
-struct OwnedCall {
-    url: String,
-    method: &'static str,
-    status_code: Option<i32>,
-    error: Option<String>,
-    duration_ms: i64,
-    content_length: i64,
-    content_type: Option<String>,
-}
-
-impl OwnedCall {
-    fn as_new(&self) -> NewCall<'_> {
-        NewCall {
-            url: &self.url,
-            method: self.method,
-            status_code: self.status_code,
-            error: self.error.as_deref(),
-            duration_ms: self.duration_ms,
-            content_length: self.content_length,
-            content_type: self.content_type.as_deref(),
-        }
     }
 }
 
@@ -132,7 +107,7 @@ impl CallerService for Caller {
             Err((refused, took)) => {
                 let reason = refused.to_string();
                 tracing::warn!(%url, %reason, "outbound call refused");
-                let call = OwnedCall {
+                let call = NewCall {
                     url,
                     method,
                     status_code: None,
@@ -147,7 +122,7 @@ impl CallerService for Caller {
             Ok(outcome) => {
                 let duration_ms = outcome.duration.as_millis() as i64;
                 tracing::info!(%url, method, status = ?outcome.status_code, error = ?outcome.error, duration_ms, "outbound call");
-                let call = OwnedCall {
+                let call = NewCall {
                     url,
                     method,
                     status_code: outcome.status_code.map(i32::from),

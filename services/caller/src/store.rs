@@ -6,15 +6,15 @@ use sqlx::PgPool;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// A call to record.
-pub struct NewCall<'a> {
-    pub url: &'a str,
-    pub method: &'a str,
+/// A call to record, owned so a recording task can outlive the request.
+pub struct NewCall {
+    pub url: String,
+    pub method: &'static str,
     pub status_code: Option<i32>,
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
     pub duration_ms: i64,
     pub content_length: i64,
-    pub content_type: Option<&'a str>,
+    pub content_type: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -40,18 +40,18 @@ impl Store {
         Self { pool }
     }
 
-    pub async fn record(&self, c: &NewCall<'_>) -> sqlx::Result<i64> {
+    pub async fn record(&self, c: &NewCall) -> sqlx::Result<i64> {
         sqlx::query_scalar(
             "INSERT INTO calls (url, method, status_code, error, duration_ms, content_length, content_type)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
-        .bind(c.url)
+        .bind(&c.url)
         .bind(c.method)
         .bind(c.status_code)
-        .bind(c.error)
+        .bind(&c.error)
         .bind(c.duration_ms)
         .bind(c.content_length)
-        .bind(c.content_type)
+        .bind(&c.content_type)
         .fetch_one(&self.pool)
         .await
     }
