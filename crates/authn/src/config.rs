@@ -2,7 +2,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `AUTH_JWKS_URL` | `http://127.0.0.1:8090/auth/.well-known/jwks.json` | where the auth service publishes its public keys |
+//! | `AUTH_JWKS_URL` | `/auth/.well-known/jwks.json` at the token issuer on loopback (services.toml) | where the auth service publishes its public keys |
 //! | `AUTH_ISSUER` | `auth` | the `iss` every token must carry (the auth service signs with the same variable) |
 //! | `AUTH_AUDIENCE` | `platform` | the `aud` every token must carry (likewise) |
 //! | `AUTH_LEEWAY_SECS` | `30` | clock skew tolerated on `exp` |
@@ -17,7 +17,7 @@
 //! |---|---|---|
 //! | `SERVICE_CLIENT_ID` | the service's name | its client id at auth |
 //! | `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET` | empty | its client secret, as a path or a value; with neither the service has no identity and calls that need one fail |
-//! | `AUTH_TOKEN_URL` | `http://127.0.0.1:8090/auth/token` | auth's token endpoint |
+//! | `AUTH_TOKEN_URL` | `/auth/token` at the token issuer on loopback | auth's token endpoint |
 
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            jwks_url: env.url("AUTH_JWKS_URL", "http://127.0.0.1:8090/auth/.well-known/jwks.json")?,
+            jwks_url: env.url("AUTH_JWKS_URL", &issuer_url("/auth/.well-known/jwks.json"))?,
             expected: expected_from_env(env)?,
             max_age: env.nonzero("AUTH_JWKS_MAX_AGE_SECS", |e, n| e.secs(n, Duration::from_secs(600)))?,
             min_refresh: env.secs("AUTH_JWKS_MIN_REFRESH_SECS", Duration::from_secs(30))?,
@@ -103,7 +103,7 @@ impl ClientConfig {
         let secret = secret_from_env(env, "SERVICE_CLIENT_SECRET")?;
         let Some(secret) = secret else { return Ok(None) };
         Ok(Some(Self {
-            token_url: env.url("AUTH_TOKEN_URL", "http://127.0.0.1:8090/auth/token")?,
+            token_url: env.url("AUTH_TOKEN_URL", &issuer_url("/auth/token"))?,
             client_id: nonempty(env, "SERVICE_CLIENT_ID", service)?,
             secret,
             timeout: Duration::from_secs(5),
@@ -145,6 +145,11 @@ pub fn expected_from_env(env: &Env) -> Result<Expected, ConfigError> {
     })
 }
 
+/// `path` at the token issuer of services.toml, on loopback at its port.
+fn issuer_url(path: &str) -> String {
+    format!("{}{path}", catalog::local_url(&catalog::catalog().issuer().name))
+}
+
 fn nonempty(env: &Env, name: &str, default: &str) -> Result<String, ConfigError> {
     match env.raw(name).map(str::trim) {
         None | Some("") => Ok(default.to_owned()),
@@ -178,7 +183,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((c.client_id.as_str(), c.secret.expose()), ("greeter", "s3cret-value"));
-        assert_eq!(c.token_url.as_str(), "http://127.0.0.1:8090/auth/token");
+        assert_eq!(c.token_url.as_str(), issuer_url("/auth/token"));
         assert!(!format!("{c:?}").contains("s3cret"));
         let dir = std::env::temp_dir().join(format!("authn-secret-{}", std::process::id()));
         std::fs::write(&dir, "from-file\n").unwrap();

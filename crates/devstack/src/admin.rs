@@ -24,7 +24,7 @@ pub async fn ensure(auth: &Path, ports: &Ports, data_dir: &Path, out: Output) ->
         return Ok(());
     }
     let password = crate::keys::random_text::<18>()?;
-    let service = services::by_name(services::AUTH).expect("auth is a service");
+    let service = services::issuer();
     let output = tokio::process::Command::new(auth)
         .args(["admin", "create", "--email", EMAIL])
         .env("DATABASE_URL", ports.database_url(service))

@@ -53,8 +53,13 @@ impl Binaries {
 
     /// `psql` next to the server, else the one on `PATH`.
     pub fn psql(&self) -> PathBuf {
-        let here = self.get("psql");
-        if here.is_file() { here } else { PathBuf::from("psql") }
+        self.client("psql")
+    }
+
+    /// A client program (`psql`, `pg_dump`, `pg_restore`) next to the server, else the one on `PATH`.
+    pub fn client(&self, program: &str) -> PathBuf {
+        let here = self.get(program);
+        if here.is_file() { here } else { PathBuf::from(program) }
     }
 }
 
@@ -212,9 +217,7 @@ pub async fn provision(conn: &mut PgConnection, services: &[&Service]) -> anyhow
     let databases: Vec<String> =
         sqlx::query_scalar("SELECT datname::text FROM pg_database").fetch_all(&mut *conn).await?;
     for service in services {
-        for statement in
-            statements(service, roles.iter().any(|r| r == service.name), databases.contains(&service.database()))
-        {
+        for statement in statements(service, roles.contains(&service.name), databases.contains(&service.database)) {
             conn.execute(statement.as_str()).await.with_context(|| format!("provisioning {}", service.name))?;
         }
     }
@@ -228,8 +231,8 @@ pub async fn provision(conn: &mut PgConnection, services: &[&Service]) -> anyhow
 /// quoting is enough; DDL takes no bind parameters.
 pub fn statements(service: &Service, role_exists: bool, database_exists: bool) -> Vec<String> {
     let role = format!("\"{}\"", service.name);
-    let database = format!("\"{}\"", service.database());
-    let password = service.password().replace('\'', "''");
+    let database = format!("\"{}\"", service.database);
+    let password = crate::services::password(service).replace('\'', "''");
     let mut out = Vec::new();
     if !role_exists {
         out.push(format!("CREATE ROLE {role} LOGIN"));

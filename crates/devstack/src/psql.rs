@@ -22,10 +22,10 @@ pub fn run(data_dir: &Path, service: &str, args: &[String]) -> anyhow::Result<Ex
     };
     let psql = Binaries::find().map(|b| b.psql()).unwrap_or_else(|_| "psql".into());
     let err = std::process::Command::new(&psql)
-        .args(["-h", "127.0.0.1", "-p", &ports.postgres.to_string(), "-U", service.name, "-d", &service.database()])
+        .args(["-h", "127.0.0.1", "-p", &ports.postgres.to_string(), "-U", &service.name, "-d", &service.database])
         .args(args)
         // Not on the command line, where other users' `ps` would show it.
-        .env("PGPASSWORD", service.password())
+        .env("PGPASSWORD", services::password(service))
         .exec();
     anyhow::bail!("could not run {}: {err}", psql.display())
 }

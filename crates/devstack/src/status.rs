@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::Path, process::ExitCode, time::Duration};
 use crate::{
     output::{Output, table},
     probe::{self, Health},
-    services::{Ports, SERVICES},
+    services::{self, Ports},
     state::{self, EdgePorts},
     up::DEFAULT_PG_PORT,
 };
@@ -18,7 +18,7 @@ pub async fn run(data_dir: &Path) -> anyhow::Result<ExitCode> {
     let saved = state::read(data_dir)?;
     let (ports, started, edge) = match &saved {
         Some(s) => (s.ports.clone(), s.services.clone(), s.edge),
-        None => (Ports::new(DEFAULT_PG_PORT, &[])?, SERVICES.iter().map(|s| s.name.to_owned()).collect(), None),
+        None => (Ports::new(DEFAULT_PG_PORT, &[])?, services::all().iter().map(|s| s.name.clone()).collect(), None),
     };
     let client = probe::client();
     let mut rows = Vec::new();

@@ -18,7 +18,7 @@ use crate::{
     output::{Output, table},
     paths::BinaryFinder,
     ports, postgres, probe,
-    services::{self, Ports, SERVICES, Service},
+    services::{self, Ports, Service},
     stack::{POSTGRES, Stack, Stop},
     state::{self, State},
 };
@@ -83,10 +83,10 @@ pub async fn run(opts: Options) -> anyhow::Result<ExitCode> {
     };
     state::write(&data_dir, &state)?;
     let key = data_dir.join(services::SIGNING_KEY_FILE);
-    if plan.services.iter().any(|(s, _)| s.name == "auth") && keys::ensure(&key)? {
+    if plan.services.iter().any(|(s, _)| s.token_issuer) && keys::ensure(&key)? {
         out.say(format!("made auth's signing key: {}", key.display()));
     }
-    let clients: Vec<&str> = SERVICES.iter().map(|s| s.name).filter(|n| *n != services::AUTH).collect();
+    let clients: Vec<&str> = services::all().iter().filter(|s| !s.token_issuer).map(|s| s.name.as_str()).collect();
     let clients = keys::ensure_clients(&data_dir, &clients)?;
 
     let mut stack = Stack::new(out)?;
@@ -118,9 +118,10 @@ fn plan(opts: &Options) -> anyhow::Result<Plan> {
         );
     }
     let finder = BinaryFinder::new();
-    let wanted: Vec<&'static Service> = SERVICES.iter().filter(|s| !opts.without.iter().any(|w| w == s.name)).collect();
-    let found: Vec<(&'static Service, Option<PathBuf>)> = wanted.iter().map(|s| (*s, finder.find(s.name))).collect();
-    let missing: Vec<&str> = found.iter().filter(|(_, p)| p.is_none()).map(|(s, _)| s.name).collect();
+    let wanted: Vec<&'static Service> =
+        services::all().into_iter().filter(|s| !opts.without.contains(&s.name)).collect();
+    let found: Vec<(&'static Service, Option<PathBuf>)> = wanted.iter().map(|s| (*s, finder.find(&s.name))).collect();
+    let missing: Vec<&str> = found.iter().filter(|(_, p)| p.is_none()).map(|(s, _)| s.name.as_str()).collect();
     if !missing.is_empty() {
         anyhow::bail!(finder.missing_error(&missing));
     }
@@ -135,7 +136,7 @@ fn plan(opts: &Options) -> anyhow::Result<Plan> {
 /// Every port this run needs, by name: clashes between them, then ports something else holds.
 fn check_ports(plan: &Plan, edge: Option<state::EdgePorts>) -> anyhow::Result<()> {
     let mut wanted = vec![(POSTGRES.to_owned(), plan.ports.postgres)];
-    wanted.extend(plan.services.iter().map(|(s, _)| (s.name.to_owned(), plan.ports.of(s.name))));
+    wanted.extend(plan.services.iter().map(|(s, _)| (s.name.to_owned(), plan.ports.of(&s.name))));
     if let Some(p) = edge {
         wanted.push(("edge".to_owned(), p.web));
         wanted.push(("edge metrics".to_owned(), p.metrics));
@@ -195,7 +196,7 @@ async fn start(
         Err(_) => None,
     };
     start_services(stack, plan, edge.is_ok(), data_dir, clients, started).await?;
-    if let Some((_, auth)) = plan.services.iter().find(|(s, _)| s.name == services::AUTH) {
+    if let Some((_, auth)) = plan.services.iter().find(|(s, _)| s.token_issuer) {
         stack.during(admin::ensure(auth, &plan.ports, data_dir, out)).await??;
     }
     if let Some(ready) = edge_ready {
@@ -214,21 +215,22 @@ async fn start_services(
     clients: &str,
     started: Instant,
 ) -> Result<(), Stop> {
-    let selected: HashSet<&str> = plan.services.iter().map(|(s, _)| s.name).collect();
+    let selected: HashSet<&str> = plan.services.iter().map(|(s, _)| s.name.as_str()).collect();
     let mut ready: HashSet<&str> = HashSet::new();
     let mut waiting: Vec<&(&'static Service, PathBuf)> = plan.services.iter().collect();
     let mut probes: JoinSet<anyhow::Result<&'static str>> = JoinSet::new();
     let client = probe::client();
     loop {
-        let (now, later): (Vec<_>, Vec<_>) =
-            waiting.into_iter().partition(|(s, _)| s.peers.iter().all(|p| ready.contains(p) || !selected.contains(p)));
+        let (now, later): (Vec<_>, Vec<_>) = waiting
+            .into_iter()
+            .partition(|(s, _)| s.peers.iter().all(|p| ready.contains(p.as_str()) || !selected.contains(p.as_str())));
         waiting = later;
         for (service, binary) in now {
             let mut cmd = tokio::process::Command::new(binary);
             cmd.envs(services::environment(service, &plan.ports, data_dir, edge, clients));
-            stack.start(service.name, cmd)?;
+            stack.start(&service.name, cmd)?;
             let (client, url, name) =
-                (client.clone(), format!("{}/readyz", plan.ports.url(service.name)), service.name);
+                (client.clone(), format!("{}/readyz", plan.ports.url(&service.name)), service.name.as_str());
             probes.spawn(async move {
                 probe::wait_ready(&client, &url, READY_LIMIT)
                     .await
@@ -253,12 +255,12 @@ fn announce(out: Output, plan: &Plan, edge: &EdgeOutcome, data_dir: &Path, start
         format!("data in {}; `devstack psql <service>` for a shell", postgres::cluster_dir(data_dir).display()),
     ]];
     for (service, binary) in &plan.services {
-        let mut note = format!("database {}", service.database());
+        let mut note = format!("database {}", service.database);
         if service.name == "caller" {
             note.push_str("; internal; may call loopback besides public addresses");
         }
         note.push_str(&format!("; {}", binary.display()));
-        rows.push(vec![service.name.to_owned(), plan.ports.url(service.name), note]);
+        rows.push(vec![service.name.clone(), plan.ports.url(&service.name), note]);
     }
     match edge {
         Ok(edge) => {
@@ -277,7 +279,7 @@ fn announce(out: Output, plan: &Plan, edge: &EdgeOutcome, data_dir: &Path, start
     if let Err(reason) = edge {
         out.warn(format!("running WITHOUT the edge (Traefik): {reason}"));
     }
-    if plan.services.iter().any(|(s, _)| s.name == services::AUTH) {
+    if plan.services.iter().any(|(s, _)| s.token_issuer) {
         out.plain(format!(
             "local admin: {} (password in {}); POST it to /auth/login",
             admin::EMAIL,

@@ -2,10 +2,6 @@ use std::collections::BTreeMap;
 
 use crate::Error;
 
-/// Each service's default port, as its binary and `nix/services.nix` have it. Only the
-/// services the edge routes to: `caller` (8081) is internal.
-pub const LOCAL_PORTS: &[(&str, u16)] = &[("greeter", 8080), ("gateway", 8082), ("auth", 8090), ("lang", 3000)];
-
 /// Where each upstream listens, as `host:port` by service name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Addresses(BTreeMap<String, String>);
@@ -16,11 +12,16 @@ impl Addresses {
         Addresses::default()
     }
 
-    /// Every routed service on 127.0.0.1 at its default port ([`LOCAL_PORTS`]).
+    /// Every service on 127.0.0.1 at its default port (services.toml).
     pub fn local() -> Addresses {
-        LOCAL_PORTS
-            .iter()
-            .fold(Addresses::new(), |addresses, (service, port)| addresses.with(*service, format!("127.0.0.1:{port}")))
+        Addresses::local_for(catalog::catalog())
+    }
+
+    /// Every service of `services` on 127.0.0.1 at its default port.
+    pub fn local_for(services: &catalog::Catalog) -> Addresses {
+        services
+            .services()
+            .fold(Addresses::new(), |addresses, s| addresses.with(&s.name, format!("127.0.0.1:{}", s.port)))
     }
 
     /// Sets (or replaces) `service`'s address, e.g. `"127.0.0.1:18080"`.
@@ -56,9 +57,9 @@ mod tests {
     #[test]
     fn local_addresses_are_loopback_default_ports() {
         let local = Addresses::local();
-        assert_eq!(local.get("auth"), Some("127.0.0.1:8090"));
-        assert_eq!(local.get("lang"), Some("127.0.0.1:3000"));
-        assert_eq!(local.get("caller"), None);
+        let auth = catalog::service("auth").port;
+        assert_eq!(local.get("auth"), Some(format!("127.0.0.1:{auth}").as_str()));
+        assert_eq!(local.get("nope"), None);
     }
 
     #[test]

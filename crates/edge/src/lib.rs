@@ -1,5 +1,7 @@
 //! The platform's edge, written once in `deploy/edge/edge.toml`, and the Traefik v3
-//! configuration rendered from it.
+//! configuration rendered from it. Routers name services; how to reach each one
+//! (its port, and h2c for gRPC services, HTTP/1.1 for REST ones) comes from
+//! `services.toml` through the `catalog` crate, which also embeds this file.
 //!
 //! ```no_run
 //! use edge::{Addresses, Edge, StaticOptions};
@@ -27,20 +29,24 @@ mod routes;
 mod source;
 mod validate;
 
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
 
-pub use addresses::{Addresses, LOCAL_PORTS};
+use catalog::{Catalog, Kind};
+
+pub use addresses::Addresses;
 pub use error::Error;
 pub use render::{METRICS_ENTRYPOINT, StaticOptions};
 pub use routes::Routed;
 
-/// `deploy/edge/edge.toml` as it was when this crate was built.
-pub const SOURCE: &str = include_str!("../../../deploy/edge/edge.toml");
+/// `deploy/edge/edge.toml` as it was when the `catalog` crate was built.
+pub const SOURCE: &str = catalog::EDGE_TOML;
 
 /// A parsed and validated edge: entry point, upstreams, routers and middlewares.
 #[derive(Debug, Clone)]
 pub struct Edge {
     source: source::Source,
+    /// Every service a router or middleware names, with how it speaks.
+    upstreams: BTreeMap<String, Kind>,
 }
 
 impl Edge {
@@ -61,15 +67,26 @@ impl Edge {
         Edge::parse(&text, &path.display().to_string())
     }
 
-    /// Parses and validates edge TOML; `origin` names it in error messages.
+    /// Parses and validates edge TOML against the built-in services
+    /// ([`catalog::catalog`]); `origin` names it in error messages.
     pub fn parse(text: &str, origin: &str) -> Result<Edge, Error> {
+        Edge::parse_with(text, origin, catalog::catalog())
+    }
+
+    /// Parses and validates edge TOML against `services` (a description
+    /// being edited, say, rather than the built-in one).
+    pub fn parse_with(text: &str, origin: &str, services: &Catalog) -> Result<Edge, Error> {
         let source: source::Source =
             toml::from_str(text).map_err(|source| Error::Parse { origin: origin.to_owned(), source })?;
-        let problems = validate::problems(&source);
+        let problems = validate::problems(&source, services);
         if !problems.is_empty() {
             return Err(Error::Invalid { origin: origin.to_owned(), problems });
         }
-        Ok(Edge { source })
+        let upstreams = validate::upstreams(&source)
+            .into_iter()
+            .filter_map(|name| services.get(name).map(|s| (name.to_owned(), s.kind)))
+            .collect();
+        Ok(Edge { source, upstreams })
     }
 
     /// The public entry point's port (`entrypoint.port`).
@@ -84,7 +101,7 @@ impl Edge {
 
     /// The services the edge routes to, by name; [`Edge::render_dynamic`] needs an address for each.
     pub fn upstreams(&self) -> impl Iterator<Item = &str> {
-        self.source.upstreams.keys().map(String::as_str)
+        self.upstreams.keys().map(String::as_str)
     }
 
     /// The router that takes `method path`, with the access level its
@@ -109,6 +126,6 @@ impl Edge {
     /// Traefik's dynamic configuration for the file provider: routers, services and middlewares,
     /// with each upstream at its address in `addresses` and `{service}` placeholders expanded.
     pub fn render_dynamic(&self, addresses: &Addresses) -> Result<String, Error> {
-        render::dynamic_config(&self.source, addresses)
+        render::dynamic_config(&self.source, &self.upstreams, addresses)
     }
 }

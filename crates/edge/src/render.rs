@@ -1,10 +1,12 @@
 //! Traefik v3 static and dynamic (file provider) configuration.
 
-use std::path::PathBuf;
+use std::{collections::BTreeMap, path::PathBuf};
 
 use serde_json::{Map, json};
 
-use crate::source::{Scheme, Source};
+use catalog::Kind;
+
+use crate::source::Source;
 use crate::{Addresses, Error, json};
 
 /// The entry point that serves Traefik's Prometheus metrics (`/metrics`) and ping (`/ping`),
@@ -88,7 +90,11 @@ pub(crate) fn static_config(source: &Source, options: &StaticOptions) -> Result<
     Ok(json::pretty(&config))
 }
 
-pub(crate) fn dynamic_config(source: &Source, addresses: &Addresses) -> Result<String, Error> {
+pub(crate) fn dynamic_config(
+    source: &Source,
+    upstreams: &BTreeMap<String, Kind>,
+    addresses: &Addresses,
+) -> Result<String, Error> {
     let mut routers = Map::new();
     for router in &source.routers {
         let mut entry = json!({
@@ -106,11 +112,11 @@ pub(crate) fn dynamic_config(source: &Source, addresses: &Addresses) -> Result<S
     }
 
     let mut services = Map::new();
-    for (name, upstream) in &source.upstreams {
+    for (name, kind) in upstreams {
         // Traefik's `h2c` scheme: cleartext HTTP/2 with prior knowledge, which gRPC needs.
-        let scheme = match upstream.scheme {
-            Scheme::H2c => "h2c",
-            Scheme::Http => "http",
+        let scheme = match kind {
+            Kind::Grpc => "h2c",
+            Kind::Rest => "http",
         };
         let url = format!("{scheme}://{}", addresses.require(name)?);
         services.insert(name.clone(), json!({ "loadBalancer": { "servers": [{ "url": url }] } }));

@@ -1,4 +1,6 @@
-//! The shape of `edge.toml`. Unknown keys are errors: a misspelled option must not be
+//! The shape of `edge.toml`. Upstreams are not declared here: a router names a
+//! service, and services.toml (the `catalog` crate) says how to reach it.
+//! Unknown keys are errors: a misspelled option must not be
 //! dropped silently. Middlewares are kept as written (Traefik's own shape) and checked
 //! by `validate` and, in the tests, by Traefik's JSON Schema.
 
@@ -11,7 +13,6 @@ use serde_json::Value;
 #[serde(deny_unknown_fields)]
 pub(crate) struct Source {
     pub entrypoint: EntryPoint,
-    pub upstreams: BTreeMap<String, Upstream>,
     pub routers: Vec<Router>,
     #[serde(default)]
     pub middlewares: BTreeMap<String, Value>,
@@ -27,22 +28,6 @@ pub(crate) struct EntryPoint {
     pub name: String,
     pub port: u16,
     pub metrics_port: u16,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Upstream {
-    pub scheme: Scheme,
-}
-
-/// How Traefik talks to an upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Scheme {
-    /// Cleartext HTTP/2 (gRPC, gRPC-Web and Connect on one port).
-    H2c,
-    /// HTTP/1.1.
-    Http,
 }
 
 #[derive(Debug, Clone, Deserialize)]

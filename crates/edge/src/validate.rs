@@ -5,6 +5,8 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde_json::Value;
 
+use catalog::Catalog;
+
 use crate::json;
 use crate::render::METRICS_ENTRYPOINT;
 use crate::source::Source;
@@ -40,12 +42,11 @@ const MIDDLEWARE_KINDS: &[&str] = &[
     "stripPrefixRegex",
 ];
 
-pub(crate) fn problems(source: &Source) -> Vec<String> {
+pub(crate) fn problems(source: &Source, catalog: &Catalog) -> Vec<String> {
     let mut problems = Vec::new();
     entrypoint(source, &mut problems);
-    upstreams(source, &mut problems);
-    routers(source, &mut problems);
-    middlewares(source, &mut problems);
+    routers(source, catalog, &mut problems);
+    middlewares(source, catalog, &mut problems);
     unused(source, &mut problems);
     trusted_proxies(source, &mut problems);
     problems
@@ -87,22 +88,7 @@ fn entrypoint(source: &Source, problems: &mut Vec<String>) {
     }
 }
 
-fn upstreams(source: &Source, problems: &mut Vec<String>) {
-    if source.upstreams.is_empty() {
-        problems.push("[upstreams] is empty: the edge routes to nothing".to_owned());
-    }
-    for name in source.upstreams.keys() {
-        if name == INTERNAL {
-            problems.push(format!(
-                "upstreams.{INTERNAL}: `{INTERNAL}` is internal and must never be reachable from the edge; remove it"
-            ));
-        } else if !is_name(name) {
-            problems.push(format!("upstream `{name}` {NAME_RULE}"));
-        }
-    }
-}
-
-fn routers(source: &Source, problems: &mut Vec<String>) {
+fn routers(source: &Source, catalog: &Catalog, problems: &mut Vec<String>) {
     if source.routers.is_empty() {
         problems.push("no [[routers]]: the edge routes nothing".to_owned());
     }
@@ -122,11 +108,11 @@ fn routers(source: &Source, problems: &mut Vec<String>) {
             problems.push(format!(
                 "router `{name}` routes to `{INTERNAL}`, which is internal and never routed from the edge"
             ));
-        } else if !source.upstreams.contains_key(&router.upstream) {
+        } else if catalog.get(&router.upstream).is_none() {
             problems.push(format!(
-                "router `{name}` routes to `{}`, which is not in [upstreams] (have: {})",
+                "router `{name}` routes to `{}`, which services.toml does not describe (services: {})",
                 router.upstream,
-                list(source.upstreams.keys())
+                catalog.names()
             ));
         }
         let mut in_chain = HashSet::new();
@@ -171,7 +157,7 @@ pub(crate) fn is_forward_auth(middleware: &Value) -> bool {
     middleware.get("forwardAuth").is_some()
 }
 
-fn middlewares(source: &Source, problems: &mut Vec<String>) {
+fn middlewares(source: &Source, catalog: &Catalog, problems: &mut Vec<String>) {
     for (name, middleware) in &source.middlewares {
         if !is_name(name) {
             problems.push(format!("middleware `{name}` {NAME_RULE}"));
@@ -195,10 +181,10 @@ fn middlewares(source: &Source, problems: &mut Vec<String>) {
         }
         for text in json::strings(middleware) {
             for placeholder in json::placeholders(text) {
-                if !source.upstreams.contains_key(placeholder) {
+                if catalog.get(placeholder).is_none() {
                     problems.push(format!(
-                        "middleware `{name}`: placeholder `{{{placeholder}}}` names no upstream (have: {})",
-                        list(source.upstreams.keys())
+                        "middleware `{name}`: placeholder `{{{placeholder}}}` names no service in services.toml (services: {})",
+                        catalog.names()
                     ));
                 }
             }
@@ -206,18 +192,20 @@ fn middlewares(source: &Source, problems: &mut Vec<String>) {
     }
 }
 
+/// The services the edge reaches: every router's upstream and every `{service}` placeholder.
+pub(crate) fn upstreams(source: &Source) -> BTreeSet<&str> {
+    let mut used: BTreeSet<&str> = source.routers.iter().map(|router| router.upstream.as_str()).collect();
+    for middleware in source.middlewares.values() {
+        used.extend(json::strings(middleware).into_iter().flat_map(json::placeholders));
+    }
+    used
+}
+
 /// Anything defined but never used is most likely a typo somewhere else.
 fn unused(source: &Source, problems: &mut Vec<String>) {
     let used_middlewares: BTreeSet<_> = source.routers.iter().flat_map(|router| &router.middlewares).collect();
     for name in source.middlewares.keys().filter(|name| !used_middlewares.contains(name)) {
         problems.push(format!("middleware `{name}` is defined but no router uses it"));
-    }
-    let mut used_upstreams: BTreeSet<&str> = source.routers.iter().map(|router| router.upstream.as_str()).collect();
-    for middleware in source.middlewares.values() {
-        used_upstreams.extend(json::strings(middleware).into_iter().flat_map(json::placeholders));
-    }
-    for name in source.upstreams.keys().filter(|name| !used_upstreams.contains(name.as_str()) && *name != INTERNAL) {
-        problems.push(format!("upstream `{name}` is defined but no router or middleware uses it"));
     }
 }
 
@@ -275,9 +263,6 @@ name = "web"
 port = 30081
 metrics_port = 30082
 
-[upstreams]
-auth = { scheme = "http" }
-
 [[routers]]
 name = "auth"
 rule = "PathPrefix(`/auth/`)"
@@ -304,7 +289,7 @@ average = 1
 
     #[test]
     fn the_committed_edge_and_a_minimal_one_are_valid() {
-        Edge::parse(crate::SOURCE, "edge.toml").unwrap();
+        Edge::parse(catalog::EDGE_TOML, "edge.toml").unwrap();
         let edge = Edge::parse(MINIMAL, "minimal").unwrap();
         assert_eq!((edge.web_port(), edge.metrics_port()), (30081, 30082));
         assert_eq!(edge.upstreams().collect::<Vec<_>>(), ["auth"]);
@@ -314,7 +299,7 @@ average = 1
     fn unknown_keys_and_bad_values_are_parse_errors_with_a_location() {
         for (from, to, expected) in [
             ("middlewares = [\"limit\"]", "middleware = [\"limit\"]", "unknown field `middleware`"),
-            ("{ scheme = \"http\" }", "{ scheme = \"https\" }", "unknown variant `https`"),
+            ("[entrypoint]", "[upstreams.auth]\nscheme = \"http\"\n[entrypoint]", "unknown field `upstreams`"),
             ("metrics_port = 30082", "metrics-port = 30082", "unknown field `metrics-port`"),
             ("port = 30081", "port = 70000", "port"),
         ] {
@@ -328,26 +313,24 @@ average = 1
     #[test]
     fn references_must_resolve() {
         assert_problem(
-            &MINIMAL.replace("upstream = \"auth\"", "upstream = \"lang\""),
-            "routes to `lang`, which is not in [upstreams]",
+            &MINIMAL.replace("upstream = \"auth\"", "upstream = \"nope\""),
+            "routes to `nope`, which services.toml does not describe (services: auth, ",
         );
         assert_problem(
             &MINIMAL.replace("[\"limit\"]", "[\"limit\", \"cors\"]"),
             "uses middleware `cors`, which is not in [middlewares]",
         );
         assert_problem(&MINIMAL.replace("[\"limit\"]", "[\"limit\", \"limit\"]"), "lists middleware `limit` twice");
-        let placeholder = format!("{MINIMAL}\n[middlewares.fa.forwardAuth]\naddress = \"{{lang}}/verify\"\n");
+        let placeholder = format!("{MINIMAL}\n[middlewares.fa.forwardAuth]\naddress = \"{{nope}}/verify\"\n");
         assert_problem(
             &placeholder.replace("[\"limit\"]", "[\"limit\", \"fa\"]"),
-            "placeholder `{lang}` names no upstream",
+            "placeholder `{nope}` names no service in services.toml",
         );
     }
 
     #[test]
-    fn caller_is_refused_as_upstream_and_target() {
-        let with_caller = MINIMAL.replace("[upstreams]\n", "[upstreams]\ncaller = { scheme = \"h2c\" }\n");
-        assert_problem(&with_caller, "`caller` is internal and must never be reachable from the edge");
-        let routed = with_caller.replace("upstream = \"auth\"", "upstream = \"caller\"");
+    fn caller_is_never_routed() {
+        let routed = MINIMAL.replace("upstream = \"auth\"", "upstream = \"caller\"");
         assert_problem(&routed, "routes to `caller`, which is internal");
     }
 
@@ -387,17 +370,15 @@ average = 1
     fn unused_definitions_are_reported() {
         let extra = format!("{MINIMAL}\n[middlewares.spare.compress]\n");
         assert_problem(&extra, "middleware `spare` is defined but no router uses it");
-        let extra = MINIMAL.replace("[upstreams]\n", "[upstreams]\nlang = { scheme = \"http\" }\n");
-        assert_problem(&extra, "upstream `lang` is defined but no router or middleware uses it");
     }
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let text = MINIMAL.replace("upstream = \"auth\"", "upstream = \"lang\"").replace("[\"limit\"]", "[\"cors\"]");
+        let text = MINIMAL.replace("upstream = \"auth\"", "upstream = \"nope\"").replace("[\"limit\"]", "[\"cors\"]");
         let message = Edge::parse(&text, "test.toml").unwrap_err().to_string();
         assert!(message.starts_with("test.toml is invalid:\n  - "), "{message}");
         assert!(
-            message.contains("`lang`") && message.contains("`cors`") && message.contains("`limit` is defined"),
+            message.contains("`nope`") && message.contains("`cors`") && message.contains("`limit` is defined"),
             "{message}"
         );
     }

@@ -141,8 +141,8 @@ pub(crate) fn invalid(name: &str, value: &str, reason: impl Display) -> ConfigEr
 /// | variable | default | meaning |
 /// |---|---|---|
 /// | `HOST` | `127.0.0.1` | address to listen on (`0.0.0.0` in containers) |
-/// | `PORT` | the service's port | TCP port |
-/// | `DATABASE_URL` | `postgres://<svc>:<svc>@127.0.0.1:5432/<svc>_db` | the service's own database |
+/// | `PORT` | the service's port (services.toml) | TCP port |
+/// | `DATABASE_URL` | `postgres://<svc>:<svc>@127.0.0.1:5432/<its database>` | the service's own database |
 /// | `DATABASE_MAX_CONNECTIONS` | `10` | pool size |
 /// | `DATABASE_CONNECT_TIMEOUT_SECS` | `30` | how long start-up waits for PostgreSQL |
 /// | `LOG_FORMAT` | `text` | `text` or `json` |
@@ -162,8 +162,19 @@ pub struct CommonConfig {
 }
 
 impl CommonConfig {
+    /// The service `service` of services.toml: its port and database are the defaults.
+    pub fn for_service(env: &Env, service: &str) -> Result<Self, ConfigError> {
+        let described = catalog::service(service);
+        Self::with_defaults(env, service, described.port, &described.database)
+    }
+
+    /// A service's configuration with its defaults given (`<service>_db` for the database).
     pub fn from_env(env: &Env, service: &str, default_port: u16) -> Result<Self, ConfigError> {
-        let default_db = format!("postgres://{service}:{service}@127.0.0.1:5432/{service}_db");
+        Self::with_defaults(env, service, default_port, &format!("{service}_db"))
+    }
+
+    fn with_defaults(env: &Env, service: &str, default_port: u16, database: &str) -> Result<Self, ConfigError> {
+        let default_db = format!("postgres://{service}:{service}@127.0.0.1:5432/{database}");
         let otlp = env.string("OTEL_EXPORTER_OTLP_ENDPOINT", "");
         Ok(Self {
             service: env.string("OTEL_SERVICE_NAME", service),

@@ -30,8 +30,6 @@ use authn::Expected;
 use ipnet::IpNet;
 use platform::{CommonConfig, ConfigError, Env};
 
-pub const DEFAULT_PORT: u16 = 8090;
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
@@ -142,7 +140,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let d = ThrottleConfig::default();
         Ok(Self {
-            common: CommonConfig::from_env(env, "auth", DEFAULT_PORT)?,
+            common: CommonConfig::for_service(env, "auth")?,
             tokens: TokenConfig {
                 key: key_source(env)?,
                 expected: authn::config::expected_from_env(env)?,
@@ -231,7 +229,7 @@ mod tests {
     #[test]
     fn defaults_fit_local_use() {
         let c = Config::from_env(&Env::default()).unwrap();
-        assert_eq!(c.common.port, 8090);
+        assert_eq!(c.common.port, catalog::port("auth"));
         assert_eq!(c.common.database.url.database, "auth_db");
         assert_eq!(c.passwords.bcrypt_cost, 10);
         assert_eq!(c.tokens.access_ttl, Duration::from_secs(900));

@@ -17,8 +17,6 @@ use std::time::Duration;
 use ipnet::IpNet;
 use platform::{CommonConfig, ConfigError, Env};
 
-pub const DEFAULT_PORT: u16 = 8081;
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
@@ -52,7 +50,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let d = FetchConfig::default();
         Ok(Self {
-            common: CommonConfig::from_env(env, "caller", DEFAULT_PORT)?,
+            common: CommonConfig::for_service(env, "caller")?,
             fetch: FetchConfig {
                 allowed_networks: env.list("CALLER_ALLOWED_NETWORKS")?,
                 connect_timeout: env.nonzero("CALLER_CONNECT_TIMEOUT_MS", |e, n| e.millis(n, d.connect_timeout))?,

@@ -2,8 +2,8 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `LANG_URL` | `http://127.0.0.1:3000` | the lang service |
-//! | `AUTH_URL` | `http://127.0.0.1:8090` | the auth service (`/auth/stats`, and the JWKS unless `AUTH_JWKS_URL` is set) |
+//! | `LANG_URL` | lang on loopback at its port (services.toml) | the lang service |
+//! | `AUTH_URL` | auth on loopback at its port | the auth service (`/auth/stats`, and the JWKS unless `AUTH_JWKS_URL` is set) |
 //! | `LANG_TIMEOUT_MS`, `LANG_RETRIES`, `LANG_BREAKER_FAILURES`, `LANG_BREAKER_COOLDOWN_MS`, `LANG_MAX_CONCURRENCY` | the resilience defaults | deadline per attempt, retries, breaker and bulkhead for calls to lang |
 //! | `AUTH_TIMEOUT_MS`, `AUTH_RETRIES`, `AUTH_BREAKER_FAILURES`, `AUTH_BREAKER_COOLDOWN_MS`, `AUTH_MAX_CONCURRENCY` | likewise | the same for calls to auth |
 //! | `AUTH_JWKS_URL` | `$AUTH_URL/auth/.well-known/jwks.json` | where access tokens' keys are fetched (other `AUTH_*` token variables: [`authn::Config`]) |
@@ -19,8 +19,6 @@ use std::time::Duration;
 
 use platform::{CommonConfig, ConfigError, Env};
 use resilience::Policy;
-
-pub const DEFAULT_PORT: u16 = 8082;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -66,7 +64,7 @@ fn days(n: u64) -> Duration {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let auth_url = env.url("AUTH_URL", "http://127.0.0.1:8090")?;
+        let auth_url = env.url("AUTH_URL", &catalog::local_url("auth"))?;
         let mut authn = authn::Config::from_env(env)?;
         // Deployments name their peers (`AUTH_URL`); the keys live there too.
         if env.raw("AUTH_JWKS_URL").is_none_or(|v| v.trim().is_empty()) {
@@ -81,8 +79,8 @@ impl Config {
         let defaults = RecorderConfig::default();
         Ok(Self {
             identity,
-            common: CommonConfig::from_env(env, "gateway", DEFAULT_PORT)?,
-            lang_url: env.url("LANG_URL", "http://127.0.0.1:3000")?,
+            common: CommonConfig::for_service(env, "gateway")?,
+            lang_url: env.url("LANG_URL", &catalog::local_url("lang"))?,
             auth_url,
             lang_policy: Policy::from_env(env, "LANG", Policy::default())?,
             auth_policy: Policy::from_env(env, "AUTH", Policy::default())?,
@@ -116,9 +114,9 @@ mod tests {
     #[test]
     fn defaults_fit_local_use() {
         let c = Config::from_env(&Env::default()).unwrap();
-        assert_eq!((c.common.port, c.common.database.url.database.as_str()), (8082, "gateway_db"));
-        assert_eq!(c.lang_url.as_str(), "http://127.0.0.1:3000/");
-        assert_eq!(c.authn.jwks_url.as_str(), "http://127.0.0.1:8090/auth/.well-known/jwks.json");
+        assert_eq!((c.common.port, c.common.database.url.database.as_str()), (catalog::port("gateway"), "gateway_db"));
+        assert_eq!(c.lang_url.as_str(), format!("{}/", catalog::local_url("lang")));
+        assert_eq!(c.authn.jwks_url.as_str(), format!("{}/auth/.well-known/jwks.json", catalog::local_url("auth")));
         assert_eq!(c.cache.ttl, Duration::from_secs(30));
         assert_eq!(c.recorder.retention, days(7));
     }

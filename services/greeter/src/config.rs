@@ -2,7 +2,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `CALLER_URL` | `http://127.0.0.1:8081` | the caller service |
+//! | `CALLER_URL` | caller on loopback at its port (services.toml) | the caller service |
 //! | `CALLER_TIMEOUT_MS` | `3000` | deadline for each attempt at calling caller (a client's shorter deadline wins) |
 //! | `CALLER_RETRIES` | `2` | further attempts after transient failures (`UNAVAILABLE`, …), with jittered exponential backoff |
 //! | `CALLER_BREAKER_FAILURES` | `5` | consecutive failures that open the circuit breaker: caller is then not called |
@@ -10,7 +10,7 @@
 //! | `CALLER_MAX_CONCURRENCY` | `32` | calls to caller in flight at once; more are refused at once |
 //! | `GREETER_DEFAULT_URL` | `https://example.com/` | URL checked when a request names none |
 //! | `GREETER_RETENTION_DAYS` | `90` | greetings older than this are deleted (hourly) |
-//! | `SERVICE_CLIENT_ID`, `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET`, `AUTH_TOKEN_URL` | `greeter`, empty, `http://127.0.0.1:8090/auth/token` | greeter's service identity: caller accepts calls only with its token ([`authn::config::ClientConfig`]) |
+//! | `SERVICE_CLIENT_ID`, `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET`, `AUTH_TOKEN_URL` | `greeter`, empty, auth's on loopback | greeter's service identity: caller accepts calls only with its token ([`authn::config::ClientConfig`]) |
 //!
 //! Callers' tokens are verified with auth's keys (`AUTH_JWKS_URL` and the
 //! other variables of [`authn::config`]).
@@ -22,8 +22,6 @@ use std::time::Duration;
 
 use platform::{CommonConfig, ConfigError, Env};
 use resilience::Policy;
-
-pub const DEFAULT_PORT: u16 = 8080;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -43,8 +41,8 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let caller_defaults = Policy { attempt_timeout: Duration::from_secs(3), ..Policy::default() };
         Ok(Self {
-            common: CommonConfig::from_env(env, "greeter", DEFAULT_PORT)?,
-            caller_url: env.url("CALLER_URL", "http://127.0.0.1:8081")?,
+            common: CommonConfig::for_service(env, "greeter")?,
+            caller_url: env.url("CALLER_URL", &catalog::local_url("caller"))?,
             caller: Policy::from_env(env, "CALLER", caller_defaults)?,
             default_url: env.url("GREETER_DEFAULT_URL", "https://example.com/")?,
             authn: authn::Config::from_env(env)?,

@@ -10,8 +10,6 @@
 
 use platform::{CommonConfig, ConfigError, Env};
 
-pub const DEFAULT_PORT: u16 = 3000;
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
@@ -25,7 +23,7 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            common: CommonConfig::from_env(env, "lang", DEFAULT_PORT)?,
+            common: CommonConfig::for_service(env, "lang")?,
             max_body_bytes: env.nonzero("LANG_MAX_BODY_BYTES", |e, n| e.parse(n, 16 * 1024))?,
             authn: authn::Config::from_env(env)?,
             allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,
@@ -41,7 +39,7 @@ mod tests {
     #[test]
     fn defaults_and_errors_name_the_variable() {
         let c = Config::from_env(&Env::default()).unwrap();
-        assert_eq!((c.common.port, c.common.database.url.database.as_str()), (3000, "lang_db"));
+        assert_eq!((c.common.port, c.common.database.url.database.as_str()), (catalog::port("lang"), "lang_db"));
         assert_eq!(c.allowed_clients, ["gateway"]);
         let err = Config::from_env(&Env::from_pairs([("LANG_MAX_BODY_BYTES", "16k")])).unwrap_err().to_string();
         assert!(err.contains("LANG_MAX_BODY_BYTES"), "{err}");

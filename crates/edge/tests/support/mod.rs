@@ -8,7 +8,8 @@ use serde_json::Value;
 
 /// The repository root (this crate is `crates/edge`).
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    // At run time (cargo sets it for tests): a copy of the checkout reuses this build.
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../..")
 }
 
 /// Where the committed Traefik files live.
