@@ -1,22 +1,77 @@
-//! Compiles `proto/` with protox, a pure-Rust protobuf compiler, so a plain
-//! `cargo build` needs no system `protoc`. The descriptor set is also kept in
-//! `OUT_DIR` for runtime reflection (Connect JSON transcoding).
+//! Compiles every contract under `proto/` with protox, a pure-Rust protobuf
+//! compiler, so a plain `cargo build` needs no system `protoc`. The files are
+//! found, not listed: a new service's `proto/<name>/v1/<name>.proto` is
+//! compiled with the rest. The descriptor set is also kept in `OUT_DIR` for
+//! runtime reflection (Connect JSON transcoding), and `packages.rs` nests
+//! each package's generated code in modules (`greeter::v1`, …).
 
-use std::path::PathBuf;
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use prost::Message;
 
-const FILES: &[&str] = &["greeter/v1/greeter.proto", "caller/v1/caller.proto", "gateway/v1/gateway.proto"];
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    // Relative to the package (a build script's working directory), so a copy
+    // of the checkout sharing this target directory finds the build fresh.
+    let root = PathBuf::from("../../proto");
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    // A directory: cargo reruns this when anything under it changes, new files included.
     println!("cargo:rerun-if-changed={}", root.display());
 
-    let files: Vec<PathBuf> = FILES.iter().map(|f| root.join(f)).collect();
+    let mut files = Vec::new();
+    find(&root, &mut files)?;
+    files.sort();
     let fds = protox::compile(&files, [&root])?;
     std::fs::write(out.join("descriptor.bin"), fds.encode_to_vec())?;
 
+    // Our packages, not the well-known types the contracts import.
+    let ours: Vec<String> =
+        files.iter().filter_map(|f| f.strip_prefix(&root).ok()).map(|f| f.to_string_lossy().into_owned()).collect();
+    let packages: Vec<String> = fds
+        .file
+        .iter()
+        .filter(|f| ours.iter().any(|o| Some(o) == f.name.as_ref()))
+        .filter_map(|f| f.package.clone())
+        .collect();
+    std::fs::write(out.join("packages.rs"), modules(&packages))?;
     tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(fds)?;
     Ok(())
+}
+
+fn find(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            find(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `pub mod greeter { pub mod v1 { tonic::include_proto!("greeter.v1"); } }` for each package.
+fn modules(packages: &[String]) -> String {
+    #[derive(Default)]
+    struct Tree(BTreeMap<String, Tree>, Option<String>);
+    let mut tree = Tree::default();
+    for package in packages {
+        let node = package.split('.').fold(&mut tree, |node, part| node.0.entry(part.to_owned()).or_default());
+        node.1 = Some(package.clone());
+    }
+    fn render(tree: &Tree, out: &mut String) {
+        if let Some(package) = &tree.1 {
+            out.push_str(&format!("tonic::include_proto!(\"{package}\");\n"));
+        }
+        for (name, child) in &tree.0 {
+            out.push_str(&format!("pub mod {name} {{\n"));
+            render(child, out);
+            out.push_str("}\n");
+        }
+    }
+    let mut out = String::new();
+    render(&tree, &mut out);
+    out
 }
