@@ -32,7 +32,7 @@
       inherit (nixpkgs) lib;
       platformLib = import ./nix/lib.nix { inherit lib; };
 
-      # nix/services.nix, and which of its services exist in this checkout.
+      # services.toml, and which of its services exist in this checkout.
       platform = platformLib.platform { root = ./.; };
 
       # The Kubernetes environments (nixidy modules) and per-service defaults.
@@ -93,7 +93,7 @@
         };
       };
 
-      # Per-service defaults for the Kubernetes manifests, from nix/services.nix.
+      # Per-service defaults for the Kubernetes manifests, from services.toml.
       lib.services = k8s.services;
 
       # nixidy environments dev and prod (`nixidy build .#dev` works too);

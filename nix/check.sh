@@ -5,7 +5,8 @@
 #
 #   1. every .nix file parses                       (always)
 #   2. flake.lock is complete and matches flake.nix (always; builtins only)
-#   3. evaluation tests of nix/lib.nix, the service description, flake.nix's
+#   3. evaluation tests of nix/lib.nix, the service description
+#      (services.toml, and others: a service more, broken ones), flake.nix's
 #      pure outputs, the NixOS modules, the edge files and the VM tests' node
 #      and scripts                                   (needs nixpkgs' lib:
 #      NIXPKGS_LIB=<a nixpkgs or nixpkgs.lib checkout, or its lib/ dir>;
@@ -54,9 +55,13 @@ if ((${#files[@]} == 0)); then
   echo "nix/check.sh: no .nix files found" >&2
   exit 1
 fi
+parsed=0
 for f in "${files[@]}"; do
+  # in git's index but deleted in the work tree (the deletion not committed yet)
+  [[ -e "$f" ]] || continue
   nix-instantiate --parse "$f" >/dev/null
   echo "  parsed $f"
+  parsed=$((parsed + 1))
 done
 
 echo "==> flake.lock against flake.nix"
@@ -109,4 +114,4 @@ PY
   fi
 fi
 
-echo "==> nix/check.sh: ${#files[@]} files parsed, $CHECKS_PASSED checks passed"
+echo "==> nix/check.sh: $parsed files parsed, $CHECKS_PASSED checks passed"

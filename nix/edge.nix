@@ -5,6 +5,9 @@
 # stale. Nix reads those same bytes with builtins.fromJSON, so the NixOS VM
 # tests run exactly the routing that devstack and Kubernetes run.
 #
+# A router's upstream is a service of services.toml, which says how to reach
+# it (its port; h2c for a `grpc` service, HTTP for a `rest` one): `upstreams`.
+#
 # Needs only nixpkgs' `lib` (no packages), so nix/tests/eval.nix can check it.
 { lib }:
 root:
@@ -15,6 +18,8 @@ let
     pathExists
     readFile
     ;
+  platformLib = import ./lib.nix { inherit lib; };
+  inherit (platformLib.platform { inherit root; }) declared;
 
   dir = root + "/deploy/edge";
   staticFile = dir + "/traefik/static.yml";
@@ -28,6 +33,10 @@ rec {
   present = pathExists (dir + "/edge.toml") && pathExists staticFile && pathExists dynamicFile;
 
   source = fromTOML (readFile (dir + "/edge.toml"));
+
+  # The services the routers name, each with its scheme by its kind:
+  # { greeter = { scheme = "h2c"; }; ... }. An [upstreams] table is not read.
+  upstreams = platformLib.edgeUpstreams declared source;
 
   # Traefik's static configuration as committed, minus its file provider:
   # the committed one names the dynamic file relative to the repository root

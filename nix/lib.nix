@@ -1,5 +1,6 @@
-# Pure helpers over ./services.nix and the Cargo workspace. Needs only
-# nixpkgs' `lib` (no packages), so nix/check.sh can evaluate it anywhere.
+# Pure helpers over services.toml (the workspace root's one description of
+# the services, read with builtins.fromTOML) and the Cargo workspace. Needs
+# only nixpkgs' `lib` (no packages), so nix/check.sh can evaluate it anywhere.
 { lib }:
 let
   inherit (builtins)
@@ -125,22 +126,205 @@ rec {
     else
       throw "nix/lib.nix: cannot read the version of ${dir}/Cargo.toml";
 
-  # An entry of ./services.nix with every field filled in.
+  # services.toml's fields (as the catalog crate reads them), by the name
+  # the rest of the Nix layer uses. Any other key is an error: a misspelt
+  # field must not be dropped silently.
+  fieldNames = {
+    port = "port";
+    kind = "kind";
+    database = "database";
+    peers = "peers";
+    token_issuer = "tokenIssuer";
+    replicas = "replicas";
+    resources = "resources";
+    env = "env";
+    description = "description";
+  };
+
+  # How the edge reaches a service of each kind: h2c (gRPC, gRPC-Web and
+  # Connect over cleartext HTTP/2 to one port) or HTTP/1.1.
+  schemes = {
+    grpc = "h2c";
+    rest = "http";
+  };
+
+  # The description's problems, each naming its service, worded as the
+  # catalog crate words them (crates/catalog/src/check.rs): unknown fields,
+  # a bad name, port, kind, peers, replicas or resources; ports or databases
+  # used twice; unknown peers; not exactly one token issuer; a client that
+  # does not name the issuer; a cycle of peers.
+  problems =
+    description:
+    let
+      fields = concatStringsSep ", " (attrNames fieldNames);
+      tableProblems =
+        name: raw:
+        let
+          at = "[${name}]";
+          port = raw.port or null;
+          unknown = lib.filter (key: !(fieldNames ? ${key})) (attrNames raw);
+          resourceKeys = attrNames raw.resources;
+          rules = [
+            {
+              wrong = builtins.match "[a-z][a-z0-9]*" name == null || lib.stringLength name > 30;
+              problem = "a name is a lowercase letter, then lowercase letters or digits, at most 30";
+            }
+            {
+              wrong = !(lib.isInt port && port >= 1 && port <= 65535);
+              problem = "port must be 1-65535";
+            }
+            {
+              wrong = raw ? kind && !(isString raw.kind && schemes ? ${raw.kind});
+              problem = "unknown kind ${builtins.toJSON raw.kind} (grpc or rest)";
+            }
+            {
+              wrong =
+                raw ? database
+                && !(isString raw.database && builtins.match "[a-z][a-z0-9_]*" raw.database != null);
+              problem = "database ${builtins.toJSON raw.database} must be lowercase letters, digits and _";
+            }
+            {
+              wrong = raw ? token_issuer && !lib.isBool raw.token_issuer;
+              problem = "token_issuer is true or false";
+            }
+            {
+              wrong = raw ? peers && !(lib.isList raw.peers && lib.all isString raw.peers);
+              problem = "peers must be a list of service names";
+            }
+            {
+              wrong = raw ? replicas && !(lib.isInt raw.replicas && raw.replicas >= 1);
+              problem = "replicas must be a positive integer";
+            }
+            {
+              wrong =
+                raw ? resources
+                && !(isAttrs raw.resources && lib.all (k: k == "requests" || k == "limits") resourceKeys);
+              problem = "resources has requests and limits only";
+            }
+            {
+              wrong = raw ? env && !(isAttrs raw.env && lib.all isString (lib.attrValues raw.env));
+              problem = "env is a table of strings";
+            }
+          ];
+        in
+        if !isAttrs raw then
+          [ "${at}: is not a table" ]
+        else
+          map (key: "${at}: unknown field `${key}` (the fields: ${fields})") unknown
+          ++ map (rule: "${at}: ${rule.problem}") (lib.filter (rule: rule.wrong) rules);
+      tablesProblems = lib.concatLists (lib.mapAttrsToList tableProblems description);
+
+      declared = mapAttrs normalize description;
+      entries = lib.attrValues declared;
+
+      # "[x]: port 8090 is auth's already", for each entry after the first with that value.
+      duplicates =
+        field:
+        lib.concatLists (
+          lib.imap0 (
+            i: s:
+            let
+              earlier = lib.filter (o: o.${field} == s.${field}) (lib.take i entries);
+            in
+            lib.optional (earlier != [ ])
+              "[${s.name}]: ${field} ${toString s.${field}} is ${(lib.head earlier).name}'s already"
+          ) entries
+        );
+
+      peerProblems =
+        s:
+        lib.concatLists (
+          lib.imap0 (
+            i: peer:
+            if peer == s.name then
+              [ "[${s.name}]: a service is not its own peer" ]
+            else if !(declared ? ${peer}) then
+              [ "[${s.name}]: peer ${builtins.toJSON peer} is not a service here" ]
+            else if lib.elem peer (lib.take i s.peers) then
+              [ "[${s.name}]: peer ${peer} is listed twice" ]
+            else
+              [ ]
+          ) s.peers
+        );
+
+      issuers = lib.filter (s: s.tokenIssuer) entries;
+      issuerProblems =
+        if lib.length issuers == 1 then
+          let
+            theIssuer = (lib.head issuers).name;
+            why = "it verifies its tokens and has a client identity there";
+          in
+          map (s: "[${s.name}]: must list ${theIssuer} among its peers (${why})") (
+            lib.filter (s: !s.tokenIssuer && !(lib.elem theIssuer s.peers)) entries
+          )
+        else
+          [ "exactly one service sets token_issuer = true, not ${toString (lib.length issuers)}" ];
+
+      # Whether `name`'s peers lead back to a service on `path`.
+      knownPeers = s: lib.filter (peer: peer != s.name && declared ? ${peer}) s.peers;
+      cyclic =
+        path: name:
+        lib.elem name path || lib.any (cyclic (path ++ [ name ])) (knownPeers declared.${name});
+      cycleProblems = lib.optional (lib.any (
+        s: lib.any (cyclic [ s.name ]) (knownPeers s)
+      ) entries) "peers form a cycle";
+    in
+    if tablesProblems != [ ] then
+      tablesProblems
+    else
+      duplicates "port"
+      ++ duplicates "database"
+      ++ concatMap peerProblems entries
+      ++ issuerProblems
+      ++ cycleProblems;
+
+  # An entry of services.toml (TOML's snake_case keys) with the Nix layer's
+  # names and every field filled in.
   normalize =
-    name: entry:
+    name: raw:
     {
       inherit name;
       database = "${name}_db";
       kind = "grpc";
       peers = [ ];
       tokenIssuer = false;
+      # services.toml's are production's; dev sets its own (nix/k8s/envs/dev.nix).
+      replicas = 1;
       env = { };
       description = "the platform's ${name} service";
       crateDir = "services/${name}";
       healthPath = "/healthz";
       readyPath = "/readyz";
     }
-    // entry;
+    // lib.mapAttrs' (key: value: nameValuePair (fieldNames.${key} or key) value) raw
+    // {
+      resources = {
+        requests = { };
+        limits = { };
+      }
+      // (raw.resources or { });
+    };
+
+  # services.toml at `root`, as builtins.fromTOML reads it.
+  readDescription = root: readToml (root + "/services.toml");
+
+  # The edge's upstreams: the services edge.toml's `[[routers]]` route to,
+  # each with the scheme its kind in services.toml implies. An `[upstreams]`
+  # table in edge.toml (as it had before) is ignored.
+  edgeUpstreams =
+    declared: edgeSource:
+    lib.listToAttrs (
+      map (
+        router:
+        let
+          name = router.upstream;
+        in
+        if declared ? ${name} then
+          nameValuePair name { scheme = schemes.${declared.${name}.kind}; }
+        else
+          throw "deploy/edge/edge.toml: router ${router.name}'s upstream ${name} is not a service of services.toml"
+      ) (edgeSource.routers or [ ])
+    );
 
   # GREETER_URL for peer "greeter": the variable a service reads a peer's address from.
   peerEnvVar = peer: "${toUpper (lib.replaceStrings [ "-" ] [ "_" ] peer)}_URL";
@@ -154,7 +338,7 @@ rec {
         if declared ? ${peer} then
           nameValuePair (peerEnvVar peer) (urlFor declared.${peer})
         else
-          throw "nix/services.nix: ${entry.name} names unknown peer ${peer}"
+          throw "services.toml: [${entry.name}]: peer ${builtins.toJSON peer} is not a service here"
       ) entry.peers
     );
 
@@ -164,7 +348,7 @@ rec {
   localDatabaseUrl =
     entry: "postgres://${entry.name}@localhost/${entry.database}?host=/run/postgresql";
 
-  # The one declared service that issues tokens (`tokenIssuer = true`: auth).
+  # The one declared service that issues tokens (`token_issuer = true`).
   issuer =
     declared:
     let
@@ -173,7 +357,7 @@ rec {
     if lib.length found == 1 then
       lib.head found
     else
-      throw "nix/services.nix: exactly one service must set tokenIssuer = true, not ${toString (lib.length found)}";
+      throw "services.toml: exactly one service sets token_issuer = true, not ${toString (lib.length found)}";
 
   # Whether an entry is a client of the issuer: it verifies the issuer's
   # tokens and has a client identity there (client id = its name).
@@ -189,16 +373,23 @@ rec {
   };
 
   # Everything the rest of the Nix layer needs to know about the platform.
-  #   declared  every entry of services.nix, normalized
+  #   declared  every table of services.toml, checked and normalized (using
+  #             it throws, naming services.toml, when the description is wrong)
   #   services  the entries whose crate exists under `root`
   #   devstack  the devstack crate's directory, or null until it exists
+  # `description` is services.toml's content; tests pass others.
   platform =
     {
       root,
-      description ? import ./services.nix,
+      description ? readDescription root,
     }:
     let
-      declared = mapAttrs normalize description;
+      found = problems description;
+      declared =
+        if found == [ ] then
+          mapAttrs normalize description
+        else
+          throw "services.toml: ${concatStringsSep "; " found}";
     in
     {
       inherit declared;
@@ -237,7 +428,18 @@ rec {
         tag = version;
         pullPolicy = "IfNotPresent";
       };
-      replicas = 1;
+      # Production's count and requests/limits (services.toml); an
+      # environment may set its own (nix/k8s/options.nix).
+      inherit (entry) replicas resources;
+      # Every service but the issuer verifies tokens itself (AUTH_JWKS_URL),
+      # and so calls the issuer.
+      verifiesTokens = isTokenClient entry;
+      inherit (entry) tokenIssuer;
+      # Whether it calls a peer through a circuit breaker (an
+      # upstream_breaker_state series): any peer but the issuer, whose keys
+      # and token endpoint every client reaches through crates/authn, which
+      # has none.
+      callsThroughBreakers = lib.any (peer: !declared.${peer}.tokenIssuer) entry.peers;
       env = {
         HOST = "0.0.0.0";
         PORT = toString entry.port;

@@ -1,5 +1,5 @@
-# The NixOS module of one platform service, made from its entry in
-# ./services.nix:
+# The NixOS module of one platform service, made from its table in
+# services.toml (normalized by ./lib.nix):
 #
 #   services.platform.<name> = { enable, package, host, port, databaseUrl,
 #     createLocalDatabase, peers, environment, environmentFile, openFirewall }
@@ -40,7 +40,8 @@ let
   platformLib = import ./lib.nix { inherit lib; };
   cfg = config.services.platform.${name};
 
-  # auth: it issues the tokens; every other service is its client.
+  # The issuer (token_issuer in services.toml: auth) issues the tokens;
+  # every other service is its client.
   issuer = platformLib.issuer declared;
   isClient = platformLib.isTokenClient entry;
 
@@ -54,12 +55,12 @@ let
   );
 
   # A peer's local address: its configured port when its module is loaded,
-  # the port from services.nix otherwise.
+  # the port from services.toml otherwise.
   localPeerUrl =
     peer: "http://127.0.0.1:${toString (config.services.platform.${peer}.port or declared.${peer}.port)}";
 
   # Where this service reaches the issuer: the issuer's peer URL when it is
-  # a peer (it is, for every client in nix/services.nix), else the local one.
+  # a peer (services.toml requires it of every client), else the local one.
   issuerUrl = cfg.peers.${issuer.name} or (localPeerUrl issuer.name);
 
   # The peers whose units run on this machine: this unit starts after them.

@@ -25,7 +25,8 @@ let
 
   # ---- sources ---------------------------------------------------------------
   # Cargo sources plus exactly what the build reads besides them: the .proto
-  # contracts (crates/proto/build.rs compiles ../../proto), each crate's SQL
+  # contracts (crates/proto/build.rs compiles every *.proto under ../../proto,
+  # so the filter takes every one there, at any depth), each crate's SQL
   # migrations (sqlx::migrate!) and sqlx offline query data if any. A README,
   # script or CI edit changes none of these, so it rebuilds nothing.
   protoFiles = lib.optional (builtins.pathExists (root + "/proto")) (
@@ -42,14 +43,19 @@ let
   # migrations and sqlx data, relative to the repository root. Whatever
   # depends on the crate gets these files too (they follow crateClosure).
   crateExtraFiles = {
-    # include_str!s deploy/edge/edge.toml; its tests compare the committed
-    # deploy/edge/traefik/*.yml with a fresh render
-    "crates/edge" = [
+    # include_str!s the descriptions at the workspace root: services.toml,
+    # and deploy/edge/edge.toml for crates/edge (which gets its text from here)
+    "crates/catalog" = [
+      "services.toml"
       "deploy/edge/edge.toml"
-      "deploy/edge/traefik"
     ];
-    # a test checks devstack's service table against nix/services.nix
-    "crates/devstack" = [ "nix/services.nix" ];
+    # its tests compare the committed deploy/edge/traefik/*.yml with a fresh render
+    "crates/edge" = [ "deploy/edge/traefik" ];
+    # new-service renders its templates; a test checks the README's Access table
+    "xtask" = [
+      "xtask/templates"
+      "README.md"
+    ];
   };
   crateFiles =
     dir:

@@ -68,13 +68,13 @@ rec {
       ) services
     );
 
-  # The services the edge talks to: its upstreams, and every `{service}`
-  # placeholder in its middlewares (forward-auth calls auth).
+  # The services the edge talks to: its routers' upstreams, and every
+  # `{service}` placeholder in its middlewares (forward-auth calls auth).
   edgeTargets =
     edge: declared:
     let
       middlewares = builtins.toJSON (edge.middlewares or { });
       placeholders = lib.filter (n: lib.hasInfix "{${n}}" middlewares) (lib.attrNames declared);
     in
-    lib.unique (lib.attrNames (edge.upstreams or { }) ++ placeholders);
+    lib.unique (map (router: router.upstream) (edge.routers or [ ]) ++ placeholders);
 }

@@ -3,7 +3,8 @@
 # the same file the local stack and the VM test are configured from.
 #
 #   [[routers]]         -> one IngressRoute each (rule, priority, middlewares, upstream)
-#   [upstreams]         -> the route's Service and port; scheme h2c -> `scheme: h2c`
+#   router's upstream   -> the route's Service and port; a `grpc` service in
+#                          services.toml gets `scheme: h2c`, a `rest` one none
 #   [middlewares.<n>]   -> Middleware <n>, its table as the spec ({auth} and the
 #                          like become the in-cluster URL of that service)
 #
@@ -17,7 +18,7 @@
 let
   common = import ./common.nix { inherit lib; };
   cfg = config.platform;
-  inherit (platformSource) edge declared;
+  inherit (platformSource) edge declared upstreams;
   entrypoint = edge.entrypoint.name;
 
   # "{auth}" -> http://auth.<namespace>.svc.cluster.local:8090, in every string.
@@ -45,16 +46,14 @@ let
     router:
     let
       name = router.upstream;
-      scheme = edge.upstreams.${name}.scheme or "http";
+      # nix/lib.nix's edgeUpstreams throws for a router naming no service.
+      inherit (upstreams.${name}) scheme;
     in
-    if !(declared ? ${name}) then
-      throw "deploy/edge/edge.toml: router ${router.name} names unknown upstream ${name}"
-    else
-      {
-        inherit name;
-        inherit (declared.${name}) port;
-      }
-      // lib.optionalAttrs (scheme != "http") { inherit scheme; };
+    {
+      inherit name;
+      inherit (declared.${name}) port;
+    }
+    // lib.optionalAttrs (scheme != "http") { inherit scheme; };
 
   ingressRoute = router: {
     apiVersion = "traefik.io/v1alpha1";

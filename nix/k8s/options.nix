@@ -1,5 +1,8 @@
 # The knobs an environment turns (./envs/dev.nix, ./envs/prod.nix). Every
-# default is the dev (kind) value; prod overrides what differs.
+# default is the dev (kind) value and prod overrides what differs, but for
+# each service's replicas and resources: those default to its production
+# values in services.toml, and dev sets its own for every service
+# (platform.replicas, platform.resources).
 {
   lib,
   config,
@@ -35,13 +38,14 @@ let
         };
         replicas = mkOption {
           type = types.ints.positive;
-          default = cfg.replicas;
-          defaultText = "config.platform.replicas";
+          default = if cfg.replicas != null then cfg.replicas else defaults.replicas;
+          defaultText = "config.platform.replicas, or services.toml's ${name}.replicas (${toString defaults.replicas})";
+          description = "How many pods of ${name} run (with autoscaling: the least).";
         };
         resources = mkOption {
           type = resourcesType;
-          default = cfg.resources;
-          defaultText = "config.platform.resources";
+          default = if cfg.resources != null then cfg.resources else defaults.resources;
+          defaultText = "config.platform.resources, or services.toml's ${name}.resources";
         };
         env = mkOption {
           type = types.attrsOf types.str;
@@ -152,21 +156,20 @@ in
     };
 
     replicas = mkOption {
-      type = types.ints.positive;
-      default = 1;
+      type = types.nullOr types.ints.positive;
+      default = null;
+      description = ''
+        Replicas of every service in this environment. null: each service's
+        own `replicas` in services.toml (the production count).
+      '';
     };
     resources = mkOption {
-      type = resourcesType;
-      default = {
-        requests = {
-          cpu = "10m";
-          memory = "32Mi";
-        };
-        limits = {
-          cpu = "1";
-          memory = "256Mi";
-        };
-      };
+      type = types.nullOr resourcesType;
+      default = null;
+      description = ''
+        Requests and limits of every service in this environment. null: each
+        service's own `resources` in services.toml (production's).
+      '';
     };
     autoscaling = {
       enable = mkOption {
@@ -204,7 +207,7 @@ in
         ) platformSource.services;
       };
       default = { };
-      description = "Per-service settings; defaults from nix/services.nix.";
+      description = "Per-service settings; defaults from services.toml.";
     };
 
     postgres = {

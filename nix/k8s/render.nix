@@ -9,6 +9,7 @@
 #          build.nix's mkApp groups each public application's objects (after
 #          its transforms) by lib.nix's objectBaseName under app.output.path
 #   helm   the Helm releases that were not rendered: app, chart pin, values
+#   manifestHeader  the comment render.py puts atop each of `files`
 {
   # nixpkgs' lib (a nixpkgs or nixpkgs.lib checkout's lib/)
   lib,
@@ -56,6 +57,7 @@ let
           )
         ) grouped;
       result = {
+        inherit (k8s) manifestHeader;
         rootPath = config.nixidy.target.rootPath;
         files = lib.foldl' (acc: app: acc // appFiles app) { } config.nixidy.publicApps;
         helm = lib.mapAttrs (release: r: {

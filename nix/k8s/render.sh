@@ -9,8 +9,9 @@
 #   KUBE_GENERATORS_SRC=<github:farcaller/nix-kube-generators checkout at nixidy's lock> \
 #     bash nix/k8s/render.sh [--check]
 #
-# --check renders into a temporary directory and fails if the committed files
-# differ from what the environments evaluate to.
+# --check renders into a temporary directory and fails, listing the stale
+# files (then their diff), if the committed files differ from what the
+# environments evaluate to; it writes nothing in the repository.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -51,11 +52,36 @@ if [[ "${1:-}" == "--check" ]]; then
   out="$(mktemp -d)"
   trap 'rm -f "$json"; rm -rf "$out"' EXIT
   python3 nix/k8s/render.py "$out" <"$json"
-  status=0
-  for dir in deploy/k8s/manifests deploy/k8s/helm; do
-    diff -r "$dir" "$out/$dir" || status=1
-  done
-  if ((status)); then
+  # Every file that differs, is missing or is no longer rendered.
+  if ! python3 - "$out" deploy/k8s/manifests deploy/k8s/helm >&2 <<'PY'; then
+import filecmp, os, sys
+
+out, dirs = sys.argv[1], sys.argv[2:]
+
+
+def files(top):
+    return {os.path.relpath(os.path.join(d, f), top) for d, _, fs in os.walk(top) for f in fs}
+
+
+stale = []
+for top in dirs:
+    committed, fresh = files(top), files(os.path.join(out, top))
+    for rel in sorted(committed | fresh):
+        path = os.path.join(top, rel)
+        if rel not in fresh:
+            stale.append(f"{path}: not rendered (remove it)")
+        elif rel not in committed:
+            stale.append(f"{path}: missing")
+        elif not filecmp.cmp(path, os.path.join(out, path), shallow=False):
+            stale.append(f"{path}: differs")
+if stale:
+    print(f"nix/k8s/render.sh: {len(stale)} stale file(s):")
+    print("".join(f"  {s}\n" for s in stale), end="")
+sys.exit(1 if stale else 0)
+PY
+    for dir in deploy/k8s/manifests deploy/k8s/helm; do
+      diff -ru "$dir" "$out/$dir" >&2 || true
+    done
     echo "nix/k8s/render.sh: the committed manifests are not what the environments evaluate to; run bash nix/k8s/render.sh" >&2
     exit 1
   fi

@@ -1,5 +1,5 @@
-# One Argo CD application per service, generated from its entry in
-# nix/services.nix (through nix/lib.nix's k8sDefaults): ServiceAccount,
+# One Argo CD application per service, generated from its table in
+# services.toml (through nix/lib.nix's k8sDefaults): ServiceAccount,
 # ConfigMap, Deployment, Service, NetworkPolicy, and in prod a
 # PodDisruptionBudget and a HorizontalPodAutoscaler.
 #
@@ -69,8 +69,9 @@ let
           DATABASE_MAX_CONNECTIONS = toString cfg.database.maxConnections;
           DATABASE_CONNECT_TIMEOUT_SECS = toString cfg.database.connectTimeoutSecs;
         }
-        # Traefik's requests reach auth from the pod network edge.toml names.
-        // lib.optionalAttrs (name == "auth" && cfg.edge.trustedProxies != [ ]) {
+        # Traefik's requests (forward-auth, the credentials' endpoints) reach
+        # the issuer (auth) from the pod network edge.toml names.
+        // lib.optionalAttrs (s.tokenIssuer && cfg.edge.trustedProxies != [ ]) {
           AUTH_TRUSTED_PROXIES = lib.concatStringsSep "," cfg.edge.trustedProxies;
         }
         // lib.listToAttrs (
@@ -220,8 +221,8 @@ let
         };
 
         # Only the edge (if it routes here), the services that call this one
-        # (its callers by nix/services.nix's peers, and for auth every token
-        # verifier: caller admits greeter; lang the edge and gateway; auth
+        # (its callers by services.toml's peers, and for the issuer every
+        # token verifier: caller admits greeter; lang the edge and gateway; auth
         # the edge and every service; greeter and gateway the edge), and
         # Prometheus (for /metrics, on the same port) get in.
         networkPolicies.${name} = {

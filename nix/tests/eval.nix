@@ -4,21 +4,27 @@
 #   nix-instantiate --eval --strict nix/tests/eval.nix --arg lib 'import <nixpkgs-lib>/lib'
 #
 # They evaluate flake.nix's outputs function with a stub nixpkgs (just `lib`),
-# the service description, the crate closures behind the per-crate sources,
-# the Kubernetes defaults, `nix run .#dev`, and the NixOS modules through
-# lib.evalModules against stand-ins for the NixOS options they set (same
-# types as NixOS); the edge files (deploy/edge) against nix/services.nix; and
-# the NixOS VM tests: their node, with the real service modules, against
-# stand-ins for the options it sets (Traefik's as nixos-26.05 declares them
-# and as earlier releases did), and their scripts. The result is a summary;
-# any failed check aborts with its message. `testScripts` is not a check:
-# nix/check.sh compiles those scripts with Python.
+# the service description (services.toml), the crate closures behind the
+# per-crate sources, the Kubernetes defaults, `nix run .#dev`, and the NixOS
+# modules through lib.evalModules against stand-ins for the NixOS options
+# they set (same types as NixOS); the edge files (deploy/edge) against
+# services.toml; other descriptions than services.toml (a service more, and
+# broken ones); and the NixOS VM tests: their node, with the real service
+# modules, against stand-ins for the options it sets (Traefik's as
+# nixos-26.05 declares them and as earlier releases did), and their scripts.
+# The result is a summary; any failed check aborts with its message.
+# `testScripts` is not a check: nix/check.sh compiles those scripts with
+# Python.
 { lib }:
 let
   root = ../..;
   platformLib = import ../lib.nix { inherit lib; };
   platform = platformLib.platform { inherit root; };
   inherit (platform) declared services;
+  # services.toml as builtins.fromTOML reads it
+  description = platformLib.readDescription root;
+  issuer = platformLib.issuer declared;
+  issuerPort = toString issuer.port;
 
   check = name: cond: if cond then name else throw "nix/tests/eval.nix: FAILED: ${name}";
   eq =
@@ -422,16 +428,131 @@ let
       lib.filter (lib.hasPrefix "crates/") (platformLib.workspaceMembers root)
     );
   crateExists = dir: builtins.pathExists (root + "/${dir}/Cargo.toml");
+
+  # ---- other descriptions ----------------------------------------------------
+  # services.toml with a service more (no crate: declared, not present).
+  demoPort = 8095;
+  demo = platformLib.platform {
+    inherit root;
+    description = description // {
+      demo = {
+        port = demoPort;
+        kind = "grpc";
+        peers = [
+          "greeter"
+          issuer.name
+        ];
+      };
+    };
+  };
+  demoSystem =
+    (lib.evalModules {
+      modules = [
+        nixosStub
+        { _module.args.pkgs = { }; }
+        { services.platform = lib.mapAttrs (_: _: { enable = true; }) demo.declared; }
+      ]
+      ++ lib.mapAttrsToList (
+        name: entry:
+        import ../module.nix {
+          inherit name entry;
+          inherit (demo) declared;
+          packageFor = _: stubPackage name;
+        }
+      ) demo.declared;
+    }).config;
+  demoUnit = demoSystem.systemd.services.platform-demo;
+  # Kubernetes: every declared service deployed (the crates' version aside).
+  demoK8sServices = lib.mapAttrs (
+    _: entry:
+    platformLib.k8sDefaults {
+      inherit (demo) declared;
+      inherit entry;
+      version = workspaceVersion;
+    }
+  ) demo.declared;
+  demoK8s = import ./k8s-modules.nix { inherit lib; } {
+    platformSource = {
+      services = demoK8sServices;
+      inherit (demo) declared;
+      edge = edgeToml;
+    };
+  };
+  # Who a service's NetworkPolicy admits from the platform's own pods.
+  admittedBy =
+    name:
+    let
+      inherit (demoK8s.applications.${name}.resources.networkPolicies.${name}.spec) ingress;
+      platformPods = rule: lib.filter (from: !(from ? namespaceSelector)) (rule.from or [ ]);
+    in
+    lib.concatMap (
+      rule: map (from: from.podSelector.matchLabels."app.kubernetes.io/name") (platformPods rule)
+    ) ingress;
+
+  # services.toml changed by `change`: its problems, and whether using it throws.
+  broken =
+    change:
+    let
+      changed = lib.recursiveUpdate description change;
+    in
+    {
+      problems = platformLib.problems changed;
+      throws =
+        !(builtins.tryEval (builtins.deepSeq (platformLib.platform {
+          inherit root;
+          description = changed;
+        }).declared null)).success;
+    };
+  refusedWith =
+    message: change:
+    let
+      b = broken change;
+    in
+    b.throws && lib.any (lib.hasInfix message) b.problems;
 in
 {
   description = [
-    (eq "the five services are declared" (lib.attrNames declared) [
-      "auth"
-      "caller"
-      "gateway"
-      "greeter"
-      "lang"
-    ])
+    (eq "the declared services are services.toml's tables" (lib.attrNames declared) (
+      lib.attrNames description
+    ))
+    (check "among them the platform's five" (
+      lib.all (n: declared ? ${n}) [
+        "auth"
+        "caller"
+        "gateway"
+        "greeter"
+        "lang"
+      ]
+    ))
+    (eq "normalize keeps services.toml's values, token_issuer as tokenIssuer"
+      (lib.mapAttrs (
+        _: s:
+        lib.getAttrs [
+          "port"
+          "kind"
+          "database"
+          "peers"
+          "tokenIssuer"
+          "replicas"
+          "resources"
+          "description"
+        ] s
+      ) declared)
+      (
+        lib.mapAttrs (_: t: {
+          inherit (t)
+            port
+            kind
+            database
+            replicas
+            resources
+            description
+            ;
+          peers = t.peers or [ ];
+          tokenIssuer = t.token_issuer or false;
+        }) description
+      )
+    )
     (check "ports are unique" (lib.length (lib.unique ports) == lib.length ports))
     (check "databases are unique" (lib.length (lib.unique databases) == lib.length databases))
     (check "every peer is declared" (
@@ -443,35 +564,26 @@ in
         "rest"
       ]) (lib.attrValues declared)
     ))
-    (eq "greeter" (lib.getAttrs [ "port" "database" "peers" ] declared.greeter) {
-      port = 8080;
-      database = "greeter_db";
-      peers = [
-        "caller"
-        "auth"
-      ];
-    })
-    (eq "gateway's peers" declared.gateway.peers [
-      "lang"
-      "auth"
-    ])
-    (eq "caller's and lang's peers: auth (its keys)"
-      [ declared.caller.peers declared.lang.peers ]
-      [
-        [ "auth" ]
-        [ "auth" ]
-      ]
-    )
-    (eq "auth calls nobody" declared.auth.peers [ ])
-    (eq "auth is the one token issuer" (platformLib.issuer declared).name "auth")
-    (eq "every other service is a token client" (platformLib.tokenClients declared) [
-      "caller"
-      "gateway"
-      "greeter"
-      "lang"
-    ])
+    (check "every service has production replicas, and requests and limits of CPU and memory" (
+      lib.all (
+        s:
+        s.replicas >= 1
+        && lib.all (r: r ? cpu && r ? memory) [
+          s.resources.requests
+          s.resources.limits
+        ]
+      ) (lib.attrValues declared)
+    ))
+    (eq "the token issuer is the one table with token_issuer = true" [ issuer.name ] (
+      lib.attrNames (lib.filterAttrs (_: t: t.token_issuer or false) description)
+    ))
+    (eq "every other service is a token client" (platformLib.tokenClients declared) (
+      lib.remove issuer.name (lib.attrNames declared)
+    ))
     (check "every token client names the issuer among its peers" (
-      lib.all (s: !platformLib.isTokenClient s || lib.elem "auth" s.peers) (lib.attrValues declared)
+      lib.all (s: !platformLib.isTokenClient s || lib.elem issuer.name s.peers) (
+        lib.attrValues declared
+      )
     ))
     (check "peers form no cycle (units start after their peers)" (
       let
@@ -557,21 +669,21 @@ in
     ))
     (eq "image tag from the crate version" outputs.lib.services.greeter.image.tag workspaceVersion)
     (eq "greeter reaches caller by its Service name" outputs.lib.services.greeter.env.CALLER_URL
-      "http://caller:8081"
+      "http://caller:${toString declared.caller.port}"
     )
-    (eq "a token client reaches auth's keys and token endpoint by its Service name"
+    (eq "a token client reaches the issuer's keys and token endpoint by its Service name"
       (lib.getAttrs [ "AUTH_URL" "AUTH_JWKS_URL" "AUTH_TOKEN_URL" ] outputs.lib.services.lang.env)
       {
-        AUTH_URL = "http://auth:8090";
-        AUTH_JWKS_URL = "http://auth:8090/auth/.well-known/jwks.json";
-        AUTH_TOKEN_URL = "http://auth:8090/auth/token";
+        AUTH_URL = "http://${issuer.name}:${issuerPort}";
+        AUTH_JWKS_URL = "http://${issuer.name}:${issuerPort}/auth/.well-known/jwks.json";
+        AUTH_TOKEN_URL = "http://${issuer.name}:${issuerPort}/auth/token";
       }
     )
-    (check "auth reads neither (it is the issuer)" (
-      !(outputs.lib.services.auth.env ? AUTH_JWKS_URL)
-      && !(outputs.lib.services.auth.env ? AUTH_TOKEN_URL)
+    (check "the issuer reads neither" (
+      !(outputs.lib.services.${issuer.name}.env ? AUTH_JWKS_URL)
+      && !(outputs.lib.services.${issuer.name}.env ? AUTH_TOKEN_URL)
     ))
-    (eq "Secrets: a client secret for each client, the clients file for auth"
+    (eq "Secrets: a client secret for each client, the clients file for the issuer"
       (lib.mapAttrs (_: s: [
         s.clientSecret
         s.clientsSecret
@@ -579,11 +691,11 @@ in
       (
         lib.mapAttrs (
           name: _:
-          if name == "auth" then
+          if name == issuer.name then
             [
               null
               {
-                name = "auth-clients";
+                name = "${issuer.name}-clients";
                 key = "clients";
               }
             ]
@@ -658,7 +770,9 @@ in
     (check "the workspace source keeps rustfmt.toml" (lib.elem "rustfmt.toml" (filesetPaths linuxChecks.fmt.src)))
     (eq "image tag" greeterImage.tag workspaceVersion)
     (eq "image user" greeterImage.config.User "65532:65532")
-    (eq "image port" greeterImage.config.ExposedPorts { "8080/tcp" = { }; })
+    (eq "image port" greeterImage.config.ExposedPorts {
+      "${toString declared.greeter.port}/tcp" = { };
+    })
     (eq "image revision label (dirty tree)" greeterImage.config.Labels."org.opencontainers.image.revision" "dirty")
     (eq "image version label" greeterImage.config.Labels."org.opencontainers.image.version" workspaceVersion)
     (eq "image contents: CA certificates and tzdata" (map (p: p.name) greeterImage.contents) [
@@ -719,19 +833,31 @@ in
         paths = filesetPaths linuxChecks.nextest.src;
       in
       lib.all (p: lib.elem p paths) (
-        lib.optionals (crateExists "crates/edge") [
+        lib.optionals (crateExists "crates/catalog") [
+          "services.toml"
           "deploy/edge/edge.toml"
-          "deploy/edge/traefik"
         ]
-        ++ lib.optional (crateExists "crates/devstack") "nix/services.nix"
+        ++ lib.optional (crateExists "crates/edge") "deploy/edge/traefik"
       )
     ))
-    (check "a service's source has none of it" (
-      lib.all (p: !(lib.elem p (filesetPaths greeterPkg.src))) [
+    (check "a service's source has the descriptions only through catalog, the edge's renders never" (
+      let
+        closure = platformLib.crateClosure root "services/greeter";
+        paths = filesetPaths greeterPkg.src;
+        through = crate: files: lib.all (p: lib.elem p paths == lib.elem crate closure) files;
+      in
+      through "crates/catalog" [
+        "services.toml"
         "deploy/edge/edge.toml"
-        "deploy/edge/traefik"
-        "nix/services.nix"
       ]
+      && through "crates/edge" [ "deploy/edge/traefik" ]
+    ))
+    (check "every .proto file under proto/ is in the sources, at any depth (crates/proto/build.rs finds them)" (
+      let
+        # the recorded fileFilter over proto/ (see stubPkgs' lib.fileset)
+        protoFilter = lib.findFirst (set: set ? filter) null greeterPkg.src.fileset.unions;
+      in
+      protoFilter != null && toString protoFilter.filter == toString (root + "/proto")
     ))
   ];
 
@@ -763,16 +889,23 @@ in
         lib.all (sys: outputs.apps.${sys} ? dev) (lib.attrNames outputs.packages)
       ))
       (eq "devstack's package" devstackPkg.cargoExtraArgs "-p devstack")
-      (check "devstack's source: the edge crate and what it reads" (
+      (check "devstack's source: the edge and catalog crates and what they read" (
         let
           paths = filesetPaths devstackPkg.src;
+          devstackClosure = platformLib.crateClosure root "crates/devstack";
         in
-        lib.all (p: lib.elem p paths) [
-          "crates/devstack"
-          "crates/edge"
-          "deploy/edge/edge.toml"
-          "deploy/edge/traefik"
-        ]
+        lib.all (p: lib.elem p paths) (
+          [
+            "crates/devstack"
+            "crates/edge"
+            "deploy/edge/traefik"
+          ]
+          ++ lib.optionals (lib.elem "crates/catalog" devstackClosure) [
+            "crates/catalog"
+            "services.toml"
+            "deploy/edge/edge.toml"
+          ]
+        )
       ))
       (check "the devshell has devstack" (
         lib.elem "devstack" (map (p: p.name) outputs.devShells.${linux}.default.packages)
@@ -784,14 +917,43 @@ in
   );
 
   # deploy/edge/edge.toml and the Traefik files rendered from it against
-  # nix/services.nix (builtins.fromJSON reads the rendered YAML: it is JSON).
+  # services.toml (builtins.fromJSON reads the rendered YAML: it is JSON).
+  # The upstreams are the routers' (edge.upstreams), schemes by kind.
   edge =
     [
-      (check "every upstream in edge.toml is a declared service" (
-        lib.all (u: declared ? ${u}) (lib.attrNames edgeToml.upstreams)
+      (check "every router's upstream is a declared service" (
+        lib.all (r: declared ? ${r.upstream}) edgeToml.routers
+      ))
+      (eq "the upstreams: the routers' distinct upstreams"
+        (lib.attrNames edge.upstreams)
+        (lib.sort lib.lessThan (lib.unique (map (r: r.upstream) edgeToml.routers)))
+      )
+      (eq "an upstream's scheme is h2c for a grpc service, http for a rest one"
+        (lib.mapAttrs (_: u: u.scheme) edge.upstreams)
+        (lib.mapAttrs (n: _: if declared.${n}.kind == "grpc" then "h2c" else "http") edge.upstreams)
+      )
+      (check "edge.toml's former [upstreams] table is ignored" (
+        let
+          withStale = edgeToml // {
+            upstreams.nope.scheme = "h2c";
+          };
+        in
+        platformLib.edgeUpstreams declared withStale == edge.upstreams
+      ))
+      (check "a router naming no service throws" (
+        !(builtins.tryEval (
+          builtins.deepSeq (platformLib.edgeUpstreams declared {
+            routers = [
+              {
+                name = "x";
+                upstream = "nope";
+              }
+            ];
+          }) null
+        )).success
       ))
       (check "caller is never routed" (
-        !(edgeToml.upstreams ? caller) && lib.all (r: r.upstream != "caller") edgeToml.routers
+        !(edge.upstreams ? caller) && lib.all (r: r.upstream != "caller") edgeToml.routers
       ))
       (eq "the VM tests exist exactly when the rendered edge files do" (
         linuxChecks ? vm-platform && linuxChecks ? vm-restart
@@ -811,21 +973,21 @@ in
       (check "the static settings leave the file provider to the NixOS module" (
         !(edge.staticSettings ? providers)
       ))
-      (eq "dynamic.yml: every upstream on loopback at its nix/services.nix port"
+      (eq "dynamic.yml: every upstream on loopback at its services.toml port, by its kind's scheme"
         (lib.mapAttrs (_: svc: svc.loadBalancer.servers) edge.dynamic.http.services)
         (
           lib.mapAttrs (name: upstream: [
             { url = "${upstream.scheme}://127.0.0.1:${toString declared.${name}.port}"; }
-          ]) edgeToml.upstreams
+          ]) edge.upstreams
         )
       )
-      (eq "dynamic.yml: forward-auth asks auth at its port"
+      (eq "dynamic.yml: forward-auth asks the issuer at its port"
         edge.dynamic.http.middlewares.forward-auth.forwardAuth.address
-        "http://127.0.0.1:${toString declared.auth.port}/auth/verify"
+        "http://127.0.0.1:${issuerPort}/auth/verify"
       )
-      (eq "dynamic.yml: forward-auth-admin asks auth for the admin role"
+      (eq "dynamic.yml: forward-auth-admin asks the issuer for the admin role"
         edge.dynamic.http.middlewares.forward-auth-admin.forwardAuth.address
-        "http://127.0.0.1:${toString declared.auth.port}/auth/verify?role=admin"
+        "http://127.0.0.1:${issuerPort}/auth/verify?role=admin"
       )
       (eq "dynamic.yml: each router as edge.toml has it (rule, middlewares, priority)"
         (lib.mapAttrs (_: r: {
@@ -891,8 +1053,8 @@ in
       nodeBefore26_05.services.traefik.staticConfigOptions == edge.staticSettings
       && toString nodeBefore26_05.services.traefik.dynamicConfigFile == toString edge.dynamicFile
     ))
-    (eq "auth trusts the proxies edge.toml names for running locally"
-      (nodeUnit "auth").environment.AUTH_TRUSTED_PROXIES
+    (eq "the issuer trusts the proxies edge.toml names for running locally"
+      (nodeUnit issuer.name).environment.AUTH_TRUSTED_PROXIES
       (lib.concatStringsSep "," edgeToml.trusted_proxies.local)
     )
     (eq "... which are loopback" edgeToml.trusted_proxies.local [
@@ -904,8 +1066,8 @@ in
       (
         lib.mapAttrs (
           n: _:
-          if n == "auth" then
-            [ "clients:/var/lib/platform-credentials/auth-clients" ]
+          if n == issuer.name then
+            [ "clients:/var/lib/platform-credentials/${issuer.name}-clients" ]
           else
             [ "client-secret:/var/lib/platform-credentials/${n}.secret" ]
         ) services
@@ -1025,6 +1187,137 @@ in
     ))
   ];
 
+  # Other descriptions than services.toml: a service more is a table more,
+  # and a broken one is refused, naming services.toml and the service.
+  descriptions = [
+    (eq "a service more: declared with the defaults filled in, not present without its crate"
+      [
+        (lib.getAttrs [
+          "port"
+          "database"
+          "kind"
+          "peers"
+          "tokenIssuer"
+          "replicas"
+        ] demo.declared.demo)
+        (demo.services ? demo)
+      ]
+      [
+        {
+          port = demoPort;
+          database = "demo_db";
+          kind = "grpc";
+          peers = [
+            "greeter"
+            issuer.name
+          ];
+          tokenIssuer = false;
+          replicas = 1;
+        }
+        false
+      ]
+    )
+    (eq "its NixOS module: a unit on its port, reaching its peers, after their units"
+      {
+        inherit (demoUnit.environment) PORT GREETER_URL AUTH_JWKS_URL;
+        after = lib.filter (lib.hasPrefix "platform-") demoUnit.after;
+      }
+      {
+        PORT = toString demoPort;
+        GREETER_URL = "http://127.0.0.1:${toString declared.greeter.port}";
+        AUTH_JWKS_URL = "http://127.0.0.1:${issuerPort}/auth/.well-known/jwks.json";
+        after = [
+          "platform-greeter.service"
+          "platform-${issuer.name}.service"
+        ];
+      }
+    )
+    (check "... its own database and role, and a client identity at the issuer" (
+      lib.elem "demo_db" demoSystem.services.postgresql.ensureDatabases
+      && lib.elem "demo" (map (u: u.name) demoSystem.services.postgresql.ensureUsers)
+      && demoUnit.serviceConfig.User == "demo"
+      && demoUnit.environment ? AUTH_TOKEN_URL
+    ))
+    (eq "its Kubernetes defaults: its port, peers by Service name, a client Secret, 1 replica"
+      (
+        lib.getAttrs [ "replicas" "clientSecret" "verifiesTokens" ] demoK8sServices.demo
+        // {
+          inherit (demoK8sServices.demo.env) PORT GREETER_URL AUTH_URL;
+        }
+      )
+      {
+        replicas = 1;
+        clientSecret = {
+          name = "demo-client";
+          key = "secret";
+        };
+        verifiesTokens = true;
+        PORT = toString demoPort;
+        GREETER_URL = "http://greeter:${toString declared.greeter.port}";
+        AUTH_URL = "http://${issuer.name}:${issuerPort}";
+      }
+    )
+    (check "NetworkPolicies: greeter admits demo (its peer), the issuer demo (a token client)" (
+      lib.elem "demo" (admittedBy "greeter") && lib.elem "demo" (admittedBy issuer.name)
+    ))
+    (eq "... and nobody calls demo, so only the edge could (it has no route) and Prometheus"
+      (admittedBy "demo")
+      [ ]
+    )
+    (eq "its Deployment: its port and image, services.toml's replica count by default"
+      (
+        let
+          deployment = demoK8s.applications.demo.resources.deployments.demo;
+        in
+        {
+          inherit (deployment.spec) replicas;
+          inherit (deployment.spec.template.spec.containers.demo) image;
+          port = deployment.spec.template.spec.containers.demo.ports.grpc.containerPort;
+        }
+      )
+      {
+        replicas = 1;
+        image = "platform/demo:${workspaceVersion}";
+        port = demoPort;
+      }
+    )
+    (check "an unknown peer is refused" (
+      refusedWith ''[greeter]: peer "nope" is not a service here'' { greeter.peers = [ "nope" ]; }
+    ))
+    (check "two token issuers are refused" (
+      refusedWith "exactly one service sets token_issuer = true, not 2" {
+        greeter.token_issuer = true;
+      }
+    ))
+    (check "no token issuer is refused" (
+      refusedWith "exactly one service sets token_issuer = true, not 0" {
+        ${issuer.name}.token_issuer = false;
+      }
+    ))
+    (check "an unknown kind is refused" (
+      refusedWith ''[greeter]: unknown kind "soap"'' { greeter.kind = "soap"; }
+    ))
+    (check "a port used twice is refused" (
+      refusedWith "[greeter]: port ${issuerPort} is ${issuer.name}'s already" {
+        greeter.port = issuer.port;
+      }
+    ))
+    (check "an unknown field is refused (the Nix name of a services.toml field too)" (
+      refusedWith "[greeter]: unknown field `tokenIssuer`" { greeter.tokenIssuer = true; }
+    ))
+    (check "a client not naming the issuer is refused" (
+      refusedWith "[greeter]: must list ${issuer.name} among its peers" { greeter.peers = [ "caller" ]; }
+    ))
+    (check "a cycle of peers is refused" (
+      refusedWith "peers form a cycle" {
+        caller.peers = [
+          "greeter"
+          issuer.name
+        ];
+      }
+    ))
+  ];
+
   # Not checks: the scripts themselves, which nix/check.sh compiles with Python.
   testScripts = lib.optionalAttrs edge.present {
     platform = vmPlatform.testScript;
@@ -1036,27 +1329,30 @@ in
       lib.filterAttrs (n: _: lib.hasPrefix "platform-" n) all.systemd.services
     )) (map (n: "platform-${n}") (lib.attrNames declared)))
     (eq "listens on loopback by default" (unit "greeter").environment.HOST "127.0.0.1")
-    (eq "PORT" (unit "lang").environment.PORT "3000")
+    (eq "PORT" (unit "lang").environment.PORT (toString declared.lang.port))
     (eq "peer URL follows the peer's configured port" (unit "greeter").environment.CALLER_URL
       "http://127.0.0.1:9081"
     )
     (eq "gateway's peers" (lib.getAttrs [ "LANG_URL" "AUTH_URL" ] (unit "gateway").environment) {
-      LANG_URL = "http://127.0.0.1:3000";
-      AUTH_URL = "http://127.0.0.1:8090";
+      LANG_URL = "http://127.0.0.1:${toString declared.lang.port}";
+      AUTH_URL = "http://127.0.0.1:${issuerPort}";
     })
-    (eq "every client verifies tokens with the local auth's keys and gets its service token there"
+    (eq "every client verifies tokens with the local issuer's keys and gets its service token there"
       (lib.genAttrs (platformLib.tokenClients declared) (
         n: lib.getAttrs [ "AUTH_JWKS_URL" "AUTH_TOKEN_URL" ] (unit n).environment
       ))
       (
         lib.genAttrs (platformLib.tokenClients declared) (_: {
-          AUTH_JWKS_URL = "http://127.0.0.1:8090/auth/.well-known/jwks.json";
-          AUTH_TOKEN_URL = "http://127.0.0.1:8090/auth/token";
+          AUTH_JWKS_URL = "http://127.0.0.1:${issuerPort}/auth/.well-known/jwks.json";
+          AUTH_TOKEN_URL = "http://127.0.0.1:${issuerPort}/auth/token";
         })
       )
     )
-    (check "auth reads neither" (
-      !((unit "auth").environment ? AUTH_JWKS_URL || (unit "auth").environment ? AUTH_TOKEN_URL)
+    (check "the issuer reads neither" (
+      let
+        inherit (unit issuer.name) environment;
+      in
+      !(environment ? AUTH_JWKS_URL || environment ? AUTH_TOKEN_URL)
     ))
     (eq "... and follow auth's peer URL when it is elsewhere"
       (lib.getAttrs [
@@ -1094,11 +1390,11 @@ in
       (unit "caller").serviceConfig.LoadCredential == [ ]
       && !((unit "caller").environment ? SERVICE_CLIENT_SECRET_FILE)
     ))
-    (check "client options on the clients only, the clients file on auth only" (
+    (check "client options on the clients only, the clients file on the issuer only" (
       lib.all (
         n:
-        (options.services.platform.${n} ? clientSecretFile) == (n != "auth")
-        && (options.services.platform.${n} ? clientsFile) == (n == "auth")
+        (options.services.platform.${n} ? clientSecretFile) == (n != issuer.name)
+        && (options.services.platform.${n} ? clientsFile) == (n == issuer.name)
       ) (lib.attrNames declared)
     ))
     (check "a secret file must be outside the store: a path literal or a store path is refused" (
@@ -1162,7 +1458,7 @@ in
     ))
     (eq "environment file" (unit "auth").serviceConfig.EnvironmentFile [ "/run/secrets/auth.env" ])
     (eq "no environment file" (unit "caller").serviceConfig.EnvironmentFile [ ])
-    (eq "firewall" all.networking.firewall.allowedTCPPorts [ 8080 ])
+    (eq "firewall" all.networking.firewall.allowedTCPPorts [ declared.greeter.port ])
     (check "local PostgreSQL enabled" all.services.postgresql.enable)
     (eq "one database per service" (lib.sort lib.lessThan all.services.postgresql.ensureDatabases) (
       lib.sort lib.lessThan databases

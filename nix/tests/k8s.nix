@@ -1,5 +1,7 @@
 # Evaluation tests of nix/k8s's pure parts (need only nixpkgs' lib; nix/check.sh
-# runs them with NIXPKGS_LIB). The environments themselves need nixidy's
+# runs them with NIXPKGS_LIB), and of its options and service modules with
+# each environment's settings, against stand-ins for nixidy's options
+# (./k8s-modules.nix). The environments themselves need nixidy's
 # source: `bash nix/k8s/render.sh --check` evaluates them and compares the
 # result with the committed manifests (check.sh runs it when NIXIDY_SRC and
 # KUBE_GENERATORS_SRC are set too).
@@ -11,6 +13,31 @@ let
   dashboards = import ../k8s/dashboards.nix { inherit lib; };
   alerts = import ../k8s/alerts.nix { inherit lib; };
   inherit (k8s) services edge declared;
+  platformLib = import ../lib.nix { inherit lib; };
+  issuer = platformLib.issuer declared;
+  issuerUrl = "http://${issuer.name}:${toString issuer.port}";
+
+  # options.nix and service.nix with each environment's settings (no nixidy).
+  envConfig =
+    env:
+    import ./k8s-modules.nix { inherit lib; } {
+      platformSource = { inherit services edge declared; };
+      modules = [ ../k8s/envs/${env}.nix ];
+    };
+  dev = envConfig "dev";
+  prod = envConfig "prod";
+  replicasAndResources =
+    config: lib.mapAttrs (_: s: { inherit (s) replicas resources; }) config.platform.services;
+  devResources = {
+    requests = {
+      cpu = "10m";
+      memory = "32Mi";
+    };
+    limits = {
+      cpu = "1";
+      memory = "256Mi";
+    };
+  };
 
   check = name: cond: if cond then name else throw "nix/tests/k8s.nix: FAILED: ${name}";
   eq =
@@ -49,18 +76,47 @@ in
   (eq "nobody calls greeter" (callers "greeter") [ ])
   (eq "nobody calls gateway" (callers "gateway") [ ])
   (eq "each token client's Secret and the issuer's clients Secret" (lib.mapAttrs secretOf services) (
-    lib.mapAttrs (n: _: if n == "auth" then "auth-clients" else "${n}-client") services
+    lib.mapAttrs (n: _: if n == issuer.name then "${n}-clients" else "${n}-client") services
   ))
-  (check "a token client's ConfigMap names auth's keys and token endpoint" (
+  (check "a token client's ConfigMap names the issuer's keys and token endpoint" (
     lib.all (
       s:
       s.tokenIssuer
       || (
-        s.env.AUTH_JWKS_URL == "http://auth:8090/auth/.well-known/jwks.json"
-        && s.env.AUTH_TOKEN_URL == "http://auth:8090/auth/token"
+        s.env.AUTH_JWKS_URL == "${issuerUrl}/auth/.well-known/jwks.json"
+        && s.env.AUTH_TOKEN_URL == "${issuerUrl}/auth/token"
       )
     ) (lib.attrValues services)
   ))
+  # Replicas and resources: production's from services.toml, dev's its own.
+  (eq "prod: each service's replicas and resources are its services.toml values"
+    (replicasAndResources prod)
+    (lib.mapAttrs (_: s: { inherit (s) replicas resources; }) services)
+  )
+  (eq "dev: one replica each, with dev's small requests and limits" (replicasAndResources dev) (
+    lib.mapAttrs (_: _: {
+      replicas = 1;
+      resources = devResources;
+    }) services
+  ))
+  (eq "prod: the autoscaler's floor is services.toml's replicas; no fixed count on the Deployment"
+    (lib.mapAttrs (n: _: {
+      min = prod.applications.${n}.resources.horizontalPodAutoscalers.${n}.spec.minReplicas;
+      fixed = prod.applications.${n}.resources.deployments.${n}.spec.replicas;
+    }) services)
+    (lib.mapAttrs (_: s: {
+      min = s.replicas;
+      fixed = null;
+    }) services)
+  )
+  (eq "the issuer alone gets edge.toml's trusted proxies"
+    (lib.attrNames (
+      lib.filterAttrs (
+        n: _: prod.applications.${n}.resources.configMaps.${n}.data ? AUTH_TRUSTED_PROXIES
+      ) services
+    ))
+    (present [ issuer.name ])
+  )
   (eq "Kubernetes' trusted proxies come from edge.toml" edge.trusted_proxies.kubernetes [
     "10.244.0.0/16"
   ])
@@ -84,11 +140,17 @@ in
   )
   (check "every router's upstream is declared" (lib.all (r: declared ? ${r.upstream}) edge.routers))
   (eq "service URL" (common.serviceUrl "platform" declared.auth)
-    "http://auth.platform.svc.cluster.local:8090"
+    "http://auth.platform.svc.cluster.local:${toString declared.auth.port}"
   )
-  (check "a breaker panel exactly for services calling a peer besides auth (none for JWKS, tokens)" (
+  (eq "the edge's upstreams: its routers' services, h2c for grpc ones" k8s.upstreams (
+    lib.genAttrs (lib.unique (map (r: r.upstream) edge.routers)) (
+      n: { scheme = if declared.${n}.kind == "grpc" then "h2c" else "http"; }
+    )
+  ))
+  (check "a breaker panel exactly for services calling a peer besides the issuer (none for JWKS, tokens)" (
     lib.all (
-      s: lib.any (lib.hasPrefix "Circuit breaker") (panelTitles s) == (lib.remove "auth" s.peers != [ ])
+      s:
+      lib.any (lib.hasPrefix "Circuit breaker") (panelTitles s) == (lib.remove issuer.name s.peers != [ ])
     ) (lib.attrValues services)
   ))
   (eq "... greeter and gateway"

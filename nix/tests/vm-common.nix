@@ -61,15 +61,18 @@ let
   inherit (platform) services;
   has = name: services ? ${name};
 
-  # auth's signing key, generated once per VM; it survives restarts of auth.
-  keyDir = "/var/lib/platform-auth-key";
-  targetPort = 8000;
-
-  # The services' client identities at auth, generated once per VM like the
-  # key: <client>.secret for each client, and auth's clients file.
-  credentialsDir = "/var/lib/platform-credentials";
+  # The token issuer (auth), by services.toml's token_issuer.
   issuer = platformLib.issuer platform.declared;
   hasIssuer = has issuer.name;
+
+  # The issuer's signing key, generated once per VM; it survives restarts.
+  keyDir = "/var/lib/platform-${issuer.name}-key";
+  keyEnv = "${keyDir}/${issuer.name}.env";
+  targetPort = 8000;
+
+  # The services' client identities at the issuer, generated once per VM like
+  # the key: <client>.secret for each client, and the issuer's clients file.
+  credentialsDir = "/var/lib/platform-credentials";
   clients = platformLib.tokenClients services;
   secretFile = client: "${credentialsDir}/${client}.secret";
   clientsFile = "${credentialsDir}/${issuer.name}-clients";
@@ -81,8 +84,9 @@ let
   );
   unitOf = name: "platform-${name}.service";
 
-  # auth's operator commands use its unit's DATABASE_URL (the module's default).
-  authDatabaseUrl = if has "auth" then platformLib.localDatabaseUrl services.auth else "";
+  # The issuer's operator commands use its unit's DATABASE_URL (the module's default).
+  issuerDatabaseUrl =
+    if hasIssuer then platformLib.localDatabaseUrl services.${issuer.name} else "";
 
   toPython = builtins.toJSON;
   ports = builtins.mapAttrs (_: s: s.port) services;
@@ -114,9 +118,9 @@ in
           # target below); private and cloud-metadata ranges stay refused.
           caller.environment.CALLER_ALLOWED_NETWORKS = "127.0.0.0/8,::1/128";
         })
-        (lib.optionalAttrs (has "auth") {
-          auth = {
-            environmentFile = "${keyDir}/auth.env";
+        (lib.optionalAttrs hasIssuer {
+          ${issuer.name} = {
+            environmentFile = keyEnv;
             # Traefik, on loopback, forwards the client's address: the
             # proxies deploy/edge/edge.toml names for running locally.
             environment = edge.trustedProxiesEnv "local";
@@ -135,10 +139,10 @@ in
       # A key in PKCS#8 PEM (what auth reads) as a multi-line, single-quoted
       # EnvironmentFile value: systemd reads the file as root, so the key
       # needs no file the dynamic user could read, and never enters the store.
-      systemd.services.platform-auth-signing-key = lib.mkIf (has "auth") {
-        description = "Generate the auth service's Ed25519 signing key once";
-        requiredBy = [ "platform-auth.service" ];
-        before = [ "platform-auth.service" ];
+      systemd.services."platform-${issuer.name}-signing-key" = lib.mkIf hasIssuer {
+        description = "Generate the ${issuer.name} service's Ed25519 signing key once";
+        requiredBy = [ (unitOf issuer.name) ];
+        before = [ (unitOf issuer.name) ];
         path = [ pkgs.openssl ];
         serviceConfig = {
           Type = "oneshot";
@@ -148,7 +152,7 @@ in
           UMask = "0077";
         };
         script = ''
-          env=${keyDir}/auth.env
+          env=${keyEnv}
           if [ ! -s "$env" ]; then
             key="$(openssl genpkey -algorithm ed25519)"
             printf "AUTH_SIGNING_KEY='%s'\n" "$key" > "$env.tmp"
@@ -162,7 +166,7 @@ in
       # boot. The files stay root's (0600 in a 0700 directory): systemd reads
       # them for each unit's LoadCredential=.
       systemd.services.platform-service-credentials = lib.mkIf hasIssuer {
-        description = "Generate the services' client secrets and auth's clients file";
+        description = "Generate the services' client secrets and ${issuer.name}'s clients file";
         requiredBy = map unitOf ([ issuer.name ] ++ clients);
         before = map unitOf ([ issuer.name ] ++ clients);
         # coreutils (basenc, sha256sum, cut) is on every unit's PATH
@@ -206,12 +210,12 @@ in
         };
       };
 
-      # curl for the scripts; auth's binary for its operator commands
-      # (`auth admin create`), which the scripts run as auth's dynamic user.
+      # curl for the scripts; the issuer's binary for its operator commands
+      # (`auth admin create`), which the scripts run as its dynamic user.
       environment.systemPackages = [
         pkgs.curl
       ]
-      ++ lib.optional (has "auth") config.services.platform.auth.package;
+      ++ lib.optional hasIssuer config.services.platform.${issuer.name}.package;
     };
 
   # Python shared by the test scripts (after the driver's own prelude, which
@@ -225,13 +229,15 @@ in
     EDGE = "http://127.0.0.1:${toString edge.webPort}"
     TRAEFIK_PING = "http://127.0.0.1:${toString edge.metricsPort}/ping"
     HTTP_TARGET = "http://127.0.0.1:${toString targetPort}"
-    # every service in this checkout and its port (nix/services.nix)
+    # every service in this checkout and its port (services.toml)
     PORTS: dict[str, int] = ${toPython ports}
     DATABASES: dict[str, str] = ${toPython databases}
     # each client's secret at auth, in the file the VM generated at boot
     CLIENT_SECRETS: dict[str, str] = ${toPython clientSecretFiles}
-    # auth's DATABASE_URL (its unit's: the socket, peer authentication as role auth)
-    AUTH_DATABASE_URL = ${toPython authDatabaseUrl}
+    # the token issuer (auth) and its DATABASE_URL (its unit's: the socket,
+    # peer authentication as the role named after it)
+    ISSUER = ${toPython issuer.name}
+    AUTH_DATABASE_URL = ${toPython issuerDatabaseUrl}
 
 
     class Response:
@@ -308,7 +314,7 @@ in
         secret = machine.succeed(f"cat {CLIENT_SECRETS[client]}").strip()
         answer = request(
             "POST",
-            f"http://127.0.0.1:{PORTS['auth']}/auth/token",
+            f"http://127.0.0.1:{PORTS[ISSUER]}/auth/token",
             headers={
                 "Authorization": "Basic " + base64.b64encode(f"{client}:{secret}".encode()).decode(),
                 "Content-Type": "application/x-www-form-urlencoded",
