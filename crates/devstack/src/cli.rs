@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 
-use crate::{paths, psql, status, up};
+use crate::{dump, paths, psql, status, up};
 
 /// The whole platform on this machine: PostgreSQL, every service, the Traefik edge.
 #[derive(Debug, Parser)]
@@ -27,12 +27,21 @@ pub enum Command {
     Status,
     /// Open psql on a service's database, as that service's role.
     Psql {
-        /// greeter, caller, gateway, auth or lang
+        /// A service of services.toml: greeter, caller, gateway, auth, lang, …
         service: String,
         /// Passed on to psql (after `--`), e.g. `-- -c 'select 1'`.
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Write a service's database to a file (pg_dump, custom format), as that service's role.
+    Dump {
+        service: String,
+        /// Where to write it [default: <service>.dump here].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Replace a service's database contents with a dump's, in one transaction, as its role.
+    Restore { service: String, file: PathBuf },
 }
 
 #[derive(Debug, clap::Args)]
@@ -92,6 +101,8 @@ impl Cli {
             }
             Command::Status => status::run(&data_dir).await,
             Command::Psql { service, args } => psql::run(&data_dir, &service, &args),
+            Command::Dump { service, output } => dump::dump(&data_dir, &service, output),
+            Command::Restore { service, file } => dump::restore(&data_dir, &service, &file),
         }
     }
 }

@@ -7,12 +7,14 @@
 //! the edge ([`edge`]) and the services in dependency order with the
 //! environment each needs ([`services`]), waits on each `/readyz`
 //! ([`probe`]), and then supervises them ([`stack`], [`children`]) until a
-//! signal or a death stops everything in order. `devstack status` and
-//! `devstack psql` find the stack through [`state`].
+//! signal or a death stops everything in order. `devstack status`,
+//! `devstack psql` and `devstack dump`/`restore` ([`dump`]) find the stack
+//! through [`state`].
 
 pub mod admin;
 pub mod children;
 pub mod cli;
+pub mod dump;
 pub mod edge;
 pub mod keys;
 pub mod output;
