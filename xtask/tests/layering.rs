@@ -6,7 +6,7 @@ use std::process::Command;
 #[test]
 fn no_shared_crate_depends_on_a_service() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let root = format!("{}/..", std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"));
     let out = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
         .current_dir(root)
