@@ -20,6 +20,10 @@ pub enum Error {
 /// Kubernetes names (`<name>-client`, …) stay well inside their limits.
 pub const MAX_NAME: usize = 30;
 
+/// PostgreSQL's own roles and databases, which no service may take.
+const POSTGRES_ROLES: &[&str] = &["postgres", "public", "none"];
+const POSTGRES_DATABASES: &[&str] = &["postgres", "template0", "template1"];
+
 /// Whether `name` can name a service: a lowercase letter, then lowercase
 /// letters and digits. Provisioning puts it into DDL, which takes no bind
 /// parameters, and into environment variable names.
@@ -50,6 +54,12 @@ fn problems(services: &BTreeMap<String, Service>) -> Vec<String> {
             problems.push(format!(
                 "[{name}]: a name is a lowercase letter, then lowercase letters or digits, at most {MAX_NAME}"
             ));
+        }
+        if POSTGRES_ROLES.contains(&name.as_str()) {
+            problems.push(format!("[{name}]: {name} is PostgreSQL's own role name"));
+        }
+        if POSTGRES_DATABASES.contains(&s.database.as_str()) || s.database.len() > 63 {
+            problems.push(format!("[{name}]: database {:?} is PostgreSQL's own, or longer than 63 bytes", s.database));
         }
         if s.port == 0 {
             problems.push(format!("[{name}]: port must be 1-65535"));
@@ -178,6 +188,18 @@ mod tests {
             (
                 "[x]\nport = 1\nkind = \"grpc\"\ndatabase = \"x_db\"\nprot = 2\ndescription = \"\"\n",
                 "unknown field `prot`",
+            ),
+            (
+                "[x]\nport = 1\nkind = \"grpc\"\ndatabase = \"x_db\"\nresources = { limits = { cpuu = \"1\" } }\ndescription = \"\"\n",
+                "unknown field `cpuu`",
+            ),
+            (
+                "[postgres]\nport = 1\nkind = \"grpc\"\ndatabase = \"x_db\"\npeers = [\"auth\"]\ndescription = \"\"\n",
+                "[postgres]: postgres is PostgreSQL's own role name",
+            ),
+            (
+                "[x]\nport = 1\nkind = \"grpc\"\ndatabase = \"template1\"\npeers = [\"auth\"]\ndescription = \"\"\n",
+                "database \"template1\" is PostgreSQL's own",
             ),
             (
                 "[x]\nport = 1\nkind = \"grpc\"\ndatabase = \"x_db\"\npeers = [\"auth\"]\ntoken_issuer = true\ndescription = \"\"\n",

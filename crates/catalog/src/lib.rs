@@ -20,7 +20,7 @@ mod model;
 use std::sync::LazyLock;
 
 pub use check::{Error, MAX_NAME, valid_name};
-pub use model::{Catalog, Kind, Resources, Service};
+pub use model::{Catalog, Kind, Quantities, Resources, Service};
 
 /// `services.toml` as it was when this crate was built.
 pub const SERVICES_TOML: &str = include_str!(concat!(env!("OUT_DIR"), "/services.toml"));

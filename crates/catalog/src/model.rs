@@ -24,14 +24,22 @@ impl Kind {
     }
 }
 
-/// Kubernetes requests and limits (`cpu`, `memory`), production values.
+/// Kubernetes requests and limits, production values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     #[serde(default)]
-    pub requests: BTreeMap<String, String>,
+    pub requests: Quantities,
     #[serde(default)]
-    pub limits: BTreeMap<String, String>,
+    pub limits: Quantities,
+}
+
+/// CPU and memory as Kubernetes writes them (`100m`, `128Mi`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quantities {
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
 }
 
 /// One service.
