@@ -1,10 +1,18 @@
 //! `devstack dump <service>` and `devstack restore <service> <file>`: one
-//! service's database out to a file and back, with `pg_dump` and
-//! `pg_restore` from the cluster's own PostgreSQL, connected as the
-//! service's role, so a dump holds exactly what the service can see and a
-//! restore can touch nothing else.
+//! service's database out to a file and back, with the cluster's own
+//! `pg_dump`, `pg_restore` and `psql`, connected as the service's role, so a
+//! dump holds exactly what the service can see and a restore can touch
+//! nothing else.
+//!
+//! A restore replaces everything the role owns: `DROP OWNED` and the dump's
+//! SQL run in one transaction, so objects made after the dump (a newer
+//! migration's table, say) go too, and any error leaves the database as it
+//! was. Dumps hold password and token hashes (auth's), so they are written
+//! readable by their owner only.
 
 use std::{
+    fs::OpenOptions,
+    os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
     process::{Command, ExitCode},
 };
@@ -18,19 +26,36 @@ use crate::{
     up::DEFAULT_PG_PORT,
 };
 
-/// `pg_dump` (custom format) or `pg_restore` as `service`'s role on its database.
-fn command(data_dir: &Path, tool: &str, service: &Service) -> anyhow::Result<Command> {
+/// A PostgreSQL client program, next to the server if it is there.
+fn client(tool: &str) -> Command {
+    Command::new(Binaries::find().map(|b| b.client(tool)).unwrap_or_else(|_| tool.into()))
+}
+
+/// `tool` (`pg_dump`, `psql`) connected as `service`'s role to its database.
+fn connected(data_dir: &Path, tool: &str, service: &Service) -> anyhow::Result<Command> {
     let ports = match state::read(data_dir)? {
         Some(s) => s.ports,
         None => Ports::new(DEFAULT_PG_PORT, &[])?,
     };
-    let binary = Binaries::find().map(|b| b.client(tool)).unwrap_or_else(|_| tool.into());
-    let mut cmd = Command::new(binary);
+    let mut cmd = client(tool);
     cmd.args(["--host", "127.0.0.1", "--port", &ports.postgres.to_string(), "--username", &service.name])
         .args(["--dbname", &service.database, "--no-password"])
         // Not on the command line, where other users' `ps` would show it.
         .env("PGPASSWORD", services::password(service));
     Ok(cmd)
+}
+
+/// Creates (or empties) `path` readable and writable by its owner only;
+/// PostgreSQL's tools keep an existing file's mode.
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok(())
 }
 
 fn service(name: &str, verb: &str) -> Result<&'static Service, ExitCode> {
@@ -52,7 +77,8 @@ pub fn dump(data_dir: &Path, name: &str, output: Option<PathBuf>) -> anyhow::Res
         Err(code) => return Ok(code),
     };
     let output = output.unwrap_or_else(|| PathBuf::from(format!("{name}.dump")));
-    let mut cmd = command(data_dir, "pg_dump", service)?;
+    private_file(&output)?;
+    let mut cmd = connected(data_dir, "pg_dump", service)?;
     // Custom format: compressed, and pg_restore can clean and restore it in one transaction.
     cmd.args(["--format", "custom", "--no-owner", "--no-privileges", "--file"]).arg(&output);
     if !run(cmd, "pg_dump")? {
@@ -70,13 +96,32 @@ pub fn restore(data_dir: &Path, name: &str, file: &Path) -> anyhow::Result<ExitC
         Err(code) => return Ok(code),
     };
     anyhow::ensure!(file.is_file(), "{}: no such file", file.display());
-    let mut cmd = command(data_dir, "pg_restore", service)?;
-    // Drop what the dump holds first, in one transaction: an error leaves the database as it was.
-    cmd.args(["--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error"])
-        .arg(file);
-    if !run(cmd, "pg_restore")? {
-        eprintln!("devstack restore: pg_restore failed; {} is unchanged", service.database);
-        return Ok(ExitCode::FAILURE);
+    let unchanged = |why: &str| {
+        eprintln!("devstack restore: {why}; {} is unchanged", service.database);
+        Ok(ExitCode::FAILURE)
+    };
+    // The archive as SQL first: a file that is no dump fails here, before anything is touched.
+    std::fs::create_dir_all(data_dir)?;
+    let sql = data_dir.join(format!("restore-{name}.sql"));
+    private_file(&sql)?;
+    let mut convert = client("pg_restore");
+    convert.args(["--no-owner", "--no-privileges", "--file"]).arg(&sql).arg(file);
+    let converted = run(convert, "pg_restore")?;
+    let restored = converted && {
+        let mut apply = connected(data_dir, "psql", service)?;
+        apply
+            .args(["--quiet", "--single-transaction", "--set", "ON_ERROR_STOP=1"])
+            // The role's name is a checked identifier (services.toml): lowercase letters and digits.
+            .args(["--command", &format!("DROP OWNED BY \"{}\"", service.name), "--file"])
+            .arg(&sql);
+        run(apply, "psql")?
+    };
+    let _ = std::fs::remove_file(&sql);
+    if !converted {
+        return unchanged(&format!("{} is not a pg_dump archive pg_restore can read", file.display()));
+    }
+    if !restored {
+        return unchanged("the restore failed and was rolled back");
     }
     println!("{}: restored from {}", service.database, file.display());
     Ok(ExitCode::SUCCESS)

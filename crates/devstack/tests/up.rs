@@ -338,12 +338,21 @@ async fn up_runs_the_platform_keeps_its_data_and_stops_cleanly() {
     assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
     let before = greetings(&ports, &ada).await;
     assert!(!before.is_empty());
-    let emptied = devstack(&data, &["psql", "greeter", "--", "-Atc", "delete from greetings"]);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a dump is readable by its owner only");
+    let emptied =
+        devstack(&data, &["psql", "greeter", "--", "-Atc", "delete from greetings; create table made_later (x int)"]);
     assert!(emptied.status.success(), "{}", String::from_utf8_lossy(&emptied.stderr));
     assert!(greetings(&ports, &ada).await.is_empty());
     let restore = devstack(&data, &["restore", "greeter", file.to_str().unwrap()]);
     assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
     assert_eq!(greetings(&ports, &ada).await, before, "restored as dumped");
+    let tables = devstack(
+        &data,
+        &["psql", "greeter", "--", "-Atc", "select count(*) from pg_tables where tablename = 'made_later'"],
+    );
+    assert_eq!(String::from_utf8_lossy(&tables.stdout).trim(), "0", "what the dump lacks is gone too");
     // A file that is no dump is refused, and changes nothing.
     let bad = dir.path().join("bad.dump");
     std::fs::write(&bad, "not a dump").unwrap();
