@@ -23,6 +23,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 # The edge's schema tests read Traefik's schemas beside the checkout, not beside the copy.
 export TRAEFIK_SCHEMAS_DIR=${TRAEFIK_SCHEMAS_DIR:-$root/../shared/schemas/traefik}
+started=$(date +%s)
 say() { printf 'scaffold-test: %s\n' "$*"; }
 die() { printf 'scaffold-test: FAILED: %s\n' "$*" >&2; exit 1; }
 
@@ -30,26 +31,43 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/scaffold-test.XXXXXX")
 chmod 755 "$work" # PostgreSQL runs as nobody when this runs as root
 copy=$work/repo
 devstack_pid=""
+stop_devstack() {
+  [ -n "$devstack_pid" ] || return 0
+  kill -TERM "$devstack_pid" 2>/dev/null || true
+  for _ in $(seq 300); do kill -0 "$devstack_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$devstack_pid" 2>/dev/null || true
+  wait "$devstack_pid" 2>/dev/null || true
+  devstack_pid=""
+}
 cleanup() {
   local status=$?
-  if [ -n "$devstack_pid" ] && kill -0 "$devstack_pid" 2>/dev/null; then
-    kill -TERM "$devstack_pid" 2>/dev/null || true
-    wait "$devstack_pid" 2>/dev/null || true
-  fi
-  if [ "$status" -ne 0 ] && [ -f "$work/devstack.log" ]; then
-    say "last lines of devstack's log:"
-    tail -n 40 "$work/devstack.log" | sed 's/^/  | /'
+  stop_devstack
+  if [ "$status" -ne 0 ]; then
+    if [ -f "$work/devstack.log" ]; then
+      say "last lines of devstack's log:"
+      tail -n 40 "$work/devstack.log" | sed 's/^/  | /'
+    fi
+    # The shared target directory now holds what the copy built; newer
+    # times on the files the copy changed make the original rebuild them.
+    touch "$root/services.toml" "$root/deploy/edge/edge.toml" "$root/Cargo.lock"
+    find "$root/proto" -name '*.proto' -exec touch {} +
   fi
   rm -rf "$work"
   exit "$status"
 }
 trap cleanup EXIT
 
-# Build outputs and tools, by name (tar and diff both take them so).
-excludes=(--exclude=.git --exclude=target --exclude=node_modules --exclude=dist --exclude=gen --exclude=.devstack
-  --exclude=result)
+# Build outputs, tools and git's own files: left out of the copy and the comparison.
+skipped=(./.git ./target ./node_modules ./e2e/node_modules ./e2e/dist ./e2e/gen ./.devstack ./result)
 mkdir -p "$copy"
-tar -C "$root" "${excludes[@]}" -cf - . | tar -C "$copy" -xpf -
+tar -C "$root" "${skipped[@]/#/--exclude=}" -cf - . | tar -C "$copy" -xpf -
+# Every directory and file under the current directory but the skipped ones, with the files' hashes.
+tree() {
+  local prune=() dir
+  for dir in "${skipped[@]}"; do prune+=(-path "$dir" -prune -o); done
+  find . "${prune[@]}" -print | LC_ALL=C sort
+  find . "${prune[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+}
 ln -s "$root/node_modules" "$copy/node_modules"
 cd "$copy"
 # xtask as the workspace build made it: `cargo xtask` (cargo run -p xtask)
@@ -59,19 +77,23 @@ xtask="$CARGO_TARGET_DIR/debug/xtask"
 
 step() { printf '\n--- %s\n' "$*"; }
 step "new-service (refusals first: nothing may be written)"
-tree() { find . -path ./node_modules -prune -o -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum; }
 before=$(tree)
 for bad in "greeter --kind grpc" "Demo --kind grpc" "xtask --kind rest" "demo --kind grpc --peer nope" \
   "demo --kind grpc --port 8080"; do
   # shellcheck disable=SC2086 # the arguments are meant to split
-  if "$xtask" new-service $bad >"$work/refusal" 2>&1; then die "new-service $bad was accepted"; fi
+  code=0
+  "$xtask" new-service $bad >"$work/refusal" 2>&1 || code=$?
+  # A refusal is exit 1 with an error; a panic (101) or success is a failure of the test.
+  [ "$code" = 1 ] && grep -q '^Error' "$work/refusal" || die "new-service $bad: exit $code: $(cat "$work/refusal")"
   say "refused: new-service $bad: $(grep -m1 '^error\|^Error' "$work/refusal")"
 done
 [ "$(tree)" = "$before" ] ||
   die "a refused new-service wrote files"
 "$xtask" new-service demo --kind grpc --peer greeter
 "$xtask" new-service notes --kind rest --public
-if "$xtask" delete-service greeter >"$work/refusal" 2>&1; then die "deleting greeter (demo's peer) was accepted"; fi
+code=0
+"$xtask" delete-service greeter >"$work/refusal" 2>&1 || code=$?
+[ "$code" = 1 ] && grep -q '^Error' "$work/refusal" || die "delete-service greeter (demo's peer): exit $code"
 say "refused: delete-service greeter: $(grep -m1 '^error\|^Error' "$work/refusal")"
 
 step "build, the new services' tests, and the checks that read what new-service wrote"
@@ -141,14 +163,12 @@ say "notes $via: $answer"
 status=$(curl -sS -o /dev/null -w '%{http_code}' "$notes/notes/v1/hello" -H 'content-type: application/json' \
   -d '{"name":"Bob"}')
 [ "$status" = 401 ] || die "notes without a token, $via: $status"
-kill -TERM "$devstack_pid"
-wait "$devstack_pid" || true
-devstack_pid=""
+stop_devstack
 
 step "delete-service: back to the original, byte for byte"
 "$xtask" delete-service notes
 "$xtask" delete-service demo
-if ! diff -r -q "${excludes[@]}" "$root" "$copy" >"$work/diff"; then
+if ! diff <(cd "$root" && tree) <(tree) >"$work/diff"; then
   cat "$work/diff" >&2
   die "the copy differs from the original after delete-service"
 fi
@@ -156,4 +176,4 @@ say "the copy is byte-identical to the original"
 
 step "rebuild at the original's contents (the shared target directory)"
 cargo build --workspace --bins --tests
-say "passed"
+say "passed in $(($(date +%s) - started))s"

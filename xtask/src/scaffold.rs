@@ -19,16 +19,26 @@ use catalog::{Catalog, Kind};
 /// Names a service cannot take: the shared crates and tools, and names that
 /// would clash with the platform's own parts or the edge's and devstack's.
 pub const RESERVED: &[&str] = &[
-    "all", "catalog", "crates", "devstack", "edge", "nats", "platform", "postgres", "proto", "services", "test",
-    "tests", "traefik", "web", "xtask",
+    "all", "catalog", "crates", "database", "devstack", "edge", "nats", "none", "platform", "postgres", "proto",
+    "public", "services", "test", "tests", "traefik", "web", "xtask",
+];
+
+/// Rust's keywords (2024 edition, reserved ones included) and the standard
+/// crates: a service's name is also a crate and a module name.
+const RUST_WORDS: &[&str] = &[
+    "abstract", "alloc", "as", "async", "await", "become", "box", "break", "const", "continue", "core", "crate", "do",
+    "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
+    "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "std", "struct",
+    "super", "trait", "true", "try", "type", "typeof", "union", "unsafe", "unsized", "use", "virtual", "where",
+    "while", "yield",
 ];
 
 /// Where new-service's lines go in xtask's own files.
 const CARGO_MARKER: &str = "# new-service adds each service's line below\n";
 const DECLARATIONS_MARKER: &str = "        // new-service adds each service's line below\n";
 
-/// Ports a new service never takes: PostgreSQL's and the edge's.
-const TAKEN_ELSEWHERE: &[u16] = &[5432, 30081, 30082];
+/// devstack's PostgreSQL port (the edge's come from edge.toml).
+const POSTGRES_PORT: u16 = 5432;
 
 /// What `new-service` was asked for.
 #[derive(Debug, Clone)]
@@ -97,7 +107,16 @@ pub fn new_service(root: &Path, spec: &Spec) -> anyhow::Result<String> {
         catalog::MAX_NAME
     );
     ensure!(!RESERVED.contains(&name), "{name:?} is reserved (reserved: {})", RESERVED.join(", "));
+    ensure!(
+        !RUST_WORDS.contains(&name),
+        "{name:?} is a Rust keyword or standard crate; it must name a crate and a module"
+    );
     ensure!(current.get(name).is_none(), "there is already a service named {name:?} in services.toml");
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    ensure!(
+        !lock.contains(&format!("\nname = \"{name}\"\n")),
+        "{name:?} is already a crate in Cargo.lock (a dependency); pick another name"
+    );
     for taken in [format!("services/{name}"), format!("crates/{name}"), format!("proto/{name}")] {
         ensure!(!root.join(&taken).exists(), "{taken} already exists; pick another name");
     }
@@ -105,16 +124,20 @@ pub fn new_service(root: &Path, spec: &Spec) -> anyhow::Result<String> {
     for peer in &spec.peers {
         ensure!(current.get(peer).is_some(), "--peer {peer}: no such service (services: {})", current.names());
     }
+    let edge = edge::Edge::parse_with(&shared.edge, Shared::EDGE, &current)?;
+    let elsewhere = [POSTGRES_PORT, edge.web_port(), edge.metrics_port()];
     let port = match spec.port {
         Some(port) => {
             ensure!(port >= 1024, "--port {port}: pick an unprivileged port (1024 or above)");
             if let Some(owner) = current.services().find(|s| s.port == port) {
                 bail!("--port {port} is {}'s already", owner.name);
             }
-            ensure!(!TAKEN_ELSEWHERE.contains(&port), "--port {port} is taken by PostgreSQL or the edge");
+            ensure!(!elsewhere.contains(&port), "--port {port} is taken by PostgreSQL or the edge");
             port
         }
-        None => free_port(&current),
+        None => (8091..u16::MAX)
+            .find(|p| !elsewhere.contains(p) && current.services().all(|s| s.port != *p))
+            .context("no free port from 8091 up")?,
     };
     // Every service but the issuer verifies its tokens and has an identity there.
     let mut peers = spec.peers.clone();
@@ -159,14 +182,7 @@ pub fn new_service(root: &Path, spec: &Spec) -> anyhow::Result<String> {
     }
 
     // The templates are rustfmt-clean but for `use` order, which depends on the name.
-    let formatted = std::process::Command::new("cargo")
-        .args(["fmt", "-p", name])
-        .current_dir(root)
-        .status()
-        .is_ok_and(|status| status.success());
-    if !formatted {
-        eprintln!("warning: `cargo fmt -p {name}` failed; run it before committing");
-    }
+    cargo(root, &["fmt", "-p", name], "run it before committing");
 
     let mut out = format!(
         "new {kind} service {name} on port {port}, database {database}, peers {peers}\n",
@@ -208,10 +224,22 @@ pub fn delete_service(root: &Path, name: &str) -> anyhow::Result<String> {
     );
 
     shared.services = remove_table(&shared.services, name)?;
-    shared.edge = remove_routers(&shared.edge, name);
-    shared.cargo = shared.cargo.replace(&format!("{name} = {{ path = \"../services/{name}\" }}\n"), "");
-    shared.declarations = shared.declarations.replace(&format!("        (\"{name}\", {name}::service::ACCESS),\n"), "");
     let services = Catalog::parse(&shared.services).context("services.toml without it")?;
+    // Exactly one service less, the others untouched.
+    ensure!(
+        current.services().filter(|s| s.name != name).eq(services.services()),
+        "services.toml: removing [{name}] would change other services; remove it by hand"
+    );
+    shared.edge = remove_once(&shared.edge, &routers(name, service.kind), "").unwrap_or(shared.edge);
+    ensure!(
+        !edge::Edge::parse_with(&shared.edge, Shared::EDGE, &current)?.upstreams().any(|u| u == name),
+        "deploy/edge/edge.toml has routers to {name} that new-service did not write; remove them first"
+    );
+    let line = format!("{name} = {{ path = \"../services/{name}\" }}\n");
+    shared.cargo = remove_once(&shared.cargo, &line, "").context("xtask/Cargo.toml lacks new-service's line")?;
+    let line = format!("        (\"{name}\", {name}::service::ACCESS),\n");
+    shared.declarations =
+        remove_once(&shared.declarations, &line, "").context("xtask/src/lib.rs lacks new-service's line")?;
     let mut writes = shared.writes(&services)?;
     let readme = root.join("README.md");
     if let Ok(text) = std::fs::read_to_string(&readme) {
@@ -234,28 +262,26 @@ pub fn delete_service(root: &Path, name: &str) -> anyhow::Result<String> {
         }
     }
     // Drops the crate from Cargo.lock, changing nothing else (offline: no index update).
-    let locked = std::process::Command::new("cargo")
-        .args(["update", "--workspace", "--offline", "--quiet"])
-        .current_dir(root)
-        .status()
-        .is_ok_and(|status| status.success());
-    if !locked {
-        eprintln!("warning: `cargo update --workspace --offline` failed; Cargo.lock still lists {name}");
-    }
+    cargo(root, &["update", "--workspace", "--offline", "--quiet"], &format!("Cargo.lock still lists {name}"));
     let mut out = format!(
         "deleted {name}: services/{name}/, proto/{name}/, its services.toml table, edge routers and xtask lines\n"
     );
-    let _ = writeln!(out, "  its database stays in devstack's PostgreSQL: `devstack dump {name}` first if you want it");
+    let _ = writeln!(
+        out,
+        "  its database stays in devstack's PostgreSQL (`devstack dump {name}` keeps a copy); before a new"
+    );
+    let _ = writeln!(out, "  {name} uses it, empty it: `devstack psql {name} -- -c 'DROP OWNED BY CURRENT_USER'`");
     let _ = writeln!(out, "next:");
     let _ = writeln!(out, "  nix run .#gen-manifests                   # what Nix renders: the Kubernetes manifests");
     Ok(out)
 }
 
-/// The first port from 8091 up that no service, PostgreSQL or the edge has.
-fn free_port(current: &Catalog) -> u16 {
-    (8091..u16::MAX)
-        .find(|p| !TAKEN_ELSEWHERE.contains(p) && current.services().all(|s| s.port != *p))
-        .expect("a free port")
+/// Runs `cargo <args>` in the checkout; a failure is a warning saying `otherwise`.
+fn cargo(root: &Path, args: &[&str], otherwise: &str) {
+    let ok = std::process::Command::new("cargo").args(args).current_dir(root).status().is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("warning: `cargo {}` failed; {otherwise}", args.join(" "));
+    }
 }
 
 /// The edge routers of a public service, at the level its template declares
@@ -275,46 +301,37 @@ fn routers(name: &str, kind: Kind) -> String {
     }
 }
 
+/// `text` with its one occurrence of `what` replaced by `with`; `None` unless there is exactly one.
+fn remove_once(text: &str, what: &str, with: &str) -> Option<String> {
+    (text.matches(what).count() == 1).then(|| text.replacen(what, with, 1))
+}
+
 /// `text` with `line` inserted after `marker`.
 fn insert_after(text: &str, marker: &str, line: &str) -> anyhow::Result<String> {
     let at = text.find(marker).with_context(|| format!("the marker {:?} is missing", marker.trim()))? + marker.len();
     Ok(format!("{}{line}{}", &text[..at], &text[at..]))
 }
 
-/// `services.toml` without the table `[name]` (and its sub-tables), and the
-/// blank line before it: the inverse of appending `"\n[name]\n…"`.
+/// `services.toml` without the table `[name]` (and its sub-tables) and the
+/// blank line before it: the inverse of appending `"\n[name]\n…"`. It ends
+/// at the last blank line before the next table, so that table keeps the
+/// comments above it.
 fn remove_table(text: &str, name: &str) -> anyhow::Result<String> {
     let header = format!("\n[{name}]\n");
-    let start = text.find(&header).with_context(|| format!("services.toml has no [{name}] line"))?;
+    ensure!(text.matches(&header).count() == 1, "services.toml has no single [{name}] line");
+    let start = text.find(&header).expect("counted");
     let own = format!("[{name}.");
-    // It ends at the blank line before the next table that is not one of its own.
     let mut at = start + header.len();
     let mut end = text.len();
     while let Some(offset) = text[at..].find("\n[") {
         let next = at + offset + 1;
         if !text[next..].starts_with(&own) {
-            end = next - 1;
+            end = text[start + 1..next].rfind("\n\n").map_or(next - 1, |blank| start + 1 + blank + 1);
             break;
         }
         at = next;
     }
     Ok(format!("{}{}", &text[..start], &text[end..]))
-}
-
-/// `edge.toml` without the routers to `name`: each router is the paragraph
-/// (comments included) around its `[[routers]]` line.
-fn remove_routers(text: &str, name: &str) -> String {
-    let target = format!("upstream = \"{name}\"");
-    let paragraphs: Vec<&str> = text.split("\n\n").collect();
-    let kept: Vec<&str> = paragraphs
-        .into_iter()
-        .filter(|p| !(p.contains("[[routers]]") && p.lines().any(|l| l.trim() == target)))
-        .collect();
-    let mut out = kept.join("\n\n");
-    if text.ends_with('\n') && !out.ends_with('\n') {
-        out.push('\n');
-    }
-    out
 }
 
 /// The README without `name`'s rows in the generated Access table.
@@ -407,18 +424,22 @@ mod tests {
     fn an_appended_table_is_removed_to_the_byte() {
         let added = format!("{SERVICES}\n[demo]\nport = 2\nresources = {{ requests = {{}} }}\n");
         assert_eq!(remove_table(&added, "demo").unwrap(), SERVICES);
-        let middle = format!("{SERVICES}\n[demo]\nport = 2\n[demo.env]\nA = \"b\"\n\n[zed]\nport = 3\n");
-        assert_eq!(remove_table(&middle, "demo").unwrap(), format!("{SERVICES}\n[zed]\nport = 3\n"));
+        let middle = format!("{SERVICES}\n[demo]\nport = 2\n[demo.env]\nA = \"b\"\n\n# zed's\n[zed]\nport = 3\n");
+        assert_eq!(remove_table(&middle, "demo").unwrap(), format!("{SERVICES}\n# zed's\n[zed]\nport = 3\n"));
+        let prefix = format!("{SERVICES}\n[demo2]\nport = 3\n\n[demo]\nport = 2\n");
+        assert_eq!(remove_table(&prefix, "demo").unwrap(), format!("{SERVICES}\n[demo2]\nport = 3\n"));
         assert!(remove_table(SERVICES, "demo").is_err());
     }
 
     #[test]
-    fn routers_are_removed_with_their_comments() {
+    fn only_exact_text_is_removed() {
         let edge = "[entrypoint]\nname = \"web\"\n\n# lang\n[[routers]]\nname = \"lang\"\nupstream = \"lang\"\n";
         for kind in [Kind::Grpc, Kind::Rest] {
             let added = format!("{edge}{}", routers("demo", kind));
-            assert_eq!(remove_routers(&added, "demo"), edge, "{kind:?}");
+            assert_eq!(remove_once(&added, &routers("demo", kind), "").as_deref(), Some(edge), "{kind:?}");
         }
+        assert_eq!(remove_once("a\na\n", "a\n", ""), None, "twice is ambiguous");
+        assert_eq!(remove_once("b\n", "a\n", ""), None);
     }
 
     #[test]
