@@ -28,16 +28,8 @@ let
   prod = envConfig "prod";
   replicasAndResources =
     config: lib.mapAttrs (_: s: { inherit (s) replicas resources; }) config.platform.services;
-  devResources = {
-    requests = {
-      cpu = "10m";
-      memory = "32Mi";
-    };
-    limits = {
-      cpu = "1";
-      memory = "256Mi";
-    };
-  };
+  # What dev.nix sets for every service (the platform-wide override).
+  devResources = dev.platform.resources;
 
   check = name: cond: if cond then name else throw "nix/tests/k8s.nix: FAILED: ${name}";
   eq =
