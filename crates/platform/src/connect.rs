@@ -112,19 +112,67 @@ where
         // Take the service that was driven to readiness; leave a clone.
         let inner = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, inner);
-        let unary = (req.method() == http::Method::POST)
-            .then(|| Codec::of(req.headers()))
-            .flatten()
-            .and_then(|codec| Some((codec, unary_method(self.pool, req.uri().path())?)));
-        match unary {
-            Some((codec, method)) => Box::pin(async move { Ok(unary_call(inner, req, codec, method).await) }),
-            None => {
+        match route(self.pool, &req) {
+            Route::Unary(codec, method) => Box::pin(async move { Ok(unary_call(inner, req, codec, method).await) }),
+            Route::Refuse(res) => Box::pin(std::future::ready(Ok(res))),
+            Route::Pass => {
                 let mut inner = inner;
                 Box::pin(async move {
                     let res = inner.call(req).await?;
                     Ok(res.map(Body::new))
                 })
             }
+        }
+    }
+}
+
+/// What the layer does with a request.
+enum Route {
+    /// A Connect unary call to translate.
+    Unary(Codec, MethodDescriptor),
+    /// Under a service's path but no call any protocol here can serve:
+    /// answered as Connect says, rather than by tonic in gRPC's terms.
+    Refuse(Response<Body>),
+    /// gRPC, gRPC-Web, or a path under no known service: tonic's.
+    Pass,
+}
+
+/// The media types a Connect unary POST may have (`Accept-Post` on a 415).
+const ACCEPT_POST: &str = "application/json, application/proto";
+
+fn route(pool: &DescriptorPool, req: &Request<Body>) -> Route {
+    let path = req.uri().path();
+    let Some(service) = path.strip_prefix('/').and_then(|p| p.split_once('/')).map(|(service, _)| service) else {
+        return Route::Pass;
+    };
+    let grpc = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/grpc"));
+    if grpc || pool.get_service_by_name(service).is_none() {
+        return Route::Pass;
+    }
+    if req.method() != http::Method::POST {
+        let mut res =
+            error(Code::Unimplemented, &format!("{} {path}: Connect unary calls are POSTs", req.method()), None);
+        *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Route::Refuse(res);
+    }
+    let Some(codec) = Codec::of(req.headers()) else {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        res.headers_mut().insert("accept-post", HeaderValue::from_static(ACCEPT_POST));
+        return Route::Refuse(res);
+    };
+    match unary_method(pool, path) {
+        Some(method) => Route::Unary(codec, method),
+        None => {
+            // 404, as the spec has it for a procedure the server does not know (501 is for known ones it does not implement).
+            let mut res = error(Code::Unimplemented, &format!("{service} has no unary method at {path}"), None);
+            *res.status_mut() = StatusCode::NOT_FOUND;
+            Route::Refuse(res)
         }
     }
 }

@@ -199,3 +199,33 @@ async fn list_greetings_pages_newest_first_with_opaque_tokens() {
     assert_eq!(err["code"], "invalid_argument");
     assert!(err["message"].as_str().unwrap().contains("page_token"));
 }
+
+/// Requests under greeter's path that no protocol here can serve are
+/// answered as the Connect specification says, not with gRPC's framing:
+/// an unknown media type is 415 naming the accepted ones, an unknown method
+/// `unimplemented` (404), and any verb but POST 405 with `Allow: POST`.
+#[tokio::test]
+async fn connect_refusals_follow_the_spec() {
+    let (greeter, _, token) = stack().await;
+    let http = support::http(&token);
+    let url = |method: &str| format!("http://{greeter}/greeter.v1.GreeterService/{method}");
+
+    let plain = http.post(url("Greet")).header("content-type", "text/plain").body("Ada").send().await.unwrap();
+    assert_eq!(plain.status(), 415);
+    assert_eq!(plain.headers()["accept-post"], "application/json, application/proto");
+
+    let unknown = http.post(url("Gret")).json(&json!({ "name": "Ada" })).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    let body: Value = unknown.json().await.unwrap();
+    assert_eq!(body["code"], "unimplemented", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("/greeter.v1.GreeterService/Gret"), "{body}");
+
+    let get = http.get(url("ListGreetings")).send().await.unwrap();
+    assert_eq!(get.status(), 405);
+    assert_eq!(get.headers()["allow"], "POST");
+    assert_eq!(get.json::<Value>().await.unwrap()["code"], "unimplemented");
+
+    // gRPC clients are untouched: tonic still answers them.
+    let mut client = support::client(format!("http://{greeter}"), &token).await;
+    client.list_greetings(ListGreetingsRequest::default()).await.unwrap();
+}
