@@ -19,31 +19,7 @@ use std::{
 
 use anyhow::Context;
 
-use crate::{
-    postgres::Binaries,
-    services::{self, Ports, Service},
-    state,
-    up::DEFAULT_PG_PORT,
-};
-
-/// A PostgreSQL client program, next to the server if it is there.
-fn client(tool: &str) -> Command {
-    Command::new(Binaries::find().map(|b| b.client(tool)).unwrap_or_else(|_| tool.into()))
-}
-
-/// `tool` (`pg_dump`, `psql`) connected as `service`'s role to its database.
-fn connected(data_dir: &Path, tool: &str, service: &Service) -> anyhow::Result<Command> {
-    let ports = match state::read(data_dir)? {
-        Some(s) => s.ports,
-        None => Ports::new(DEFAULT_PG_PORT, &[])?,
-    };
-    let mut cmd = client(tool);
-    cmd.args(["--host", "127.0.0.1", "--port", &ports.postgres.to_string(), "--username", &service.name])
-        .args(["--dbname", &service.database, "--no-password"])
-        // Not on the command line, where other users' `ps` would show it.
-        .env("PGPASSWORD", services::password(service));
-    Ok(cmd)
-}
+use crate::psql::{client, connected, service};
 
 /// Creates (or empties) `path` readable and writable by its owner only;
 /// PostgreSQL's tools keep an existing file's mode.
@@ -56,13 +32,6 @@ fn private_file(path: &Path) -> anyhow::Result<()> {
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
     Ok(())
-}
-
-fn service(name: &str, verb: &str) -> Result<&'static Service, ExitCode> {
-    services::by_name(name).ok_or_else(|| {
-        eprintln!("devstack {verb}: no service named {name:?}; the services are: {}", services::names());
-        ExitCode::from(2)
-    })
 }
 
 fn run(mut cmd: Command, what: &str) -> anyhow::Result<bool> {

@@ -51,11 +51,6 @@ impl Binaries {
         self.dir.join(program)
     }
 
-    /// `psql` next to the server, else the one on `PATH`.
-    pub fn psql(&self) -> PathBuf {
-        self.client("psql")
-    }
-
     /// A client program (`psql`, `pg_dump`, `pg_restore`) next to the server, else the one on `PATH`.
     pub fn client(&self, program: &str) -> PathBuf {
         let here = self.get(program);
