@@ -4,6 +4,12 @@
 //! compiled with the rest. The descriptor set is also kept in `OUT_DIR` for
 //! runtime reflection (Connect JSON transcoding), and `packages.rs` nests
 //! each package's generated code in modules (`greeter::v1`, …).
+//!
+//! Code is generated in two passes over the same descriptors: messages and
+//! clients with prost's codec, then servers alone (the messages taken from
+//! the first pass by `extern_path`) with [`crate::codec::ServerCodec`], so a
+//! malformed request is the client's error and a malformed response the
+//! server's.
 
 use std::{
     collections::BTreeMap,
@@ -36,7 +42,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter_map(|f| f.package.clone())
         .collect();
     std::fs::write(out.join("packages.rs"), modules(&packages))?;
-    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(fds)?;
+    tonic_prost_build::configure().build_server(false).build_client(true).compile_fds(fds.clone())?;
+    let servers = out.join("servers");
+    std::fs::create_dir_all(&servers)?;
+    let builder = packages.iter().fold(
+        tonic_prost_build::configure()
+            .build_server(true)
+            .build_client(false)
+            .codec_path("crate::codec::ServerCodec")
+            .out_dir(&servers),
+        |b, package| b.extern_path(format!(".{package}"), format!("crate::{}", package.replace('.', "::"))),
+    );
+    builder.compile_fds(fds)?;
     Ok(())
 }
 
@@ -52,7 +69,8 @@ fn find(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `pub mod greeter { pub mod v1 { tonic::include_proto!("greeter.v1"); } }` for each package.
+/// `pub mod greeter { pub mod v1 { include!(…/greeter.v1.rs); include!(…/servers/greeter.v1.rs); } }`
+/// for each package.
 fn modules(packages: &[String]) -> String {
     #[derive(Default)]
     struct Tree(BTreeMap<String, Tree>, Option<String>);
@@ -63,7 +81,9 @@ fn modules(packages: &[String]) -> String {
     }
     fn render(tree: &Tree, out: &mut String) {
         if let Some(package) = &tree.1 {
-            out.push_str(&format!("tonic::include_proto!(\"{package}\");\n"));
+            for file in [format!("{package}.rs"), format!("servers/{package}.rs")] {
+                out.push_str(&format!("include!(concat!(env!(\"OUT_DIR\"), \"/{file}\"));\n"));
+            }
         }
         for (name, child) in &tree.0 {
             out.push_str(&format!("pub mod {name} {{\n"));

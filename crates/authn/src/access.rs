@@ -2,7 +2,7 @@
 //! the one check that enforces them inside the service.
 //!
 //! Each service writes its table once ([`Route`] per route or RPC) and
-//! enforces it with [`crate::AccessLayer`] (gRPC) or [`crate::rest`]'s
+//! enforces it with `AccessLayer` (gRPC, feature `grpc`) or [`crate::rest`]'s
 //! extractors (REST); its tests walk the same table with anonymous, user,
 //! admin and service callers, and the edge's routers are checked against
 //! it. The README's "Access" table is generated from these tables.

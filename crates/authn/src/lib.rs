@@ -9,7 +9,7 @@
 //! the public keys from auth's JWKS endpoint, caches them and refetches
 //! (rate-limited) when a token names a key it has not seen, e.g. after a key
 //! rotation. Each service declares the [`Access`] level of every route and
-//! RPC ([`Route`]) and enforces it with [`AccessLayer`] (gRPC) or the
+//! RPC ([`Route`]) and enforces it with `AccessLayer` (gRPC, feature `grpc`) or the
 //! [`rest`] extractors. Services call each other with short-lived service
 //! tokens ([`client::ServiceToken`]).
 
@@ -19,6 +19,7 @@ pub mod client;
 pub mod config;
 pub mod jwks;
 pub mod keys;
+#[cfg(feature = "grpc")]
 pub mod layer;
 pub mod rest;
 pub mod verify;
@@ -27,5 +28,6 @@ pub use access::{Access, Denied, Gate, Route, Verify};
 pub use claims::{ADMIN, Claims, Identity};
 pub use config::Config;
 pub use jwks::Jwks;
+#[cfg(feature = "grpc")]
 pub use layer::AccessLayer;
 pub use verify::{Expected, KeySet, Rejected, verify};

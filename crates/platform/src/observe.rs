@@ -1,13 +1,20 @@
 //! One span, one log line and one set of metrics per request.
 //!
-//! The layer sits directly around the handlers, where every RPC is native
-//! gRPC (the gRPC-Web and Connect adapters translate before it), so an RPC's
-//! status is read the same way whatever protocol the client spoke: from the
-//! `grpc-status` header of a trailers-only response or from the trailers at
-//! the end of the body. Plain HTTP requests report their HTTP status.
+//! For an RPC router the layer is the outermost one, so every answer is
+//! observed, including those the protocol adapters give themselves (a 415,
+//! a Connect `unimplemented`, a decompression refusal). It classifies the
+//! request by what the client spoke, before any adapter rewrites it, and
+//! learns the outcome from an [`RpcStatus`] the inner layers fill in: the
+//! gRPC status a handler ended with, or the code an adapter answered with.
+//! Plain HTTP requests report their HTTP status.
 
 use std::{
+    collections::HashSet,
     pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicI32, Ordering},
+    },
     task::{Context, Poll},
     time::Instant,
 };
@@ -19,8 +26,7 @@ use tower::{Layer, Service};
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// The wire protocol a client used, for labels and logs. Adapters that
-/// translate a request into gRPC record it as a request extension.
+/// The wire protocol a client used, for labels and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     Grpc,
@@ -39,15 +45,82 @@ impl Protocol {
         }
     }
 
-    /// Classifies a request by its content type.
+    /// Classifies a request by its content type alone: gRPC-Web, gRPC, or
+    /// anything else (which an RPC router then treats as Connect when the
+    /// path is one of its services').
     pub fn of(headers: &HeaderMap) -> Self {
         let ct = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = ct.trim_start().to_ascii_lowercase();
         if ct.starts_with("application/grpc-web") {
             Self::GrpcWeb
         } else if ct.starts_with("application/grpc") {
             Self::Grpc
         } else {
             Self::Http
+        }
+    }
+}
+
+/// The names of the gRPC status codes, by number (`canceled` as Connect
+/// and the gRPC documentation spell it).
+pub const CODE_NAMES: [&str; 17] = [
+    "ok",
+    "canceled",
+    "unknown",
+    "invalid_argument",
+    "deadline_exceeded",
+    "not_found",
+    "already_exists",
+    "permission_denied",
+    "resource_exhausted",
+    "failed_precondition",
+    "aborted",
+    "out_of_range",
+    "unimplemented",
+    "internal",
+    "unavailable",
+    "data_loss",
+    "unauthenticated",
+];
+
+/// The name of a numeric gRPC status; numbers outside the table are `unknown`.
+pub fn code_name(code: i32) -> &'static str {
+    usize::try_from(code).ok().and_then(|i| CODE_NAMES.get(i)).copied().unwrap_or("unknown")
+}
+
+/// Where the layers inside an RPC router report how a call ended, as a
+/// gRPC status number. The last report wins: an adapter that turns a
+/// handler's success into its own error (a response it cannot encode, say)
+/// overwrites what the handler said.
+#[derive(Debug, Clone)]
+pub struct RpcStatus(Arc<AtomicI32>);
+
+const UNSET: i32 = -1;
+
+impl Default for RpcStatus {
+    fn default() -> Self {
+        Self(Arc::new(AtomicI32::new(UNSET)))
+    }
+}
+
+impl RpcStatus {
+    pub fn set(&self, code: i32) {
+        self.0.store(code, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> Option<i32> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|&c| c != UNSET)
+    }
+
+    /// Records the `grpc-status` of `headers` (trailers, or a trailers-only
+    /// response's headers), if they carry one.
+    pub fn set_from(&self, headers: &HeaderMap) -> bool {
+        match headers.get("grpc-status").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()) {
+            Some(code) => {
+                self.set(code);
+                true
+            }
+            None => false,
         }
     }
 }
@@ -60,28 +133,43 @@ pub const UNKNOWN_METHOD: &str = "unknown";
 /// [`UNKNOWN_METHOD`]), HTTP requests by method and matched route template.
 #[derive(Debug, Clone, Default)]
 pub struct ObserveLayer {
-    /// The RPC paths served (`/<package>.<Service>/<Method>`).
-    rpc_methods: std::sync::Arc<std::collections::HashSet<String>>,
+    rpc: Option<Arc<RpcPaths>>,
+}
+
+#[derive(Debug, Default)]
+struct RpcPaths {
+    /// `/<package>.<Service>/<Method>` of every served method.
+    methods: HashSet<String>,
+    /// `<package>.<Service>` of every served service.
+    services: HashSet<String>,
 }
 
 impl ObserveLayer {
-    /// For a router serving exactly `methods` as RPCs.
+    /// For an RPC router serving exactly `methods` (`/<package>.<Service>/<Method>`).
+    /// Requests to these services that are not gRPC or gRPC-Web are Connect.
     pub fn rpc(methods: impl IntoIterator<Item = String>) -> Self {
-        Self { rpc_methods: std::sync::Arc::new(methods.into_iter().collect()) }
+        let methods: HashSet<String> = methods.into_iter().collect();
+        let services = methods.iter().filter_map(|m| service_of(m)).map(str::to_owned).collect();
+        Self { rpc: Some(Arc::new(RpcPaths { methods, services })) }
     }
+}
+
+/// `greeter.v1.GreeterService` of `/greeter.v1.GreeterService/Greet`.
+fn service_of(path: &str) -> Option<&str> {
+    path.strip_prefix('/')?.split_once('/').map(|(service, _)| service)
 }
 
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Observe { inner, rpc_methods: self.rpc_methods.clone() }
+        Observe { inner, rpc: self.rpc.clone() }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Observe<S> {
     inner: S,
-    rpc_methods: std::sync::Arc<std::collections::HashSet<String>>,
+    rpc: Option<Arc<RpcPaths>>,
 }
 
 /// A client's HTTP method as a label: the standard ones, or `OTHER`.
@@ -104,13 +192,24 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let protocol = req.extensions().get::<Protocol>().copied().unwrap_or_else(|| Protocol::of(req.headers()));
-        let method = match protocol {
-            Protocol::Http => format!("{} {}", method_label(req.method()), route_of(&req)),
-            _ if self.rpc_methods.contains(req.uri().path()) => req.uri().path().to_owned(),
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let path = req.uri().path();
+        let protocol = match (&self.rpc, Protocol::of(req.headers())) {
+            (Some(rpc), Protocol::Http) if service_of(path).is_some_and(|s| rpc.services.contains(s)) => {
+                Protocol::Connect
+            }
+            (_, protocol) => protocol,
+        };
+        let method = match (&self.rpc, protocol) {
+            (_, Protocol::Http) => format!("{} {}", method_label(req.method()), route_of(&req)),
+            (Some(rpc), _) if rpc.methods.contains(path) => path.to_owned(),
             _ => UNKNOWN_METHOD.to_owned(),
         };
+        let status = (protocol != Protocol::Http).then(|| {
+            let status = RpcStatus::default();
+            req.extensions_mut().insert(status.clone());
+            status
+        });
         let request_id =
             req.headers().get(crate::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let span = tracing::info_span!(
@@ -123,19 +222,21 @@ where
         );
         let parent = crate::propagation::extract(req.headers());
         let _ = span.set_parent(parent);
-        let record = Record { start: Instant::now(), method, protocol, span: span.clone(), request_id };
+        let record = Record { start: Instant::now(), method, protocol, span: span.clone(), request_id, http_status: 0 };
         let fut = self.inner.call(req).instrument(span);
         Box::pin(async move {
             let res = fut.await?;
             let (parts, body) = res.into_parts();
-            let mut record = Some(record);
-            if protocol == Protocol::Http {
-                record.take().unwrap().finish(parts.status.as_str());
-            } else if let Some(code) = grpc_status(&parts.headers) {
-                // Trailers-only response: the status is already known.
-                record.take().unwrap().finish(code);
+            let mut record = Some(Record { http_status: parts.status.as_u16(), ..record });
+            match &status {
+                None => record.take().expect("set above").finish(parts.status.as_str().to_owned()),
+                // Answered already: a trailers-only gRPC response, a Connect unary call.
+                Some(status) if status.get().is_some() || status.set_from(&parts.headers) => {
+                    record.take().expect("set above").finish_rpc(status, "unknown")
+                }
+                Some(_) => {}
             }
-            Ok(Response::from_parts(parts, ObservedBody { inner: body, record }))
+            Ok(Response::from_parts(parts, ObservedBody { inner: body, record, status }))
         })
     }
 }
@@ -149,14 +250,9 @@ fn route_of<B>(req: &Request<B>) -> String {
         .unwrap_or_else(|| "unmatched".to_owned())
 }
 
-fn grpc_status(headers: &HeaderMap) -> Option<&str> {
-    headers.get("grpc-status").and_then(|v| v.to_str().ok())
-}
-
-/// Converts a numeric gRPC status to its canonical name.
+/// Converts a numeric gRPC status (as a header carries it) to its name.
 pub fn grpc_code_name(code: &str) -> &'static str {
-    let n: i32 = code.parse().unwrap_or(2);
-    crate::connect::code_name(tonic::Code::from_i32(n))
+    code_name(code.parse().unwrap_or(2))
 }
 
 struct Record {
@@ -165,19 +261,22 @@ struct Record {
     protocol: Protocol,
     span: Span,
     request_id: String,
+    http_status: u16,
 }
 
 impl Record {
-    fn finish(self, status: &str) {
+    /// Finishes an RPC with the status reported, or `otherwise` when none was.
+    fn finish_rpc(self, status: &RpcStatus, otherwise: &'static str) {
+        let name = status.get().map(code_name).unwrap_or(otherwise);
+        self.finish(name.to_owned());
+    }
+
+    fn finish(self, status: String) {
         let elapsed = self.start.elapsed();
-        let status: std::borrow::Cow<'static, str> = match self.protocol {
-            Protocol::Http => status.to_owned().into(),
-            _ => grpc_code_name(status).into(),
-        };
         let labels = [
             ("method", self.method.clone()),
             ("protocol", self.protocol.as_str().to_owned()),
-            ("status", status.to_string()),
+            ("status", status.clone()),
         ];
         metrics::counter!("rpc_requests_total", &labels).increment(1);
         metrics::histogram!("rpc_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
@@ -188,6 +287,7 @@ impl Record {
             method = %self.method,
             protocol = self.protocol.as_str(),
             status = %status,
+            http_status = self.http_status,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             trace_id = %trace_id,
             request_id = %self.request_id,
@@ -197,18 +297,22 @@ impl Record {
 }
 
 pin_project_lite::pin_project! {
-    /// A response body that reports the gRPC status found in its trailers.
+    /// A response body that reports the RPC's status once it is known: at
+    /// its trailers, at its end, or when the client goes away first.
     pub struct ObservedBody<B> {
         #[pin]
         inner: B,
         record: Option<Record>,
+        status: Option<RpcStatus>,
     }
 
     impl<B> PinnedDrop for ObservedBody<B> {
         fn drop(this: Pin<&mut Self>) {
-            // The client went away before the trailers were sent.
-            if let Some(record) = this.project().record.take() {
-                record.finish("1");
+            let this = this.project();
+            // The client went away before the end: cancelled, unless the
+            // status was already reported inside.
+            if let (Some(record), Some(status)) = (this.record.take(), this.status.as_ref()) {
+                record.finish_rpc(status, "canceled");
             }
         }
     }
@@ -221,23 +325,27 @@ impl<B: Body> Body for ObservedBody<B> {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
+        let Some(status) = this.status.as_ref() else { return polled };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref()
                     && let Some(record) = this.record.take()
                 {
-                    record.finish(grpc_status(trailers).unwrap_or("2"));
+                    if status.get().is_none() {
+                        status.set_from(trailers);
+                    }
+                    record.finish_rpc(status, "unknown");
                 }
             }
             Poll::Ready(Some(Err(_))) => {
                 if let Some(record) = this.record.take() {
-                    record.finish("13");
+                    record.finish_rpc(status, "internal");
                 }
             }
+            // A gRPC response that ends without a status is malformed.
             Poll::Ready(None) => {
-                // A gRPC response that ends without trailers is malformed.
                 if let Some(record) = this.record.take() {
-                    record.finish("2");
+                    record.finish_rpc(status, "unknown");
                 }
             }
             Poll::Pending => {}
@@ -251,5 +359,35 @@ impl<B: Body> Body for ObservedBody<B> {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_names_follow_the_numbers() {
+        assert_eq!(code_name(0), "ok");
+        assert_eq!(code_name(1), "canceled");
+        assert_eq!(code_name(3), "invalid_argument");
+        assert_eq!(code_name(16), "unauthenticated");
+        assert_eq!(code_name(17), "unknown");
+        assert_eq!(code_name(-4), "unknown");
+        assert_eq!(grpc_code_name("8"), "resource_exhausted");
+        assert_eq!(grpc_code_name("x"), "unknown");
+    }
+
+    #[test]
+    fn the_last_report_wins() {
+        let status = RpcStatus::default();
+        assert_eq!(status.get(), None);
+        let mut trailers = HeaderMap::new();
+        assert!(!status.set_from(&trailers));
+        trailers.insert("grpc-status", "0".parse().unwrap());
+        assert!(status.set_from(&trailers));
+        assert_eq!(status.get(), Some(0));
+        status.set(13);
+        assert_eq!(status.get(), Some(13));
     }
 }

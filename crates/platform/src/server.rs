@@ -6,7 +6,7 @@ use axum::Router;
 use sqlx::PgPool;
 use tokio::{net::TcpListener, task::JoinHandle};
 
-use crate::{CommonConfig, health::Readiness, rpc::RpcRouter};
+use crate::{CommonConfig, health::Readiness};
 
 /// A service bound to its port with what it must release when it stops.
 pub struct Server {
@@ -18,16 +18,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// A gRPC service: `rpc` on every protocol, plus health and metrics.
-    pub async fn rpc(config: &CommonConfig, pool: PgPool, rpc: RpcRouter) -> anyhow::Result<Self> {
-        let readiness = Readiness::new(pool.clone());
-        let (router, watcher) = rpc.into_router(readiness.clone()).await;
-        let mut server = Self::http(config, pool, router).await?;
-        server.background.push(watcher);
-        Ok(server)
-    }
-
-    /// An HTTP service: `router` plus health and metrics.
+    /// A service serving `router`, plus health and metrics, on its port.
+    /// (The RPC runtime builds a gRPC service's router and calls this.)
     pub async fn http(config: &CommonConfig, pool: PgPool, router: Router) -> anyhow::Result<Self> {
         let addr = config.listen_addr();
         // Install the recorder before the first request is counted.

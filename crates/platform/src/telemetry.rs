@@ -4,6 +4,9 @@
 //! Every request gets an OpenTelemetry span; a tracer provider is always
 //! installed so trace ids exist and are propagated, but spans leave the
 //! process only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set and non-empty.
+//! They are exported over OTLP/HTTP with protobuf bodies, the OpenTelemetry
+//! default, to `<endpoint>/v1/traces` (a collector's port 4318), in batches
+//! sent from a tokio task.
 
 use std::str::FromStr;
 
@@ -86,8 +89,36 @@ fn tracer_provider(service: &str, otlp_endpoint: Option<&str>) -> anyhow::Result
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
     if let Some(endpoint) = otlp_endpoint {
         use opentelemetry_otlp::WithExportConfig;
-        let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
-        builder = builder.with_batch_exporter(exporter);
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(traces_url(endpoint))
+            .build()?;
+        // The SDK's default batch processor exports from a plain thread; the
+        // hyper client must run on the runtime instead.
+        let batch = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+            exporter,
+            opentelemetry_sdk::runtime::Tokio,
+        )
+        .build();
+        builder = builder.with_span_processor(batch);
     }
     Ok(builder.build())
+}
+
+/// The traces URL for `OTEL_EXPORTER_OTLP_ENDPOINT`, which names the
+/// collector's base URL: the signal's path is appended, as the
+/// specification says.
+fn traces_url(endpoint: &str) -> String {
+    format!("{}/v1/traces", endpoint.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_signal_path_is_appended_to_the_endpoint() {
+        assert_eq!(super::traces_url("http://tempo:4318"), "http://tempo:4318/v1/traces");
+        assert_eq!(super::traces_url("http://tempo:4318/"), "http://tempo:4318/v1/traces");
+        assert_eq!(super::traces_url("http://c/otlp"), "http://c/otlp/v1/traces");
+    }
 }

@@ -21,3 +21,5 @@ pub fn descriptor_pool() -> &'static DescriptorPool {
     });
     &POOL
 }
+
+pub mod codec;

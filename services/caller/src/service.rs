@@ -1,10 +1,14 @@
 //! `caller.v1.CallerService`.
 
 use authn::{Access, Route};
-use platform::pagination::{PageRequest, timestamp};
 use platform_proto::caller::v1::{
     self as pb,
     caller_service_server::{CallerService, CallerServiceServer},
+};
+use platform_rpc::{
+    details::invalid_field,
+    pagination::{PageRequest, timestamp},
+    reply,
 };
 use tonic::{Request, Response, Status};
 
@@ -34,7 +38,7 @@ impl Caller {
     }
 
     pub fn into_server(self) -> CallerServiceServer<Self> {
-        CallerServiceServer::new(self)
+        platform_rpc::configure!(CallerServiceServer::new(self))
     }
 }
 
@@ -83,7 +87,7 @@ impl Caller {
 impl CallerService for Caller {
     async fn call(&self, request: Request<pb::CallRequest>) -> Result<Response<pb::CallResponse>, Status> {
         let req = request.into_inner();
-        let target = Target::parse(&req.url, &req.method).map_err(Status::invalid_argument)?;
+        let target = Target::parse(&req.url, &req.method).map_err(|e| invalid_field("url", e))?;
         let url = target.display_url();
         let method = target.method.as_str();
 
@@ -133,7 +137,7 @@ impl CallerService for Caller {
                 };
                 // 0 when it could not be recorded: the call was made, and its outcome is the answer.
                 let call_id = self.record(call).await.unwrap_or(0);
-                Ok(Response::new(pb::CallResponse {
+                Ok(reply(pb::CallResponse {
                     status_code: outcome.status_code.map(i32::from).unwrap_or(0),
                     duration_ms,
                     content_type: outcome.content_type.unwrap_or_default(),
@@ -152,7 +156,7 @@ impl CallerService for Caller {
         let req = request.into_inner();
         let page = PageRequest::parse(req.page_size, &req.page_token)?;
         let (rows, next_page_token) = self.store.list(&page).await.map_err(storage_error)?;
-        Ok(Response::new(pb::ListCallsResponse {
+        Ok(reply(pb::ListCallsResponse {
             calls: rows
                 .into_iter()
                 .map(|r| pb::Call {

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use authn::{AccessLayer, Gate, Jwks};
-use platform::{Server, retention::Prune, rpc::RpcRouter};
+use platform::{Server, retention::Prune};
+use platform_rpc::RpcRouter;
 
 use crate::{
     Config,
@@ -19,7 +20,9 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let caller = Caller::new(Fetcher::new(config.fetch)?, store::Store::new(pool.clone()));
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let access = AccessLayer::new(Gate::new(jwks, config.allowed_clients.clone()), ACCESS);
-    Ok(Server::rpc(&config.common, pool, RpcRouter::new().add_service(access.wrap(caller.into_server())))
+    Ok(RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET)
+        .add_service(access.wrap(caller.into_server()))
+        .bind(&config.common, pool)
         .await?
         .with_retention(vec![Prune::new("calls", "created_at", config.retention)]))
 }

@@ -133,7 +133,7 @@ impl Pending {
         self.recorder.record(Record {
             method: self.method,
             upstream: self.called.joined(),
-            status: platform::connect::code_name(code),
+            status: platform::observe::code_name(code as i32),
             latency_ms: self.start.elapsed().as_secs_f64() * 1000.0,
             at: self.at,
         });

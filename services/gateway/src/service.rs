@@ -5,11 +5,11 @@ use std::{sync::Arc, time::Duration};
 use authn::Identity;
 use chrono::Utc;
 use moka::future::Cache;
-use platform::pagination::timestamp;
 use platform_proto::gateway::v1::{
     self as pb,
     gateway_service_server::{GatewayService, GatewayServiceServer},
 };
+use platform_rpc::{details::invalid_field, pagination::timestamp, reply};
 use resilience::CallError;
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
@@ -69,7 +69,7 @@ impl Gateway {
     }
 
     pub fn into_server(self) -> GatewayServiceServer<Self> {
-        GatewayServiceServer::new(self)
+        platform_rpc::configure!(GatewayServiceServer::new(self))
     }
 
     /// The summaries of the last `window`, at most [`SUMMARY_TTL`] old. The
@@ -134,9 +134,12 @@ async fn call_upstream<T>(
 fn language_arg(raw: &str) -> Result<&str, Status> {
     let language = raw.trim();
     if language.chars().count() > MAX_LANGUAGE_CHARS || language.chars().any(char::is_control) {
-        return Err(Status::invalid_argument(format!(
-            "language must be a language tag such as en, fr or pt-BR (at most {MAX_LANGUAGE_CHARS} characters)"
-        )));
+        return Err(invalid_field(
+            "language",
+            format!(
+                "language must be a language tag such as en, fr or pt-BR (at most {MAX_LANGUAGE_CHARS} characters)"
+            ),
+        ));
     }
     Ok(language)
 }
@@ -186,15 +189,18 @@ fn window_arg(window: Option<prost_types::Duration>, max: Duration) -> Result<Du
     let Some(w) = window else { return Ok(DEFAULT_WINDOW) };
     let positive = w.seconds >= 0 && (0..1_000_000_000).contains(&w.nanos) && (w.seconds, w.nanos) != (0, 0);
     if !positive {
-        return Err(Status::invalid_argument("window must be a positive duration, e.g. \"3600s\" for the last hour"));
+        return Err(invalid_field("window", "window must be a positive duration, e.g. \"3600s\" for the last hour"));
     }
     let window = Duration::new(w.seconds as u64, w.nanos as u32);
     if window > max {
-        return Err(Status::invalid_argument(format!(
-            "window may be at most {}s ({} days): older requests are not kept",
-            max.as_secs(),
-            max.as_secs() / 86_400
-        )));
+        return Err(invalid_field(
+            "window",
+            format!(
+                "window may be at most {}s ({} days): older requests are not kept",
+                max.as_secs(),
+                max.as_secs() / 86_400
+            ),
+        ));
     }
     Ok(window)
 }
@@ -207,7 +213,7 @@ impl GatewayService for Gateway {
     ) -> Result<Response<pb::LocalizedGreetingResponse>, Status> {
         let called = Called::of(&request);
         let req = request.into_inner();
-        let name = platform::validate::name(&req.name).map_err(Status::invalid_argument)?;
+        let name = platform::validate::name(&req.name).map_err(|e| invalid_field("name", e))?;
         let language = language_arg(&req.language)?;
 
         let key = (name.to_owned(), language.to_ascii_lowercase().replace('_', "-"));
@@ -241,14 +247,14 @@ impl GatewayService for Gateway {
                 .map(|greeting| (greeting, pb::Source::Upstream)),
         };
         match answer {
-            Ok((greeting, source)) => Ok(Response::new(to_pb(greeting, source))),
+            Ok((greeting, source)) => Ok(reply(to_pb(greeting, source))),
             // The request was bad, not lang: a fallback would hide that.
             Err(CallError::Upstream(HttpError::Rejected { message, .. })) => {
                 Err(Status::invalid_argument(format!("lang refused the request: {message}")))
             }
             Err(e) => {
                 tracing::warn!(error = %e, "lang could not greet; answering with the built-in greeting");
-                Ok(Response::new(built_in(name, language)))
+                Ok(reply(built_in(name, language)))
             }
         }
     }
@@ -296,7 +302,7 @@ impl GatewayService for Gateway {
                 unavailable.join(", ")
             )));
         }
-        Ok(Response::new(pb::OverviewResponse {
+        Ok(reply(pb::OverviewResponse {
             languages: languages.into_iter().map(language_pb).collect(),
             user_count,
             metrics: metrics.iter().cloned().map(summary_pb).collect(),
@@ -315,7 +321,7 @@ impl GatewayService for Gateway {
                 tracing::error!(error = %e, "reading request metrics failed");
                 Status::unavailable("request metrics are unavailable; try again")
             })?;
-        Ok(Response::new(pb::MetricsResponse {
+        Ok(reply(pb::MetricsResponse {
             metrics: rows.iter().cloned().map(summary_pb).collect(),
             window: Some(duration_pb(window)),
             generated_at: Some(timestamp(Utc::now())),

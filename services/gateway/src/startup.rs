@@ -3,7 +3,8 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use platform::{Server, rpc::RpcRouter};
+use platform::Server;
+use platform_rpc::RpcRouter;
 use sqlx::postgres::PgPoolOptions;
 
 use authn::{AccessLayer, Gate, client::ServiceToken};
@@ -56,7 +57,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     // Recording outermost, so calls the access layer refuses are recorded too.
     let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
     let service = Recording::new(access.wrap(gateway.into_server()), recorder);
-    let server = Server::rpc(&config.common, pool, RpcRouter::new().add_service(service)).await?;
+    let server =
+        RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET).add_service(service).bind(&config.common, pool).await?;
     Ok(Application { server, writer })
 }
 

@@ -3,10 +3,14 @@
 use std::time::Duration;
 
 use authn::{Access, Identity, Route};
-use platform::pagination::{PageRequest, timestamp};
 use platform_proto::greeter::v1::{
     self as pb,
     greeter_service_server::{GreeterService, GreeterServiceServer},
+};
+use platform_rpc::{
+    details::invalid_field,
+    pagination::{PageRequest, timestamp},
+    reply,
 };
 use tonic::{Request, Response, Status};
 
@@ -54,7 +58,7 @@ impl Greeter {
     }
 
     pub fn into_server(self) -> GreeterServiceServer<Self> {
-        GreeterServiceServer::new(self)
+        platform_rpc::configure!(GreeterServiceServer::new(self))
     }
 
     /// The URL to check: the request's, or the configured default.
@@ -64,16 +68,14 @@ impl Greeter {
             return Ok(self.default_url.to_string());
         }
         if raw.len() > MAX_URL_LEN {
-            return Err(Status::invalid_argument(format!(
-                "url is {} characters; at most {MAX_URL_LEN} are allowed",
-                raw.len()
-            )));
+            return Err(invalid_field(
+                "url",
+                format!("url is {} characters; at most {MAX_URL_LEN} are allowed", raw.len()),
+            ));
         }
         match url::Url::parse(raw) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(raw.to_owned()),
-            _ => Err(Status::invalid_argument(
-                "url must be an absolute http:// or https:// URL, or empty for the default",
-            )),
+            _ => Err(invalid_field("url", "url must be an absolute http:// or https:// URL, or empty for the default")),
         }
     }
 }
@@ -100,7 +102,7 @@ impl GreeterService for Greeter {
     async fn greet(&self, request: Request<pb::GreetRequest>) -> Result<Response<pb::GreetResponse>, Status> {
         let owner = caller(&request)?;
         let req = request.into_inner();
-        let name = platform::validate::name(&req.name).map_err(Status::invalid_argument)?;
+        let name = platform::validate::name(&req.name).map_err(|e| invalid_field("name", e))?;
         let url = self.target_url(&req.url)?;
 
         // Keep part of the client's budget back for storing and answering,
@@ -127,7 +129,7 @@ impl GreeterService for Greeter {
             })
             .await
             .map_err(storage_error)?;
-        Ok(Response::new(pb::GreetResponse {
+        Ok(reply(pb::GreetResponse {
             greeting: row.greeting,
             external_status: row.external_status.unwrap_or(0),
             external_error: row.external_error.unwrap_or_default(),
@@ -145,9 +147,6 @@ impl GreeterService for Greeter {
         let page = PageRequest::parse(req.page_size, &req.page_token)?;
         let owner = (!who.is_admin()).then_some(who.user_id.as_str());
         let (rows, next_page_token) = self.store.list(owner, &page).await.map_err(storage_error)?;
-        Ok(Response::new(pb::ListGreetingsResponse {
-            greetings: rows.into_iter().map(to_pb).collect(),
-            next_page_token,
-        }))
+        Ok(reply(pb::ListGreetingsResponse { greetings: rows.into_iter().map(to_pb).collect(), next_page_token }))
     }
 }

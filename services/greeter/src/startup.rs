@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use authn::{AccessLayer, Gate, Jwks, client::ServiceToken};
-use platform::{Server, retention::Prune, rpc::RpcRouter};
+use platform::{Server, retention::Prune};
+use platform_rpc::RpcRouter;
 
 use crate::{
     Config,
@@ -22,7 +23,9 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let greeter = Greeter::new(caller, store::Store::new(pool.clone()), config.default_url);
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
-    Ok(Server::rpc(&config.common, pool, RpcRouter::new().add_service(access.wrap(greeter.into_server())))
+    Ok(RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET)
+        .add_service(access.wrap(greeter.into_server()))
+        .bind(&config.common, pool)
         .await?
         .with_retention(vec![Prune::new("greetings", "created_at", config.retention)]))
 }

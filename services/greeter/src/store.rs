@@ -1,7 +1,7 @@
 //! `greeter_db`: greetings.
 
 use chrono::{DateTime, Utc};
-use platform::pagination::{Cursor, PageRequest};
+use platform_rpc::pagination::{Cursor, PageRequest};
 use sqlx::PgPool;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

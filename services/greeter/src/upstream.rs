@@ -38,7 +38,7 @@ impl CallerClient {
     /// Connects lazily: greeter starts, and greets, while caller is down.
     pub fn new(url: &url::Url, policy: Policy, identity: Option<ServiceToken>) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(url.to_string())?.connect_timeout(policy.attempt_timeout).connect_lazy();
-        let interceptor: Interceptor = platform::propagation::grpc_interceptor;
+        let interceptor: Interceptor = platform_rpc::propagation::grpc_interceptor;
         Ok(Self {
             client: CallerServiceClient::with_interceptor(channel, interceptor),
             upstream: Upstream::new("caller", policy),
@@ -79,7 +79,7 @@ impl CallerClient {
 /// The text stored as `external_error`.
 fn describe(e: CallError<Status>) -> String {
     match e {
-        CallError::Upstream(s) => format!("caller: {}: {}", platform::connect::code_name(s.code()), s.message()),
+        CallError::Upstream(s) => format!("caller: {}: {}", platform::observe::code_name(s.code() as i32), s.message()),
         // "caller did not answer within 300 ms", "caller unavailable (circuit open)", …
         other => other.to_string(),
     }

@@ -134,7 +134,7 @@ impl CallerService for Handler {
             .metadata()
             .get("grpc-timeout")
             .and_then(|v| v.to_str().ok())
-            .and_then(platform::rpc::parse_grpc_timeout);
+            .and_then(platform_rpc::timeout::parse_grpc_timeout);
         state.timeouts.lock().unwrap().push(timeout);
         let scripted = state.script.lock().unwrap().pop_front();
         let reply = scripted.unwrap_or_else(|| *state.otherwise.lock().unwrap());

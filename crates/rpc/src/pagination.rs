@@ -30,7 +30,12 @@ impl PageRequest {
     /// capped) and decodes `page_token` (empty means the first page).
     pub fn parse(page_size: i32, page_token: &str) -> Result<Self, tonic::Status> {
         let size = match page_size {
-            n if n < 0 => return Err(tonic::Status::invalid_argument("page_size must not be negative")),
+            n if n < 0 => {
+                return Err(crate::details::invalid_field(
+                    "page_size",
+                    "page_size must not be negative; 0 means the default",
+                ));
+            }
             0 => DEFAULT_PAGE_SIZE,
             n => i64::from(n).min(MAX_PAGE_SIZE),
         };
@@ -38,7 +43,8 @@ impl PageRequest {
             None
         } else {
             Some(decode(page_token).ok_or_else(|| {
-                tonic::Status::invalid_argument(
+                crate::details::invalid_field(
+                    "page_token",
                     "page_token is malformed; pass the next_page_token of a previous response, or nothing for the first page",
                 )
             })?)
