@@ -36,3 +36,34 @@ fn no_shared_crate_depends_on_a_service() {
     assert!(checked >= 7, "only {checked} crates under crates/ were found");
     assert!(problems.is_empty(), "shared crates depend on services:\n{}", problems.join("\n"));
 }
+
+/// REST services build without the gRPC stack: tonic is nowhere in their
+/// normal dependency graph (authn's gRPC layer is behind its `grpc`
+/// feature, traces leave over OTLP/HTTP), while every gRPC service's graph
+/// has it, which shows the check can fail.
+#[test]
+fn rest_services_do_not_build_the_grpc_stack() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = format!("{}/..", std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo"));
+    let mut checked = 0;
+    for service in catalog::catalog().services() {
+        let out = Command::new(&cargo)
+            .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", &service.name])
+            .current_dir(&root)
+            .output()
+            .expect("cargo tree runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let tree = String::from_utf8_lossy(&out.stdout);
+        let has_tonic = tree.lines().any(|line| line.starts_with("tonic "));
+        let grpc = service.kind == catalog::Kind::Grpc;
+        assert_eq!(
+            has_tonic,
+            grpc,
+            "{} ({}): tonic in its dependencies: {has_tonic}",
+            service.name,
+            service.kind.as_str()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5);
+}

@@ -81,8 +81,8 @@ impl RpcRouter {
             .build_v1()?;
         let router = self
             .routes
-            .add_service(health)
-            .add_service(reflection)
+            .add_service(crate::configure!(health))
+            .add_service(crate::configure!(reflection))
             .into_axum_router()
             .layer(MessageLimitLayer::new(crate::MAX_MESSAGE_BYTES))
             .layer(GrpcTimeoutLayer)
