@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { Report } from "./report.js";
 import { type Protocol, PROTOCOLS, type RpcClient, type Service } from "./rpc.js";
 import { BufCurl } from "./tools/bufcurl.js";
-import { ConnectNode } from "./tools/connect.js";
+import { connectNode, connectWeb } from "./tools/connect.js";
 import { curl } from "./tools/curl.js";
 import { Target } from "./tools/target.js";
 
@@ -79,7 +79,11 @@ export async function createContext(): Promise<Context> {
     ...PROTOCOLS.map(
       (protocol) => new BufCurl({ buf, protocol, baseUrl, schema: useSchema(protocol) ? schema : undefined }),
     ),
-    ...PROTOCOLS.map((protocol) => new ConnectNode(protocol, baseUrl)),
+    ...PROTOCOLS.map((protocol) => connectNode(protocol, baseUrl)),
+    ...PROTOCOLS.map((protocol) => connectNode(protocol, baseUrl, { gzip: true })),
+    connectNode("connect", baseUrl, { binary: true, gzip: true }),
+    connectWeb(baseUrl, false),
+    connectWeb(baseUrl, true),
   ];
   const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const skip = new Set((process.env.E2E_SKIP ?? "").split(",").filter(Boolean));

@@ -13,6 +13,7 @@ import { edge } from "./steps/edge.js";
 import { gateway } from "./steps/gateway.js";
 import { greeter } from "./steps/greeter.js";
 import { lang } from "./steps/lang.js";
+import { protocols } from "./steps/protocols.js";
 import { session } from "./steps/session.js";
 import { expectEqual } from "./report.js";
 import { curl, randomLoopback, sendFrom } from "./tools/curl.js";
@@ -38,6 +39,7 @@ const SECTIONS: [string, (ctx: Context) => Promise<void>][] = [
   ["lang", lang],
   ["access", access],
   ["greeter", greeter],
+  ["protocols", protocols],
   ["gateway", gateway],
   ["session", session],
   ["edge", edge],

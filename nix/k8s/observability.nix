@@ -144,10 +144,8 @@ in
                 from = [
                   { namespaceSelector.matchLabels."kubernetes.io/metadata.name" = cfg.namespace; }
                 ];
-                ports = [
-                  (common.tcp 4317)
-                  (common.tcp 4318)
-                ];
+                # OTLP/HTTP, which the services export over.
+                ports = [ (common.tcp 4318) ];
               }
               {
                 from = [ (podsHere "grafana") ];
@@ -365,14 +363,11 @@ in
             retention = "72h";
             resources = resources "500m" "512Mi";
             securityContext = common.restrictedContainer;
-            # OTLP only (the services export OTLP/gRPC).
+            # OTLP/HTTP only: the services export OTLP/HTTP with protobuf.
             receivers = {
               jaeger = null;
               opencensus = null;
-              otlp.protocols = {
-                grpc.endpoint = "0.0.0.0:4317";
-                http.endpoint = "0.0.0.0:4318";
-              };
+              otlp.protocols.http.endpoint = "0.0.0.0:4318";
             };
           };
           securityContext = common.podSecurity 10001;

@@ -286,11 +286,11 @@ in
         type = types.str;
         default =
           if cfg.observability.enable then
-            "http://tempo.${cfg.monitoringNamespace}.svc.cluster.local:4317"
+            "http://tempo.${cfg.monitoringNamespace}.svc.cluster.local:4318"
           else
             "";
-        defaultText = "Tempo's OTLP/gRPC endpoint when observability is enabled, else empty (no export)";
-        description = "OTEL_EXPORTER_OTLP_ENDPOINT of every service; empty disables trace export.";
+        defaultText = "Tempo's OTLP/HTTP endpoint when observability is enabled, else empty (no export)";
+        description = "OTEL_EXPORTER_OTLP_ENDPOINT of every service (OTLP/HTTP with protobuf: the services post to <endpoint>/v1/traces); empty disables trace export.";
       };
     };
   };

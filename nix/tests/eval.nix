@@ -623,6 +623,8 @@ in
         "crates/authn"
         "crates/platform"
         "crates/proto"
+        "crates/rpc"
+        "crates/rpc-testkit"
         "crates/testkit"
         "services/caller"
         "services/greeter"
@@ -642,6 +644,7 @@ in
         "crates/authn"
         "crates/platform"
         "crates/proto"
+        "crates/rpc"
         "services/caller"
       ]
       && lib.all (d: lib.hasPrefix "crates/" d || d == "services/caller" || d == "services/auth") closure

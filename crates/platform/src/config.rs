@@ -147,7 +147,7 @@ pub(crate) fn invalid(name: &str, value: &str, reason: impl Display) -> ConfigEr
 /// | `DATABASE_CONNECT_TIMEOUT_SECS` | `30` | how long start-up waits for PostgreSQL |
 /// | `LOG_FORMAT` | `text` | `text` or `json` |
 /// | `RUST_LOG` | `info` | log filter |
-/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | empty | OTLP/gRPC collector; empty disables export |
+/// | `OTEL_EXPORTER_OTLP_ENDPOINT` | empty | OTLP/HTTP collector base URL (spans go to `/v1/traces`); empty disables export |
 /// | `OTEL_SERVICE_NAME` | the service's name | service name on spans |
 /// | `SHUTDOWN_GRACE_SECS` | `10` | how long in-flight requests may finish after SIGTERM |
 #[derive(Debug, Clone)]

@@ -242,7 +242,9 @@ pub(crate) struct Http(HyperClient<hyper_util::client::legacy::connect::HttpConn
 
 impl Http {
     pub(crate) fn new(http2: bool) -> Self {
-        Self(HyperClient::builder(TokioExecutor::new()).http2_only(http2).build_http())
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        Self(HyperClient::builder(TokioExecutor::new()).http2_only(http2).build(connector))
     }
 
     pub(crate) async fn send(&self, req: Request<Bytes>) -> Raw {

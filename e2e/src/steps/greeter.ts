@@ -3,7 +3,7 @@
 
 import { account, type Context } from "../context.js";
 import { expect, expectEqual } from "../report.js";
-import { errorOf, type Json, value } from "../rpc.js";
+import { badRequestField, errorOf, type Json, value } from "../rpc.js";
 import { forgeries } from "../tools/tokens.js";
 
 export async function greeter(ctx: Context): Promise<void> {
@@ -36,6 +36,18 @@ export async function greeter(ctx: Context): Promise<void> {
       expectEqual([found.name, found.url, found.externalStatus], [name, url, 200], "name, url, status");
     });
 
+    if (rpc.exchanges && (rpc.usesGet || rpc.acceptsGzip)) {
+      await report.check(`${n} ListGreetings went out as ${rpc.usesGet ? "GET" : "POST"}, its large answer gzip`, async () => {
+        const reply = value(await rpc.call("greeter", "ListGreetings", { pageSize: 100 }, token()), "ListGreetings");
+        expect((reply.greetings ?? []).length > 0, "greetings are listed");
+        const last = rpc.exchanges?.at(-1);
+        expectEqual(last?.method, "ListGreetings", "the last exchange");
+        expectEqual(last?.httpMethod, rpc.usesGet ? "GET" : "POST", "HTTP method");
+        // By now the account has more greetings than fit in 1 KiB.
+        if (rpc.acceptsGzip) expectEqual(last?.encoding, "gzip", "the answer's coding");
+      });
+    }
+
     await report.check(`${n} ListGreetings refuses a negative page size and a bad page token`, async () => {
       const negative = errorOf(await rpc.call("greeter", "ListGreetings", { pageSize: -1 }, token()), "pageSize -1");
       const bad = errorOf(await rpc.call("greeter", "ListGreetings", { pageToken: "nope" }, token()), "bad token");
@@ -48,10 +60,11 @@ export async function greeter(ctx: Context): Promise<void> {
       ["a control character", "Zo\u0007ë"],
       ["101 characters", "x".repeat(101)],
     ]) {
-      await report.check(`${n} Greet refuses ${what}: invalid_argument`, async () => {
+      await report.check(`${n} Greet refuses ${what}: invalid_argument, with a BadRequest naming the field`, async () => {
         const error = errorOf(await rpc.call("greeter", "Greet", { name: bad, url }, token()), "Greet");
         expectEqual(error.code, "invalid_argument", "code");
         expect(error.message.includes("name"), `the message names the field: ${error.message}`);
+        expectEqual(badRequestField(error.details), "name", "the google.rpc.BadRequest detail's field");
       });
     }
 

@@ -29,8 +29,19 @@ export class BufCurl implements RpcClient {
     if (ran.code === 0) return { ok: true, value: JSON.parse(ran.stdout) };
     // RPC errors come as a JSON object on stderr; anything else is the tool failing.
     try {
-      const error = JSON.parse(ran.stderr) as { code?: string; message?: string };
-      if (typeof error.code === "string") return { ok: false, code: error.code, message: error.message ?? "" };
+      const error = JSON.parse(ran.stderr) as {
+        code?: string;
+        message?: string;
+        details?: { type: string; value: string; debug?: Json }[];
+      };
+      if (typeof error.code === "string") {
+        const details = (error.details ?? []).map((d) => ({
+          type: d.type,
+          value: Uint8Array.from(Buffer.from(d.value, "base64")),
+          debug: d.debug,
+        }));
+        return { ok: false, code: error.code, message: error.message ?? "", details };
+      }
     } catch {
       // fall through
     }

@@ -17,6 +17,10 @@ export interface CurlOptions {
   /** Local address to send from (another 127/8 address is another client to the edge). */
   from?: string;
   http2PriorKnowledge?: boolean;
+  /** A file sent as the body as it is (`--data-binary @file`); set the content type in `headers`. */
+  dataFile?: string;
+  /** Query parameters, percent-encoded by curl (`--get --data-urlencode`). */
+  query?: Record<string, string>;
 }
 
 let defaultSource: string | undefined;
@@ -33,10 +37,16 @@ export function randomLoopback(): string {
 }
 
 export async function curl(url: string, options: CurlOptions = {}): Promise<HttpReply> {
-  const args = ["-sS", "-i", "--max-time", "20", "-X", options.method ?? (options.json === undefined ? "GET" : "POST")];
+  const sends = options.json !== undefined || options.dataFile !== undefined;
+  const args = ["-sS", "-i", "--max-time", "20", "-X", options.method ?? (sends ? "POST" : "GET")];
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push("-H", `${name}: ${value}`);
   if (options.json !== undefined) {
     args.push("-H", "content-type: application/json", "--data-binary", JSON.stringify(options.json));
+  }
+  if (options.dataFile !== undefined) args.push("--data-binary", `@${options.dataFile}`);
+  if (options.query) {
+    args.push("--get");
+    for (const [name, value] of Object.entries(options.query)) args.push("--data-urlencode", `${name}=${value}`);
   }
   const from = options.from ?? defaultSource;
   if (from) args.push("--interface", from);

@@ -97,6 +97,12 @@ async fn metrics_works_over_every_wire_get_included_for_admins_only() {
         s.user.unary::<_, LocalizedGreetingResponse>(Wire::posts()[0], GREETING, &request).await.unwrap();
     }
     let hour = MetricsRequest { window: Some(prost_types::Duration { seconds: 3600, nanos: 0 }) };
+    // The requests are recorded in the background: wait until they count.
+    support::eventually(|| async {
+        let reply = s.admin.unary::<_, MetricsResponse>(Wire::posts()[0], METRICS, &hour).await.unwrap();
+        reply.message.metrics.iter().any(|m| m.method.ends_with("LocalizedGreeting") && m.requests >= 3).then_some(())
+    })
+    .await;
     for wire in Wire::all(true) {
         let reply =
             s.admin.unary::<_, MetricsResponse>(wire, METRICS, &hour).await.unwrap_or_else(|f| panic!("{wire}: {f:?}"));

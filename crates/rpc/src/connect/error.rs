@@ -6,28 +6,16 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use prost_reflect::DescriptorPool;
 use tonic::Code;
 
-use crate::compression::{self, Encoding};
+use crate::compression;
 
-/// A Connect error answering `status`, with `headers` (the call's metadata),
-/// its details in Connect's JSON form, compressed as the client accepts
-/// when it is large enough to be worth it.
-pub(crate) fn response(
-    status: &tonic::Status,
-    headers: HeaderMap,
-    pool: &DescriptorPool,
-    encoding: Encoding,
-) -> Response<Body> {
+/// A Connect error answering `status`, with `headers` (the call's metadata)
+/// and its details in Connect's JSON form. Errors go uncompressed, which
+/// the spec allows: they are small, and the request id is added to them
+/// on the way out (`platform::request_id`).
+pub(crate) fn response(status: &tonic::Status, headers: HeaderMap, pool: &DescriptorPool) -> Response<Body> {
     let details = crate::details::to_connect(pool, status.details());
-    let body = body(status.code(), status.message(), details);
-    let mut res = Response::new(Body::empty());
+    let mut res = Response::new(Body::from(body(status.code(), status.message(), details)));
     *res.headers_mut() = headers;
-    let body = if encoding == Encoding::Gzip && body.len() >= crate::COMPRESS_MIN_BYTES {
-        res.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        compression::gzip(&body)
-    } else {
-        body.into()
-    };
-    *res.body_mut() = Body::from(body);
     *res.status_mut() = http_status(status.code());
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res.headers_mut().insert(header::ACCEPT_ENCODING, HeaderValue::from_static(compression::ACCEPTED));

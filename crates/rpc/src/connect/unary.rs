@@ -69,11 +69,8 @@ where
     let observed = req.extensions().get::<RpcStatus>().cloned();
     let (parts, body) = req.into_parts();
     let query = matches!(kind, Kind::Get).then(|| GetQuery::parse(parts.uri.query().unwrap_or("")));
-    // Until the request's own coding is known, errors go out uncompressed.
-    let mut encoding = Encoding::Identity;
     let result = async {
         let call = negotiate(&parts.headers, &kind, query.as_ref())?;
-        encoding = call.response_encoding;
         let deadline = deadline(&parts.headers)?;
         let work = call_handler(inner, parts, body, query, &call, &method);
         match deadline {
@@ -93,7 +90,7 @@ where
             if let Some(observed) = observed {
                 observed.set(status.code() as i32);
             }
-            error::response(&status, headers, catalog.pool(), encoding)
+            error::response(&status, headers, catalog.pool())
         }
     }
 }
