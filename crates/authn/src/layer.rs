@@ -1,7 +1,7 @@
 //! A tower layer that enforces a gRPC service's access table.
 //!
 //! It reads `authorization: Bearer …` metadata, verifies the token through
-//! the service's [`Gate`], checks the called method's [`Access`] level
+//! the service's [`Gate`], checks the called method's [`Access`](crate::Access) level
 //! ([`Route::of_rpc`]: methods missing from the table need a user's token)
 //! and inserts the caller's [`Identity`] into the request extensions, where
 //! tonic handlers find it with `request.extensions().get::<Identity>()`.

@@ -1,7 +1,7 @@
 //! Verifying the auth service's access tokens anywhere in the platform, and
 //! deciding who may call what.
 //!
-//! Access tokens are EdDSA-signed JWTs. [`verify`] checks one against a
+//! Access tokens are EdDSA-signed JWTs. [`verify()`] checks one against a
 //! [`KeySet`] with the algorithm, issuer and audience pinned, so `alg: none`,
 //! HMAC tokens "signed" with the public key, tampered signatures, foreign
 //! issuers or audiences and expired tokens are all refused. The auth service

@@ -36,7 +36,7 @@ pub enum Command {
     /// Write a service's database to a file (pg_dump, custom format), as that service's role.
     Dump {
         service: String,
-        /// Where to write it [default: <service>.dump here].
+        /// Where to write it [default: SERVICE.dump here].
         #[arg(long, short)]
         output: Option<PathBuf>,
     },

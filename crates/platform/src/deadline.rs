@@ -1,6 +1,6 @@
 //! The inbound request's deadline, known to everything the handler awaits.
 //!
-//! [`crate::rpc::GrpcTimeoutLayer`] runs each request with a `grpc-timeout`
+//! `platform_rpc::timeout::GrpcTimeoutLayer` (and the Connect adapter) runs each request with a `grpc-timeout`
 //! (or Connect `connect-timeout-ms`) inside [`scope`], so outbound calls made
 //! while serving it can ask for the [`remaining`] budget and never wait longer
 //! than the client will. The deadline lives in a task-local: it follows the

@@ -3,7 +3,7 @@
 //! URLs clients send carry credentials more often than anyone would like:
 //! `https://user:password@host/`, `?token=…`, `?X-Amz-Signature=…`, a
 //! fragment holding an OAuth token. Every place that stores, logs or
-//! returns a client's URL keeps [`url`]'s form: scheme, host, port and path.
+//! returns a client's URL keeps [`url()`]'s form: scheme, host, port and path.
 
 /// `raw` without userinfo, query or fragment; an unparseable URL is replaced
 /// whole, since nothing in it can be told apart from a secret.
@@ -14,7 +14,7 @@ pub fn url(raw: &str) -> String {
     }
 }
 
-/// [`url`] for a parsed URL.
+/// [`url()`] for a parsed URL.
 pub fn parsed(u: &url::Url) -> String {
     let mut u = u.clone();
     let _ = u.set_username("");

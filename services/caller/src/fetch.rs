@@ -1,4 +1,4 @@
-//! Outbound HTTP under the destination [`Policy`](crate::guard::Policy).
+//! Outbound HTTP under the destination [`crate::guard::Policy`].
 //!
 //! reqwest is given a resolver that refuses a name if any address it
 //! resolves to is refused, and it connects only to the addresses that

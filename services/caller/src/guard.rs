@@ -9,7 +9,7 @@
 //! then, because credentials live there.
 //!
 //! "Globally reachable" is what the IANA IPv4 and IPv6 Special-Purpose
-//! Address Registries say it is: [`crate::special_purpose`] holds a
+//! Address Registries say it is: `special_purpose.rs` holds a
 //! committed copy of both, row for row, and the most specific row that
 //! contains an address decides (so 192.0.0.9 is reachable although the
 //! 192.0.0.0/24 around it is not). An address in a row whose "Globally

@@ -6,7 +6,7 @@
 //! call into the equivalent gRPC call, hands it to the same tonic service
 //! that serves gRPC clients, and translates the answer back, so every RPC is
 //! implemented once and validated, observed and traced the same way whatever
-//! the protocol ([`unary`]).
+//! the protocol (`connect/unary.rs`).
 //!
 //! It also answers every request that reaches the RPC router and that no
 //! protocol here accepts, in the terms of the protocol the client used: an
