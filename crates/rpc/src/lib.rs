@@ -32,6 +32,9 @@ mod tap;
 pub mod timeout;
 
 pub use router::RpcRouter;
+/// For [`configure!`]: the caller's crate need not name tonic itself.
+#[doc(hidden)]
+pub use tonic;
 
 /// The largest message accepted or sent, after decompression (tonic's
 /// default, and the same for every protocol).
@@ -69,8 +72,8 @@ pub fn reply<T: prost::Message>(message: T) -> tonic::Response<T> {
 macro_rules! configure {
     ($server:expr) => {
         $server
-            .accept_compressed(::tonic::codec::CompressionEncoding::Gzip)
-            .send_compressed(::tonic::codec::CompressionEncoding::Gzip)
+            .accept_compressed($crate::tonic::codec::CompressionEncoding::Gzip)
+            .send_compressed($crate::tonic::codec::CompressionEncoding::Gzip)
             .max_decoding_message_size($crate::MAX_MESSAGE_BYTES)
             .max_encoding_message_size($crate::MAX_MESSAGE_BYTES)
     };
