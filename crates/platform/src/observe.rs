@@ -13,7 +13,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc,
-        atomic::{AtomicI32, Ordering},
+        atomic::{AtomicI32, AtomicU64, Ordering},
     },
     task::{Context, Poll},
     time::Instant,
@@ -89,27 +89,50 @@ pub fn code_name(code: i32) -> &'static str {
 }
 
 /// Where the layers inside an RPC router report how a call ended, as a
-/// gRPC status number. The last report wins: an adapter that turns a
-/// handler's success into its own error (a response it cannot encode, say)
-/// overwrites what the handler said.
+/// gRPC status number, and how many messages went each way. The last
+/// status reported wins: an adapter that turns a handler's success into its
+/// own error (a response it cannot encode, say) overwrites what the handler
+/// said.
 #[derive(Debug, Clone)]
-pub struct RpcStatus(Arc<AtomicI32>);
+pub struct RpcStatus(Arc<Outcome>);
+
+#[derive(Debug)]
+struct Outcome {
+    code: AtomicI32,
+    received: AtomicU64,
+    sent: AtomicU64,
+}
 
 const UNSET: i32 = -1;
 
 impl Default for RpcStatus {
     fn default() -> Self {
-        Self(Arc::new(AtomicI32::new(UNSET)))
+        Self(Arc::new(Outcome { code: AtomicI32::new(UNSET), received: AtomicU64::new(0), sent: AtomicU64::new(0) }))
     }
 }
 
 impl RpcStatus {
     pub fn set(&self, code: i32) {
-        self.0.store(code, Ordering::Relaxed);
+        self.0.code.store(code, Ordering::Relaxed);
     }
 
     pub fn get(&self) -> Option<i32> {
-        Some(self.0.load(Ordering::Relaxed)).filter(|&c| c != UNSET)
+        Some(self.0.code.load(Ordering::Relaxed)).filter(|&c| c != UNSET)
+    }
+
+    /// One more message read from the client.
+    pub fn received_one(&self) {
+        self.0.received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One more message sent to the client.
+    pub fn sent_one(&self) {
+        self.0.sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Messages (received, sent) so far.
+    pub fn messages(&self) -> (u64, u64) {
+        (self.0.received.load(Ordering::Relaxed), self.0.sent.load(Ordering::Relaxed))
     }
 
     /// Records the `grpc-status` of `headers` (trailers, or a trailers-only
@@ -229,7 +252,7 @@ where
             let (parts, body) = res.into_parts();
             let mut record = Some(Record { http_status: parts.status.as_u16(), ..record });
             match &status {
-                None => record.take().expect("set above").finish(parts.status.as_str().to_owned()),
+                None => record.take().expect("set above").finish(parts.status.as_str().to_owned(), None),
                 // Answered already: a trailers-only gRPC response, a Connect unary call.
                 Some(status) if status.get().is_some() || status.set_from(&parts.headers) => {
                     record.take().expect("set above").finish_rpc(status, "unknown")
@@ -265,13 +288,18 @@ struct Record {
 }
 
 impl Record {
-    /// Finishes an RPC with the status reported, or `otherwise` when none was.
+    /// Finishes an RPC with the status reported, or `otherwise` when none
+    /// was, and the messages it carried each way.
     fn finish_rpc(self, status: &RpcStatus, otherwise: &'static str) {
         let name = status.get().map(code_name).unwrap_or(otherwise);
-        self.finish(name.to_owned());
+        let (received, sent) = status.messages();
+        let labels = [("method", self.method.clone()), ("protocol", self.protocol.as_str().to_owned())];
+        metrics::counter!("rpc_messages_received_total", &labels).increment(received);
+        metrics::counter!("rpc_messages_sent_total", &labels).increment(sent);
+        self.finish(name.to_owned(), Some((received, sent)));
     }
 
-    fn finish(self, status: String) {
+    fn finish(self, status: String, messages: Option<(u64, u64)>) {
         let elapsed = self.start.elapsed();
         let labels = [
             ("method", self.method.clone()),
@@ -282,12 +310,15 @@ impl Record {
         metrics::histogram!("rpc_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
         self.span.record("status", &*status);
         let trace_id = self.span.context().span().span_context().trace_id().to_string();
+        let (messages_in, messages_out) = messages.unzip();
         tracing::info!(
             parent: &self.span,
             method = %self.method,
             protocol = self.protocol.as_str(),
             status = %status,
             http_status = self.http_status,
+            messages_in,
+            messages_out,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             trace_id = %trace_id,
             request_id = %self.request_id,

@@ -15,6 +15,7 @@ pub struct Server {
     grace: Duration,
     pool: PgPool,
     background: Vec<JoinHandle<()>>,
+    draining: crate::shutdown::Draining,
 }
 
 impl Server {
@@ -34,7 +35,14 @@ impl Server {
             .layer(tower::util::MapRequestLayer::new(crate::request_id::drop_unacceptable::<axum::body::Body>));
         // A port in use is reported with the address.
         let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-        Ok(Self { listener, router, grace: config.shutdown_grace, pool, background: Vec::new() })
+        Ok(Self {
+            listener,
+            router,
+            grace: config.shutdown_grace,
+            pool,
+            background: Vec::new(),
+            draining: crate::shutdown::Draining::new(),
+        })
     }
 
     /// Prunes `jobs` in the background (at start, then hourly) on the
@@ -47,6 +55,13 @@ impl Server {
     /// A task of the service's own (a refresh, a relay) that stops with the server.
     pub fn with_background(mut self, task: JoinHandle<()>) -> Self {
         self.background.push(task);
+        self
+    }
+
+    /// Begins `draining` when shutdown begins (the service hands it to its
+    /// long-lived streams when it builds them).
+    pub fn with_draining(mut self, draining: crate::shutdown::Draining) -> Self {
+        self.draining = draining;
         self
     }
 
@@ -67,7 +82,15 @@ impl Server {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let addr = self.local_addr();
         tracing::info!(%addr, "listening");
-        let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        builder
+            .http2()
+            .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+            // Pings find peers that vanished without closing, which would
+            // otherwise hold a long-lived stream until TCP gives up.
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(Some(KEEPALIVE_INTERVAL))
+            .keep_alive_timeout(KEEPALIVE_TIMEOUT);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut connections = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
@@ -102,6 +125,8 @@ impl Server {
             }
         }
         drop(self.listener);
+        // Open streams end themselves now, rather than at the grace period's end.
+        self.draining.begin();
         let grace = self.grace;
         if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
             tracing::warn!(?grace, open = connections.len(), "grace period over; dropping unfinished requests");
@@ -127,6 +152,17 @@ fn tune(stream: &tokio::net::TcpStream) {
         tracing::debug!(error = %e, "TCP_NODELAY could not be set");
     }
 }
+
+/// HTTP/2 streams one connection may have open at once; a client that
+/// opens more has the excess refused (`REFUSED_STREAM`), which gRPC and
+/// Connect clients retry on another connection. An HTTP/1.1 connection
+/// carries one call at a time.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 200;
+
+/// How often an idle HTTP/2 connection is pinged, and how long a ping may
+/// go unanswered before the connection is closed.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The longest shutdown waits for the database pool to close.
 const POOL_CLOSE_LIMIT: Duration = Duration::from_secs(5);

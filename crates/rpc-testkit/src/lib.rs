@@ -15,6 +15,7 @@
 // A failure is read field by field by the test that got it; its size costs nothing here.
 #![allow(clippy::result_large_err)]
 
+mod stream;
 mod wire;
 
 use std::time::Duration;
@@ -27,6 +28,7 @@ use prost_reflect::{DescriptorPool, MethodDescriptor};
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
 
+pub use stream::{Ending, Finished, Item, Stream};
 pub use wire::{Codec, Protocol, Wire};
 
 /// What a successful call returned.
@@ -76,7 +78,7 @@ impl<M> Reply<M> {
                 );
                 assert!(self.headers.get("grpc-status").is_none(), "{wire}: a success is not trailers-only");
             }
-            Protocol::Connect(codec) | Protocol::ConnectGet(codec) => {
+            Protocol::Connect(codec) | Protocol::ConnectGet(codec) | Protocol::ConnectStream(codec) => {
                 let expected = if codec == Codec::Json { "application/json" } else { "application/proto" };
                 assert_eq!(content_type, expected, "{wire}");
                 let leaked: Vec<_> = self.headers.keys().filter(|k| k.as_str().starts_with("grpc-")).collect();
@@ -166,6 +168,13 @@ impl Client {
         let mut c = self.clone();
         c.metadata.append(HeaderName::try_from(name).unwrap(), HeaderValue::try_from(value).unwrap());
         c
+    }
+
+    /// The same client, its HTTP/2 streams given a receive window of only
+    /// `bytes`: a stream it does not read stops the server after that much
+    /// (HTTP/2 flow control), as a reader that never reads would.
+    pub fn with_stream_window(&self, bytes: u32) -> Self {
+        Self { http2: wire::Http::with_window(bytes), ..self.clone() }
     }
 
     /// The same client, with a deadline on every call (`grpc-timeout`, `connect-timeout-ms`).

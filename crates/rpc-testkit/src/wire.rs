@@ -45,6 +45,8 @@ pub enum Protocol {
     Connect(Codec),
     /// A Connect unary GET (methods with no side effects only).
     ConnectGet(Codec),
+    /// A Connect streaming call (`application/connect+json` or `+proto`).
+    ConnectStream(Codec),
 }
 
 /// A protocol, with or without gzip both ways, over HTTP/1.1 or HTTP/2.
@@ -64,6 +66,7 @@ impl fmt::Display for Wire {
             Protocol::GrpcWebText => "grpc-web-text".to_owned(),
             Protocol::Connect(c) => format!("connect+{}", c.name()),
             Protocol::ConnectGet(c) => format!("connect-get+{}", c.name()),
+            Protocol::ConnectStream(c) => format!("connect-stream+{}", c.name()),
         };
         let h = if self.http2() { "h2" } else { "h1" };
         write!(f, "{p}/{}/{h}", if self.gzip { "gzip" } else { "identity" })
@@ -106,6 +109,24 @@ impl Wire {
             .collect()
     }
 
+    /// Every way to make a streaming call: gRPC; gRPC-Web binary over
+    /// HTTP/1.1 and HTTP/2 and text over HTTP/1.1; Connect JSON and binary
+    /// over HTTP/1.1 and HTTP/2; each plain and with gzip. A bidi call
+    /// (`bidi`) leaves out HTTP/1.1, which cannot carry one.
+    pub fn streams(bidi: bool) -> Vec<Wire> {
+        let all = [
+            Wire::new(Protocol::Grpc),
+            Wire::new(Protocol::GrpcWeb),
+            Wire::new(Protocol::GrpcWeb).h2(),
+            Wire::new(Protocol::GrpcWebText),
+            Wire::new(Protocol::ConnectStream(Codec::Json)),
+            Wire::new(Protocol::ConnectStream(Codec::Proto)),
+            Wire::new(Protocol::ConnectStream(Codec::Json)).h2(),
+            Wire::new(Protocol::ConnectStream(Codec::Proto)).h2(),
+        ];
+        all.into_iter().filter(|w| !bidi || w.http2()).flat_map(|w| [w, w.gzip()]).collect()
+    }
+
     /// [`Wire::posts`], and [`Wire::gets`] when the method may be called with GET.
     pub fn all(gettable: bool) -> Vec<Wire> {
         let mut all = Self::posts();
@@ -120,17 +141,17 @@ impl Wire {
         match self.protocol {
             Protocol::Grpc => "grpc",
             Protocol::GrpcWeb | Protocol::GrpcWebText => "grpc-web",
-            Protocol::Connect(_) | Protocol::ConnectGet(_) => "connect",
+            Protocol::Connect(_) | Protocol::ConnectGet(_) | Protocol::ConnectStream(_) => "connect",
         }
     }
 
     pub fn is_connect(&self) -> bool {
-        matches!(self.protocol, Protocol::Connect(_) | Protocol::ConnectGet(_))
+        matches!(self.protocol, Protocol::Connect(_) | Protocol::ConnectGet(_) | Protocol::ConnectStream(_))
     }
 
     pub(crate) fn codec(&self) -> Codec {
         match self.protocol {
-            Protocol::Connect(c) | Protocol::ConnectGet(c) => c,
+            Protocol::Connect(c) | Protocol::ConnectGet(c) | Protocol::ConnectStream(c) => c,
             _ => Codec::Proto,
         }
     }
@@ -196,6 +217,7 @@ impl Wire {
                 }
                 (Method::POST, format!("{base}{path}"), body)
             }
+            Protocol::ConnectStream(_) => panic!("{self} streams: use Client::stream"),
             Protocol::ConnectGet(codec) => {
                 if let Some(t) = timeout {
                     headers.insert("connect-timeout-ms", t.as_millis().to_string().parse().unwrap());
@@ -247,8 +269,25 @@ impl Http {
         Self(HyperClient::builder(TokioExecutor::new()).http2_only(http2).build(connector))
     }
 
+    /// HTTP/2 with a fixed receive window of `bytes` per stream.
+    pub(crate) fn with_window(bytes: u32) -> Self {
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = HyperClient::builder(TokioExecutor::new())
+            .http2_only(true)
+            .http2_adaptive_window(false)
+            .http2_initial_stream_window_size(bytes)
+            .build(connector);
+        Self(client)
+    }
+
     pub(crate) async fn send(&self, req: Request<Bytes>) -> Raw {
         Raw(self.send_raw(req).await)
+    }
+
+    /// Sends `req` and returns the answer with its body unread.
+    pub(crate) async fn open(&self, req: Request<Bytes>) -> http::Response<hyper::body::Incoming> {
+        self.0.request(req.map(Full::new)).await.expect("the server answers")
     }
 
     pub(crate) async fn send_raw(&self, req: Request<Bytes>) -> RawResponse {
@@ -300,6 +339,7 @@ impl Raw {
         let raw = self.0;
         match wire.protocol {
             Protocol::Connect(_) | Protocol::ConnectGet(_) => connect_result(raw, wire.codec(), method),
+            Protocol::ConnectStream(_) => panic!("{wire} streams: use Client::stream"),
             Protocol::Grpc => {
                 let frames = split_frames(&raw.body);
                 grpc_result(raw.status, raw.headers, raw.trailers, frames)
@@ -394,7 +434,7 @@ fn grpc_result<Res: Message + Default>(
 }
 
 /// The `grpc-status` and (percent-decoded) `grpc-message` in `h`, if any.
-fn status_in(h: &HeaderMap) -> Option<(Code, String)> {
+pub(crate) fn status_in(h: &HeaderMap) -> Option<(Code, String)> {
     let code: i32 = h.get("grpc-status")?.to_str().ok()?.parse().ok()?;
     let message = h
         .get("grpc-message")
@@ -434,7 +474,7 @@ fn decode_text(body: &[u8]) -> Bytes {
 }
 
 /// The trailers frame of gRPC-Web: `name: value\r\n` lines.
-fn parse_trailer_block(block: &[u8]) -> HeaderMap {
+pub(crate) fn parse_trailer_block(block: &[u8]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for line in String::from_utf8_lossy(block).split("\r\n").filter(|l| !l.is_empty()) {
         let (name, value) = line.split_once(':').expect("name: value");

@@ -23,6 +23,7 @@
 pub mod compression;
 pub mod connect;
 pub mod details;
+pub mod framing;
 pub mod health;
 pub mod limits;
 pub mod pagination;

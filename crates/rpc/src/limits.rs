@@ -1,6 +1,7 @@
 //! gRPC request framing checked as it streams in: a message larger than the
 //! limit is `RESOURCE_EXHAUSTED`, a body that ends inside a message
-//! `INVALID_ARGUMENT`, as connect-go and grpc-go answer them.
+//! `INVALID_ARGUMENT`, as connect-go and grpc-go answer them. Each message
+//! is counted for the request log ([`platform::observe::RpcStatus`]).
 //!
 //! tonic refuses an oversized message as `OUT_OF_RANGE` and a truncated
 //! body as `INTERNAL`. The layer reads each length prefix as it passes
@@ -13,10 +14,13 @@ use std::{
     task::{Context, Poll},
 };
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use http::Request;
 use http_body::{Body, Frame};
+use platform::observe::RpcStatus;
 use tower::{Layer, Service};
+
+use crate::framing::Prefixes;
 
 /// Checks the framing of gRPC request bodies (`application/grpc*`; the
 /// gRPC-Web and Connect adapters hand their calls on as gRPC).
@@ -59,7 +63,8 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let grpc = platform::observe::Protocol::of(req.headers()) == platform::observe::Protocol::Grpc;
         let limit = self.limit;
-        self.inner.call(req.map(|inner| CheckedFrames { inner, limit, check: grpc, header: Vec::new(), remaining: 0 }))
+        let status = req.extensions().get::<RpcStatus>().cloned();
+        self.inner.call(req.map(|inner| CheckedFrames::new(inner, limit, grpc, status)))
     }
 }
 
@@ -70,14 +75,16 @@ pin_project_lite::pin_project! {
         inner: B,
         limit: usize,
         check: bool,
-        // The length prefix read so far (up to 5 bytes).
-        header: Vec<u8>,
-        // Bytes of the current message still to come.
-        remaining: usize,
+        prefixes: Prefixes,
+        status: Option<RpcStatus>,
     }
 }
 
-const HEADER: usize = 5;
+impl<B> CheckedFrames<B> {
+    fn new(inner: B, limit: usize, check: bool, status: Option<RpcStatus>) -> Self {
+        Self { inner, limit, check, prefixes: Prefixes::default(), status }
+    }
+}
 
 impl<B> Body for CheckedFrames<B>
 where
@@ -99,48 +106,37 @@ where
         match polled {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    let mut data = data.clone();
-                    while data.has_remaining() {
-                        if *this.remaining > 0 {
-                            let n = (*this.remaining).min(data.remaining());
-                            data.advance(n);
-                            *this.remaining -= n;
-                            continue;
+                    let (limit, status) = (*this.limit, this.status.as_ref());
+                    let checked = this.prefixes.feed(data, |_, len| {
+                        if len > limit {
+                            return Err(tonic::Status::resource_exhausted(format!(
+                                "the request message is {len} bytes; at most {limit} are accepted"
+                            )));
                         }
-                        let n = (HEADER - this.header.len()).min(data.remaining());
-                        this.header.extend_from_slice(&data[..n]);
-                        data.advance(n);
-                        if this.header.len() == HEADER {
-                            let len =
-                                u32::from_be_bytes([this.header[1], this.header[2], this.header[3], this.header[4]])
-                                    as usize;
-                            this.header.clear();
-                            if len > *this.limit {
-                                *this.check = false;
-                                return Poll::Ready(Some(Err(Box::new(tonic::Status::resource_exhausted(format!(
-                                    "the request message is {len} bytes; at most {} are accepted",
-                                    this.limit
-                                ))))));
-                            }
-                            *this.remaining = len;
+                        if let Some(status) = status {
+                            status.received_one();
                         }
+                        Ok(())
+                    });
+                    if let Err(refused) = checked {
+                        *this.check = false;
+                        return Poll::Ready(Some(Err(Box::new(refused))));
                     }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
-            None => {
-                if !this.header.is_empty() || *this.remaining > 0 {
+            None => match this.prefixes.unfinished() {
+                None => Poll::Ready(None),
+                Some(missing) => {
                     *this.check = false;
-                    let message = if this.header.is_empty() {
-                        format!("the request body ends {} bytes short of the end of its message", this.remaining)
-                    } else {
-                        "the request body ends inside a message's 5-byte length prefix".to_owned()
+                    let message = match missing {
+                        Some(n) => format!("the request body ends {n} bytes short of the end of its message"),
+                        None => "the request body ends inside a message's 5-byte length prefix".to_owned(),
                     };
-                    return Poll::Ready(Some(Err(Box::new(tonic::Status::invalid_argument(message)))));
+                    Poll::Ready(Some(Err(Box::new(tonic::Status::invalid_argument(message)))))
                 }
-                Poll::Ready(None)
-            }
+            },
         }
     }
 
@@ -175,7 +171,7 @@ mod tests {
 
     fn checked(chunks: Vec<&'static [u8]>, limit: usize) -> CheckedFrames<Chunks> {
         let chunks = Chunks(chunks.into_iter().map(Bytes::from_static).collect());
-        CheckedFrames { inner: chunks, limit, check: true, header: Vec::new(), remaining: 0 }
+        CheckedFrames::new(chunks, limit, true, None)
     }
 
     async fn status_of(body: impl Body<Data = Bytes, Error = axum::BoxError>) -> Option<tonic::Status> {
@@ -211,13 +207,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_bodies_pass_unchecked() {
-        let body = CheckedFrames {
-            inner: Full::new(Bytes::from_static(b"{\"not\": \"grpc\"}")),
-            limit: 1,
-            check: false,
-            header: Vec::new(),
-            remaining: 0,
-        };
+        let body = CheckedFrames::new(Full::new(Bytes::from_static(b"{\"not\": \"grpc\"}")), 1, false, None);
         assert!(status_of(body).await.is_none());
     }
 }

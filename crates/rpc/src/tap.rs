@@ -1,7 +1,7 @@
-//! Reports the gRPC status a call ended with to the request log
-//! ([`platform::observe::RpcStatus`]), from inside the gRPC-Web adapter:
-//! outside it, a gRPC-Web response's status is inside the body, out of
-//! sight.
+//! Reports the gRPC status a call ended with, and the messages it sent, to
+//! the request log ([`platform::observe::RpcStatus`]), from inside the
+//! gRPC-Web and Connect adapters: outside them, the status and the
+//! messages are in forms of their own.
 
 use std::{
     pin::Pin,
@@ -12,6 +12,8 @@ use http::{Request, Response};
 use http_body::{Body, Frame};
 use platform::observe::RpcStatus;
 use tower::{Layer, Service};
+
+use crate::framing::Prefixes;
 
 #[derive(Debug, Clone, Copy)]
 pub struct StatusTapLayer;
@@ -47,8 +49,8 @@ where
         Box::pin(async move {
             let res = fut.await?;
             // A trailers-only response: the status is in the headers.
-            let status = status.filter(|s| !s.set_from(res.headers()));
-            Ok(res.map(|inner| TappedBody { inner, status }))
+            let trailers_only = status.as_ref().is_some_and(|s| s.set_from(res.headers()));
+            Ok(res.map(|inner| TappedBody { inner, status, trailers_only, prefixes: Prefixes::default() }))
         })
     }
 }
@@ -58,21 +60,29 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         status: Option<RpcStatus>,
+        trailers_only: bool,
+        prefixes: Prefixes,
     }
 }
 
-impl<B: Body> Body for TappedBody<B> {
+impl<B: Body<Data = bytes::Bytes>> Body for TappedBody<B> {
     type Data = B::Data;
     type Error = B::Error;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let this = self.project();
         let polled = this.inner.poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(trailers) = frame.trailers_ref()
-            && let Some(status) = this.status.take()
-        {
-            status.set_from(trailers);
+        if let (Poll::Ready(Some(Ok(frame))), Some(status)) = (&polled, this.status.as_ref()) {
+            if let Some(data) = frame.data_ref() {
+                let _ = this.prefixes.feed(data, |_, _| {
+                    status.sent_one();
+                    Ok::<_, ()>(())
+                });
+            } else if let Some(trailers) = frame.trailers_ref()
+                && !*this.trailers_only
+            {
+                status.set_from(trailers);
+            }
         }
         polled
     }

@@ -7,14 +7,16 @@ use std::{
 };
 
 use axum::body::Body;
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
 use tower::{Layer, Service};
 
 /// Enforces the client's deadline (`grpc-timeout`, which the Connect
 /// adapter also sets from `connect-timeout-ms`): a call still running when
 /// it expires is cancelled and answered `DEADLINE_EXCEEDED`. tonic reads
 /// the request body inside the handler's future, so the deadline covers
-/// reading it too. tonic's own transport does this, but the platform serves
+/// reading it too; a streaming answer still going at the deadline ends
+/// there, with `DEADLINE_EXCEEDED` in its trailers, and the handler's stream
+/// is dropped. tonic's own transport does this, but the platform serves
 /// tonic through axum so that one listener carries every protocol and the
 /// plain HTTP endpoints.
 ///
@@ -62,13 +64,80 @@ where
         let fut = platform::deadline::sync_scope(deadline, || self.inner.call(req));
         Box::pin(platform::deadline::scope(deadline, async move {
             match tokio::time::timeout_at(deadline, fut).await {
-                Ok(res) => res.map(|r| r.map(Body::new)),
+                Ok(res) => res.map(|r| r.map(|body| Body::new(DeadlineBody::new(body, deadline, timeout)))),
                 Err(_) => {
                     Ok(tonic::Status::deadline_exceeded(format!("deadline of {timeout:?} exceeded"))
                         .into_http::<Body>())
                 }
             }
         }))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that ends at the deadline, with `DEADLINE_EXCEEDED`
+    /// as its trailers, unless it has ended before.
+    pub struct DeadlineBody<B> {
+        #[pin]
+        inner: B,
+        #[pin]
+        sleep: tokio::time::Sleep,
+        timeout: Duration,
+        done: bool,
+    }
+}
+
+impl<B> DeadlineBody<B> {
+    fn new(inner: B, deadline: tokio::time::Instant, timeout: Duration) -> Self {
+        Self { inner, sleep: tokio::time::sleep_until(deadline), timeout, done: false }
+    }
+}
+
+impl<B> http_body::Body for DeadlineBody<B>
+where
+    B: http_body::Body<Data = bytes::Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = bytes::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        let this = self.project();
+        if *this.done {
+            return Poll::Ready(None);
+        }
+        match this.inner.poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                *this.done = frame.is_trailers();
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => {
+                *this.done = true;
+                return Poll::Ready(None);
+            }
+            Poll::Pending => {}
+        }
+        if this.sleep.poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        *this.done = true;
+        let status = tonic::Status::deadline_exceeded(format!("deadline of {:?} exceeded", this.timeout));
+        // The status's headers, as a trailers-only answer would carry them.
+        let mut trailers = HeaderMap::new();
+        for (name, value) in status.into_http::<Body>().headers() {
+            if name.as_str().starts_with("grpc-") {
+                trailers.append(name.clone(), value.clone());
+            }
+        }
+        Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
     }
 }
 

@@ -18,6 +18,13 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// The service clients the fixture knows, each with the secret `<name>-secret-…`.
 pub const CLIENTS: &[&str] = &["greeter", "gateway", "caller", "lang", "intruder"];
 
+/// Whether `path` names an RPC (`/<package>.<Service>/<Method>`) rather than a REST route.
+fn is_rpc(path: &str) -> bool {
+    path.strip_prefix('/')
+        .and_then(|p| p.split_once('/'))
+        .is_some_and(|(service, method)| service.contains('.') && !method.is_empty() && !method.contains('/'))
+}
+
 pub struct Fixture {
     pub addr: SocketAddr,
     pub config: Config,
@@ -141,8 +148,11 @@ impl Fixture {
     /// anonymous caller, a user, an admin, the allowed service `allowed` and
     /// another service, and checks each answer against the route's declared
     /// level: refused with 401 (no token) or 403 (a token that does not
-    /// grant it), or let past the gate (any other status). gRPC services are
-    /// walked over Connect JSON, whose refusals are the same statuses.
+    /// grant it), or let past the gate (any other status). RPCs are walked
+    /// over gRPC-Web, which carries every kind of RPC over HTTP/1.1 (a
+    /// streaming one that is let past is left at its first headers); its
+    /// refusals, `UNAUTHENTICATED` and `PERMISSION_DENIED`, count as 401
+    /// and 403.
     /// Returns how many requests were checked.
     pub async fn walk(&self, base: &str, routes: &[authn::Route], allowed: &str) -> usize {
         use authn::Access;
@@ -167,14 +177,26 @@ impl Fixture {
                     Caller::Intruder => Some(&intruder),
                 };
                 let method = reqwest::Method::from_bytes(route.method.as_bytes()).unwrap();
+                let rpc = is_rpc(&path);
                 let mut req = self.http.request(method.clone(), format!("{base}{path}"));
-                if method != reqwest::Method::GET && method != reqwest::Method::DELETE {
+                if rpc {
+                    // One empty message, framed.
+                    req = req
+                        .header("content-type", "application/grpc-web+proto")
+                        .header("x-grpc-web", "1")
+                        .body(vec![0u8, 0, 0, 0, 0]);
+                } else if method != reqwest::Method::GET && method != reqwest::Method::DELETE {
                     req = req.header("content-type", "application/json").body("{}");
                 }
                 if let Some(token) = token {
                     req = req.bearer_auth(token);
                 }
-                let status = req.send().await.unwrap().status().as_u16();
+                let res = req.send().await.unwrap();
+                let status = match res.headers().get("grpc-status").and_then(|v| v.to_str().ok()) {
+                    Some("16") if rpc => 401,
+                    Some("7") if rpc => 403,
+                    _ => res.status().as_u16(),
+                };
                 let expected: Option<u16> = match (route.access, caller) {
                     (Access::Public | Access::Client, _) => None,
                     (_, Caller::Anonymous) => Some(401),

@@ -35,6 +35,23 @@ impl GreeterService for Echo {
     ) -> Result<Response<ListGreetingsResponse>, Status> {
         Err(Status::unimplemented("not in this test"))
     }
+
+    async fn greet_many(
+        &self,
+        _: Request<tonic::Streaming<platform_proto::greeter::v1::GreetManyRequest>>,
+    ) -> Result<Response<platform_proto::greeter::v1::GreetManyResponse>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
+
+    type WatchGreetingsStream =
+        tokio_stream::Empty<Result<platform_proto::greeter::v1::WatchGreetingsResponse, Status>>;
+
+    async fn watch_greetings(
+        &self,
+        _: Request<platform_proto::greeter::v1::WatchGreetingsRequest>,
+    ) -> Result<Response<Self::WatchGreetingsStream>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
 }
 
 /// A running auth server and how to stop it.

@@ -4,11 +4,12 @@
 
 use authn::{Access, Route};
 
-use crate::service::{LOCALIZED_GREETING, METRICS, OVERVIEW};
+use crate::service::{LOCALIZED_GREETING, METRICS, OVERVIEW, WATCH_OVERVIEW};
 
 pub const ACCESS: &[Route] = &[
     // Without a token it answers with less (no user count).
     Route::rpc(OVERVIEW, Access::Public),
     Route::rpc(LOCALIZED_GREETING, Access::User),
     Route::rpc(METRICS, Access::Admin),
+    Route::rpc(WATCH_OVERVIEW, Access::User),
 ];

@@ -14,6 +14,8 @@
 //! | `GATEWAY_METRICS_BATCH` | `500` | records written per `INSERT` at most |
 //! | `GATEWAY_METRICS_FLUSH_MS` | `1000` | longest a record waits before it is written |
 //! | `GATEWAY_METRICS_RETENTION_DAYS` | `7` | records older than this are deleted (hourly); also the longest `Metrics` window |
+//! | `GATEWAY_WATCH_INTERVAL_SECS` | `5` | how often `WatchOverview` sends a new overview |
+//! | `GATEWAY_MAX_WATCHERS` | `1000` | `WatchOverview` streams one process keeps open; more are refused (`RESOURCE_EXHAUSTED`) |
 
 use std::time::Duration;
 
@@ -33,6 +35,10 @@ pub struct Config {
     pub identity: Option<authn::config::ClientConfig>,
     pub cache: CacheConfig,
     pub recorder: RecorderConfig,
+    /// How often `WatchOverview` sends an overview.
+    pub watch_interval: Duration,
+    /// `WatchOverview` streams open at most.
+    pub max_watchers: usize,
 }
 
 /// The short-lived cache of lang's greetings.
@@ -95,6 +101,8 @@ impl Config {
                 flush_interval: env.nonzero("GATEWAY_METRICS_FLUSH_MS", |e, n| e.millis(n, defaults.flush_interval))?,
                 retention: days(env.nonzero("GATEWAY_METRICS_RETENTION_DAYS", |e, n| e.parse(n, 7))?),
             },
+            watch_interval: env.nonzero("GATEWAY_WATCH_INTERVAL_SECS", |e, n| e.secs(n, Duration::from_secs(5)))?,
+            max_watchers: env.nonzero("GATEWAY_MAX_WATCHERS", |e, n| e.parse(n, 1000usize))?,
         })
     }
 }

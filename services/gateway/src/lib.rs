@@ -15,6 +15,7 @@ pub mod service;
 pub mod startup;
 pub mod store;
 pub mod upstream;
+pub mod watch;
 
 pub use config::Config;
 pub use startup::{Application, build};

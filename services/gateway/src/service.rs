@@ -19,13 +19,15 @@ use crate::{
     recording::Called,
     store::{MethodSummary, Store},
     upstream::{AuthClient, HttpError, LangClient, LangGreeting, LangLanguage, reached},
+    watch::OverviewFeed,
 };
 
 pub const LOCALIZED_GREETING: &str = "/gateway.v1.GatewayService/LocalizedGreeting";
 pub const OVERVIEW: &str = "/gateway.v1.GatewayService/Overview";
 pub const METRICS: &str = "/gateway.v1.GatewayService/Metrics";
+pub const WATCH_OVERVIEW: &str = "/gateway.v1.GatewayService/WatchOverview";
 /// Every RPC of the service, as recorded.
-pub const METHODS: &[&str] = &[LOCALIZED_GREETING, OVERVIEW, METRICS];
+pub const METHODS: &[&str] = &[LOCALIZED_GREETING, OVERVIEW, METRICS, WATCH_OVERVIEW];
 
 /// The window of the request metrics in an overview, and of `Metrics`
 /// when the request names none.
@@ -46,6 +48,7 @@ const MAX_RESERVE: Duration = Duration::from_millis(100);
 
 type CacheKey = (String, String);
 
+#[derive(Clone)]
 pub struct Gateway {
     lang: LangClient,
     auth: AuthClient,
@@ -57,15 +60,70 @@ pub struct Gateway {
     /// task of its own, and its failure is shared too, never retried by each
     /// waiter in turn.
     summaries: Cache<u64, Arc<Vec<MethodSummary>>>,
+    /// `WatchOverview`'s one overview every few seconds.
+    feed: OverviewFeed,
 }
 
 impl Gateway {
     /// `max_window`: the longest `Metrics` window, i.e. the retention period.
-    pub fn new(lang: LangClient, auth: AuthClient, store: Store, cache: &CacheConfig, max_window: Duration) -> Self {
+    pub fn new(
+        lang: LangClient,
+        auth: AuthClient,
+        store: Store,
+        cache: &CacheConfig,
+        max_window: Duration,
+        feed: OverviewFeed,
+    ) -> Self {
         let cache = (!cache.ttl.is_zero())
             .then(|| Cache::builder().max_capacity(cache.max_entries).time_to_live(cache.ttl).build());
         let summaries = Cache::builder().max_capacity(SUMMARY_WINDOWS).time_to_live(SUMMARY_TTL).build();
-        Self { lang, auth, store, cache, max_window, summaries }
+        Self { lang, auth, store, cache, max_window, summaries, feed }
+    }
+
+    /// The overview from lang, auth (`with_users`) and the request metrics,
+    /// with what could not be had listed in `unavailable`, and whether every
+    /// upstream asked was down.
+    pub(crate) async fn overview_of(&self, with_users: bool, called: &Called) -> (pb::OverviewResponse, bool) {
+        let (languages, users, metrics) = tokio::join!(
+            call_upstream(called, LangClient::NAME, self.lang.languages()),
+            async {
+                if !with_users {
+                    return None;
+                }
+                Some(call_upstream(called, AuthClient::NAME, self.auth.user_count()).await)
+            },
+            within_budget(self.summaries(DEFAULT_WINDOW)),
+        );
+
+        let mut unavailable = Vec::new();
+        let languages = languages.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "overview without languages");
+            unavailable.push("lang".to_owned());
+            Vec::new()
+        });
+        let user_count = users.and_then(|users| {
+            users
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "overview without the user count");
+                    unavailable.push("auth".to_owned());
+                })
+                .ok()
+        });
+        let metrics = metrics.unwrap_or_else(|_| Err("the deadline passed".to_owned())).unwrap_or_else(|error| {
+            tracing::warn!(%error, "overview without request metrics");
+            unavailable.push("metrics".to_owned());
+            Arc::default()
+        });
+        let upstreams_down = unavailable.iter().filter(|part| *part != "metrics").count();
+        let overview = pb::OverviewResponse {
+            languages: languages.into_iter().map(language_pb).collect(),
+            user_count,
+            metrics: metrics.iter().cloned().map(summary_pb).collect(),
+            unavailable,
+            generated_at: Some(timestamp(Utc::now())),
+            metrics_window: Some(duration_pb(DEFAULT_WINDOW)),
+        };
+        (overview, upstreams_down == if with_users { 2 } else { 1 })
     }
 
     pub fn into_server(self) -> GatewayServiceServer<Self> {
@@ -262,54 +320,25 @@ impl GatewayService for Gateway {
     async fn overview(&self, request: Request<pb::OverviewRequest>) -> Result<Response<pb::OverviewResponse>, Status> {
         // User data is for authenticated callers only; others do not cost auth a call.
         let with_users = request.extensions().get::<Identity>().is_some();
-        let called = Called::of(&request);
-        let (languages, users, metrics) = tokio::join!(
-            call_upstream(&called, LangClient::NAME, self.lang.languages()),
-            async {
-                if !with_users {
-                    return None;
-                }
-                Some(call_upstream(&called, AuthClient::NAME, self.auth.user_count()).await)
-            },
-            within_budget(self.summaries(DEFAULT_WINDOW)),
-        );
-
-        let mut unavailable = Vec::new();
-        let languages = languages.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "overview without languages");
-            unavailable.push("lang".to_owned());
-            Vec::new()
-        });
-        let user_count = users.and_then(|users| {
-            users
-                .inspect_err(|e| {
-                    tracing::warn!(error = %e, "overview without the user count");
-                    unavailable.push("auth".to_owned());
-                })
-                .ok()
-        });
-        let metrics = metrics.unwrap_or_else(|_| Err("the deadline passed".to_owned())).unwrap_or_else(|error| {
-            tracing::warn!(%error, "overview without request metrics");
-            unavailable.push("metrics".to_owned());
-            Arc::default()
-        });
+        let (overview, all_down) = self.overview_of(with_users, &Called::of(&request)).await;
         // The overview is what lang and auth say; the gateway's own metrics
         // alone are not worth answering with.
-        let upstreams_down = unavailable.iter().filter(|part| *part != "metrics").count();
-        if upstreams_down == if with_users { 2 } else { 1 } {
+        if all_down {
             return Err(Status::unavailable(format!(
                 "the overview's sources are unavailable ({}); try again",
-                unavailable.join(", ")
+                overview.unavailable.join(", ")
             )));
         }
-        Ok(reply(pb::OverviewResponse {
-            languages: languages.into_iter().map(language_pb).collect(),
-            user_count,
-            metrics: metrics.iter().cloned().map(summary_pb).collect(),
-            unavailable,
-            generated_at: Some(timestamp(Utc::now())),
-            metrics_window: Some(duration_pb(DEFAULT_WINDOW)),
-        }))
+        Ok(reply(overview))
+    }
+
+    type WatchOverviewStream = crate::watch::OverviewStream;
+
+    async fn watch_overview(
+        &self,
+        _: Request<pb::WatchOverviewRequest>,
+    ) -> Result<Response<crate::watch::OverviewStream>, Status> {
+        Ok(Response::new(self.feed.watch(self)?))
     }
 
     async fn metrics(&self, request: Request<pb::MetricsRequest>) -> Result<Response<pb::MetricsResponse>, Status> {

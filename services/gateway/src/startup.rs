@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use platform::Server;
+use platform::{Server, shutdown::Draining};
 use platform_rpc::RpcRouter;
 use sqlx::postgres::PgPoolOptions;
 
@@ -17,6 +17,7 @@ use crate::{
     service::Gateway,
     store::{self, Store},
     upstream::{AuthClient, LangClient},
+    watch::OverviewFeed,
 };
 
 /// How long shutdown waits for queued request records to be written.
@@ -53,12 +54,18 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     };
     let lang = LangClient::new(&config.lang_url, config.lang_policy.clone())?;
     let auth = AuthClient::new(&config.auth_url, config.auth_policy.clone(), identity)?;
-    let gateway = Gateway::new(lang, auth, Store::new(pool.clone()), &config.cache, config.recorder.retention);
+    // Watches end when shutdown begins, not when the grace period runs out.
+    let draining = Draining::new();
+    let feed = OverviewFeed::new(config.watch_interval, config.max_watchers, draining.clone());
+    let gateway = Gateway::new(lang, auth, Store::new(pool.clone()), &config.cache, config.recorder.retention, feed);
     // Recording outermost, so calls the access layer refuses are recorded too.
     let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
     let service = Recording::new(access.wrap(gateway.into_server()), recorder);
-    let server =
-        RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET).add_service(service).bind(&config.common, pool).await?;
+    let server = RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET)
+        .add_service(service)
+        .bind(&config.common, pool)
+        .await?
+        .with_draining(draining);
     Ok(Application { server, writer })
 }
 

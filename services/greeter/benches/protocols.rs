@@ -75,6 +75,7 @@ async fn start() -> (SocketAddr, String) {
         authn: auth.authn(),
         retention: Duration::from_secs(86_400),
         identity: None,
+        watch: Default::default(),
     };
     let server = greeter::build(config).await.unwrap();
     let addr = server.local_addr();

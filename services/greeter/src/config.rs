@@ -10,6 +10,9 @@
 //! | `CALLER_MAX_CONCURRENCY` | `32` | calls to caller in flight at once; more are refused at once |
 //! | `GREETER_DEFAULT_URL` | `https://example.com/` | URL checked when a request names none |
 //! | `GREETER_RETENTION_DAYS` | `90` | greetings older than this are deleted (hourly) |
+//! | `GREETER_WATCH_HEARTBEAT_SECS` | `15` | a watch silent this long gets a heartbeat |
+//! | `GREETER_WATCH_BUFFER` | `32` | greetings a watch may hold unread before it is dropped (`RESOURCE_EXHAUSTED`) |
+//! | `GREETER_MAX_WATCHERS` | `1000` | watches one process keeps open; more are refused (`RESOURCE_EXHAUSTED`) |
 //! | `SERVICE_CLIENT_ID`, `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET`, `AUTH_TOKEN_URL` | `greeter`, empty, auth's on loopback | greeter's service identity: caller accepts calls only with its token ([`authn::config::ClientConfig`]) |
 //!
 //! Callers' tokens are verified with auth's keys (`AUTH_JWKS_URL` and the
@@ -35,6 +38,8 @@ pub struct Config {
     pub retention: Duration,
     /// greeter's own identity, for caller.
     pub identity: Option<authn::config::ClientConfig>,
+    /// Bounds of `WatchGreetings` (`GREETER_WATCH_*`, `GREETER_MAX_WATCHERS`).
+    pub watch: crate::watch::WatchConfig,
 }
 
 impl Config {
@@ -48,6 +53,11 @@ impl Config {
             authn: authn::Config::from_env(env)?,
             retention: env.retention_days("GREETER_RETENTION_DAYS", 90)?,
             identity: authn::config::ClientConfig::from_env(env, "greeter")?,
+            watch: crate::watch::WatchConfig {
+                heartbeat: env.nonzero("GREETER_WATCH_HEARTBEAT_SECS", |e, n| e.secs(n, Duration::from_secs(15)))?,
+                buffer: env.nonzero("GREETER_WATCH_BUFFER", |e, n| e.parse(n, 32usize))?,
+                max_watchers: env.nonzero("GREETER_MAX_WATCHERS", |e, n| e.parse(n, 1000usize))?,
+            },
         })
     }
 }
@@ -58,9 +68,14 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        for (name, value) in
-            [("CALLER_URL", "caller:8081"), ("CALLER_TIMEOUT_MS", "3s"), ("CALLER_MAX_CONCURRENCY", "0")]
-        {
+        for (name, value) in [
+            ("CALLER_URL", "caller:8081"),
+            ("CALLER_TIMEOUT_MS", "3s"),
+            ("CALLER_MAX_CONCURRENCY", "0"),
+            ("GREETER_WATCH_BUFFER", "0"),
+            ("GREETER_MAX_WATCHERS", "many"),
+            ("GREETER_WATCH_HEARTBEAT_SECS", "0"),
+        ] {
             let err = Config::from_env(&Env::from_pairs([(name, value)])).unwrap_err().to_string();
             assert!(err.contains(name), "{err}");
         }

@@ -1,10 +1,10 @@
 //! Wiring: database, token verification, caller client with greeter's
-//! service identity, RPC surface, server.
+//! service identity, the greetings listener, RPC surface, server.
 
 use std::sync::Arc;
 
 use authn::{AccessLayer, Gate, Jwks, client::ServiceToken};
-use platform::{Server, retention::Prune};
+use platform::{Server, retention::Prune, shutdown::Draining};
 use platform_rpc::RpcRouter;
 
 use crate::{
@@ -12,6 +12,7 @@ use crate::{
     service::{ACCESS, Greeter},
     store,
     upstream::CallerClient,
+    watch::Watchers,
 };
 
 /// Connects to the database, applies migrations and binds the port; the
@@ -20,12 +21,17 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let identity = ServiceToken::spawn_if_configured(config.identity.clone(), "caller will refuse its calls")?;
     let caller = CallerClient::new(&config.caller_url, config.caller, identity)?;
-    let greeter = Greeter::new(caller, store::Store::new(pool.clone()), config.default_url);
+    // Watches end when shutdown begins, not when the grace period runs out.
+    let draining = Draining::new();
+    let (watchers, listener) = Watchers::spawn(pool.clone(), config.watch.clone(), draining.clone());
+    let greeter = Greeter::new(caller, store::Store::new(pool.clone()), config.default_url, watchers);
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
     Ok(RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET)
         .add_service(access.wrap(greeter.into_server()))
         .bind(&config.common, pool)
         .await?
-        .with_retention(vec![Prune::new("greetings", "created_at", config.retention)]))
+        .with_retention(vec![Prune::new("greetings", "created_at", config.retention)])
+        .with_background(listener)
+        .with_draining(draining))
 }

@@ -40,18 +40,26 @@ impl Store {
     }
 
     pub async fn insert(&self, g: &NewGreeting<'_>) -> sqlx::Result<GreetingRow> {
-        sqlx::query_as(&format!(
-            "INSERT INTO greetings (owner, name, greeting, url, external_status, external_error)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
-        ))
-        .bind(g.owner)
-        .bind(g.name)
-        .bind(g.greeting)
-        .bind(g.url)
-        .bind(g.external_status)
-        .bind(g.external_error)
-        .fetch_one(&self.pool)
-        .await
+        insert(&self.pool, g).await
+    }
+
+    /// Stores `greetings` of one owner together: all of them, or none.
+    pub async fn insert_many(&self, greetings: &[NewGreeting<'_>]) -> sqlx::Result<Vec<GreetingRow>> {
+        let mut tx = self.pool.begin().await?;
+        let mut rows = Vec::with_capacity(greetings.len());
+        for g in greetings {
+            rows.push(insert(&mut *tx, g).await?);
+        }
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// The greeting `id`, if it is (still) stored.
+    pub async fn get(&self, id: i64) -> sqlx::Result<Option<GreetingRow>> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM greetings WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// A page of `owner`'s greetings (everyone's when `None`), newest
@@ -70,4 +78,19 @@ impl Store {
         let token = page.finish(&mut rows, |r| Cursor { created_at: r.created_at, id: r.id });
         Ok((rows, token))
     }
+}
+
+async fn insert<'e>(db: impl sqlx::PgExecutor<'e>, g: &NewGreeting<'_>) -> sqlx::Result<GreetingRow> {
+    sqlx::query_as(&format!(
+        "INSERT INTO greetings (owner, name, greeting, url, external_status, external_error)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    ))
+    .bind(g.owner)
+    .bind(g.name)
+    .bind(g.greeting)
+    .bind(g.url)
+    .bind(g.external_status)
+    .bind(g.external_error)
+    .fetch_one(db)
+    .await
 }

@@ -2,27 +2,32 @@
 //!
 //! A Connect unary call is a plain HTTP POST whose body is the bare request
 //! message, or, for methods marked `idempotency_level = NO_SIDE_EFFECTS`, a
-//! GET with the message in the query string. This layer translates such a
-//! call into the equivalent gRPC call, hands it to the same tonic service
-//! that serves gRPC clients, and translates the answer back, so every RPC is
-//! implemented once and validated, observed and traced the same way whatever
-//! the protocol (`connect/unary.rs`).
+//! GET with the message in the query string (`connect/unary.rs`); a
+//! streaming call (client, server or bidi) carries enveloped messages and
+//! ends with an end-of-stream envelope (`connect/stream.rs`). This layer
+//! translates either into the equivalent gRPC call, hands it to the same
+//! tonic service that serves gRPC clients, and translates the answer back,
+//! so every RPC is implemented once and validated, observed and traced the
+//! same way whatever the protocol.
 //!
 //! It also answers every request that reaches the RPC router and that no
 //! protocol here accepts, in the terms of the protocol the client used: an
 //! unknown service or method is Connect's `unimplemented` (404), a media
 //! type no protocol here speaks is 415 with `Accept-Post`, a verb other than
-//! POST (or GET where allowed) is 405 with `Allow`. gRPC and gRPC-Web calls
-//! pass through to tonic-web and tonic, which answer in gRPC's terms.
+//! POST (or GET where allowed) is 405 with `Allow`, a bidi call over
+//! HTTP/1.1 is 505 (the protocols need HTTP/2 for it). gRPC and gRPC-Web
+//! calls pass through to tonic-web and tonic, which answer in gRPC's terms.
 //!
 //! Why not a library: `connectrpc-axum` needs `protoc` at build time and
 //! replaces tonic's service traits with its own handlers, and `connectrpc`
 //! (connect-rust) is built on its own protobuf runtime rather than prost.
 //! What is here is the remainder neither provides: Connect's HTTP framing
-//! around tonic. Streaming methods are served over gRPC and gRPC-Web only.
+//! around tonic.
 
 mod error;
 mod query;
+mod stream;
+mod transcode;
 mod unary;
 
 use std::{
@@ -132,10 +137,14 @@ impl Codec {
 /// A request's media type, as the protocols here see it.
 #[derive(Debug, PartialEq, Eq)]
 enum Media {
-    /// gRPC or gRPC-Web with protobuf messages: tonic's.
+    /// gRPC with protobuf messages: tonic's.
     Grpc,
+    /// gRPC-Web with protobuf messages: tonic-web's.
+    GrpcWeb,
     /// A Connect unary body.
     Unary(Codec),
+    /// Connect envelopes.
+    Stream(Codec),
     /// Anything else, or none.
     Other,
 }
@@ -144,23 +153,26 @@ fn media(headers: &HeaderMap) -> Media {
     let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return Media::Other };
     let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match essence.as_str() {
-        "application/grpc"
-        | "application/grpc+proto"
-        | "application/grpc-web"
+        "application/grpc" | "application/grpc+proto" => Media::Grpc,
+        "application/grpc-web"
         | "application/grpc-web+proto"
         | "application/grpc-web-text"
-        | "application/grpc-web-text+proto" => Media::Grpc,
-        _ => essence.strip_prefix("application/").and_then(Codec::parse).map_or(Media::Other, Media::Unary),
+        | "application/grpc-web-text+proto" => Media::GrpcWeb,
+        _ => match essence.strip_prefix("application/connect+").and_then(Codec::parse) {
+            Some(codec) => Media::Stream(codec),
+            None => essence.strip_prefix("application/").and_then(Codec::parse).map_or(Media::Other, Media::Unary),
+        },
     }
 }
 
 /// `Accept-Post` of a 415: what a POST to the method may carry.
 fn accept_post(unary: bool) -> &'static str {
-    const GRPC: &str = "application/grpc, application/grpc+proto, application/grpc-web, application/grpc-web+proto, \
-                        application/grpc-web-text, application/grpc-web-text+proto";
     const UNARY: &str = "application/grpc, application/grpc+proto, application/grpc-web, application/grpc-web+proto, \
                          application/grpc-web-text, application/grpc-web-text+proto, application/json, application/proto";
-    if unary { UNARY } else { GRPC }
+    const STREAM: &str = "application/grpc, application/grpc+proto, application/grpc-web, application/grpc-web+proto, \
+                          application/grpc-web-text, application/grpc-web-text+proto, application/connect+json, \
+                          application/connect+proto";
+    if unary { UNARY } else { STREAM }
 }
 
 /// Adds [`Connect`] around the gRPC-Web and gRPC layers of a router.
@@ -193,6 +205,8 @@ enum Route {
     /// A Connect unary call to translate: POST with its body's codec, or GET.
     Post(MethodDescriptor, Codec),
     Get(MethodDescriptor),
+    /// A Connect streaming call to translate.
+    Stream(MethodDescriptor, Codec),
     /// Answered here: the response and the gRPC code the request log records.
     Refuse(Response<Body>, Code),
     /// gRPC and gRPC-Web: tonic-web's and tonic's.
@@ -228,6 +242,9 @@ where
             Route::Get(method) => {
                 Box::pin(async move { Ok(unary::serve(inner, req, &catalog, method, unary::Kind::Get).await) })
             }
+            Route::Stream(method, codec) => {
+                Box::pin(async move { Ok(stream::serve(inner, req, catalog.pool(), method, codec).await) })
+            }
             Route::Refuse(res, code) => {
                 if let Some(status) = req.extensions().get::<RpcStatus>() {
                     status.set(code as i32);
@@ -242,10 +259,11 @@ where
 fn route(catalog: &Catalog, req: &Request<Body>) -> Route {
     let path = req.uri().path();
     let media = media(req.headers());
+    let grpc = matches!(media, Media::Grpc | Media::GrpcWeb);
     let method = match catalog.lookup(path) {
-        // tonic answers gRPC clients itself, `unimplemented` included.
-        _ if media == Media::Grpc => return Route::Pass,
         Lookup::Method(m) => m,
+        // tonic answers gRPC clients itself, `unimplemented` included.
+        _ if grpc => return Route::Pass,
         Lookup::UnknownMethod => {
             // 404, as the spec has it for a procedure the server does not
             // know (501 is for known ones it does not implement).
@@ -258,10 +276,21 @@ fn route(catalog: &Catalog, req: &Request<Body>) -> Route {
         }
     };
     let unary = is_unary(&method);
+    let bidi = method.is_client_streaming() && method.is_server_streaming();
+    if bidi && req.version() < http::Version::HTTP_2 && matches!(media, Media::Stream(_) | Media::GrpcWeb) {
+        // Both sides stream at once: HTTP/1.1 cannot carry that (connect-go refuses it the same way).
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::HTTP_VERSION_NOT_SUPPORTED;
+        return Route::Refuse(res, Code::Unimplemented);
+    }
+    if media == Media::Grpc || (media == Media::GrpcWeb && *req.method() == Method::POST) {
+        return Route::Pass;
+    }
     let gettable = unary && has_no_side_effects(&method);
     match *req.method() {
         Method::POST => match media {
             Media::Unary(codec) if unary => Route::Post(method, codec),
+            Media::Stream(codec) if !unary => Route::Stream(method, codec),
             _ => {
                 let mut res = Response::new(Body::empty());
                 *res.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
@@ -314,8 +343,10 @@ mod tests {
         assert_eq!(of("Application/JSON; charset=utf-8"), Media::Unary(Codec::Json));
         assert_eq!(of("application/proto"), Media::Unary(Codec::Proto));
         assert_eq!(of("application/grpc"), Media::Grpc);
-        assert_eq!(of("application/grpc-web-text+proto"), Media::Grpc);
-        for other in ["application/grpc+json", "application/connect+json", "text/plain", "application/xml", ""] {
+        assert_eq!(of("application/grpc-web-text+proto"), Media::GrpcWeb);
+        assert_eq!(of("application/connect+json"), Media::Stream(Codec::Json));
+        assert_eq!(of("application/connect+proto"), Media::Stream(Codec::Proto));
+        for other in ["application/grpc+json", "application/connect+xml", "text/plain", "application/xml", ""] {
             assert_eq!(of(other), Media::Other, "{other}");
         }
         assert_eq!(media(&HeaderMap::new()), Media::Other);

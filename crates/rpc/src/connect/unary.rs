@@ -10,19 +10,23 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header, request::Parts};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use platform::observe::RpcStatus;
-use prost::Message;
-use prost_reflect::{DynamicMessage, MessageDescriptor, MethodDescriptor, SerializeOptions};
+use prost_reflect::MethodDescriptor;
 use tonic::{Code, Status};
 use tower::{Service, ServiceExt};
 
-use super::{Catalog, Codec, error, query::GetQuery};
+use super::{
+    Catalog, Codec, error,
+    query::GetQuery,
+    transcode::{json_to_proto, proto_to_json},
+};
 use crate::{
     MAX_MESSAGE_BYTES,
     compression::{self, Encoding, GunzipError},
+    framing,
 };
 
 /// How the call arrived.
@@ -35,9 +39,9 @@ pub(super) enum Kind {
 
 /// What a failed call answers: a status, and the metadata to send with it.
 #[derive(Debug)]
-struct Failure {
-    status: Status,
-    headers: HeaderMap,
+pub(super) struct Failure {
+    pub(super) status: Status,
+    pub(super) headers: HeaderMap,
 }
 
 impl From<Status> for Failure {
@@ -141,7 +145,7 @@ fn negotiate(headers: &HeaderMap, kind: &Kind, query: Option<&GetQuery>) -> Resu
 
 /// The call's deadline from `connect-timeout-ms`: a positive integer of at
 /// most ten digits. A deadline too far off to represent is none.
-fn deadline(headers: &HeaderMap) -> Result<Option<(Duration, tokio::time::Instant)>, Failure> {
+pub(super) fn deadline(headers: &HeaderMap) -> Result<Option<(Duration, tokio::time::Instant)>, Failure> {
     let Some(raw) = headers.get("connect-timeout-ms") else { return Ok(None) };
     let ms = raw
         .to_str()
@@ -193,7 +197,7 @@ where
         Codec::Json => json_to_proto(&method.input(), &message).map_err(Status::invalid_argument)?,
     };
 
-    let grpc = grpc_request(parts, message, call.get)?;
+    let grpc = grpc_request(parts, Body::from(framing::frame(0, &message)), call.get)?;
     let res = inner.oneshot(grpc).await.unwrap_or_else(|e| match e {});
     let (res_parts, res_body) = res.into_parts();
     let collected = res_body
@@ -233,6 +237,15 @@ where
     Ok(res)
 }
 
+/// The one uncompressed message of a unary gRPC response.
+fn unframe(data: &Bytes) -> Option<Bytes> {
+    if data.len() < 5 || data[0] != 0 {
+        return None;
+    }
+    let len = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
+    (data.len() == 5 + len).then(|| data.slice(5..))
+}
+
 fn too_large(len: usize) -> Status {
     Status::resource_exhausted(format!("the request message is {len} bytes; at most {MAX_MESSAGE_BYTES} are accepted"))
 }
@@ -250,8 +263,8 @@ async fn read_body(body: Body) -> Result<Bytes, Status> {
 }
 
 /// The gRPC request the handler is called with: the client's metadata, its
-/// remaining deadline, and the message, uncompressed.
-fn grpc_request(parts: Parts, message: Bytes, get: bool) -> Result<Request<Body>, Status> {
+/// remaining deadline, and `body`, gRPC frames, uncompressed.
+pub(super) fn grpc_request(parts: Parts, body: Body, get: bool) -> Result<Request<Body>, Status> {
     // A GET's query is the message; the handler is routed by path alone.
     let uri = if get {
         http::Uri::try_from(parts.uri.path()).map_err(|e| Status::internal(e.to_string()))?
@@ -268,7 +281,7 @@ fn grpc_request(parts: Parts, message: Bytes, get: bool) -> Result<Request<Body>
     if let Some(remaining) = platform::deadline::remaining() {
         grpc = grpc.header("grpc-timeout", crate::timeout::format_grpc_timeout(remaining));
     }
-    let mut grpc = grpc.body(Body::from(frame(&message))).map_err(|e| Status::internal(e.to_string()))?;
+    let mut grpc = grpc.body(body).map_err(|e| Status::internal(e.to_string()))?;
     *grpc.extensions_mut() = parts.extensions;
     Ok(grpc)
 }
@@ -285,7 +298,7 @@ fn forwardable_request_header(name: &HeaderName) -> bool {
 
 /// Custom response metadata: gRPC headers as headers, gRPC trailers as
 /// `trailer-` prefixed headers, as the Connect unary format requires.
-fn response_metadata(headers: &HeaderMap, trailers: &HeaderMap) -> HeaderMap {
+pub(super) fn response_metadata(headers: &HeaderMap, trailers: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
         let n = name.as_str();
@@ -304,69 +317,17 @@ fn response_metadata(headers: &HeaderMap, trailers: &HeaderMap) -> HeaderMap {
     out
 }
 
-/// A gRPC length-prefixed message: flag byte 0 (uncompressed), big-endian length, bytes.
-fn frame(message: &[u8]) -> Bytes {
-    let mut buf = BytesMut::with_capacity(5 + message.len());
-    buf.put_u8(0);
-    buf.put_u32(message.len() as u32);
-    buf.put_slice(message);
-    buf.freeze()
-}
-
-/// The one uncompressed message of a unary gRPC response.
-fn unframe(data: &Bytes) -> Option<Bytes> {
-    if data.len() < 5 || data[0] != 0 {
-        return None;
-    }
-    let len = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
-    (data.len() == 5 + len).then(|| data.slice(5..))
-}
-
-fn json_to_proto(desc: &MessageDescriptor, body: &[u8]) -> Result<Bytes, String> {
-    // An empty body is the empty message, as connect-go accepts it.
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let msg = DynamicMessage::deserialize(desc.clone(), &mut de)
-        .and_then(|m| de.end().map(|()| m))
-        .map_err(|e| format!("invalid JSON for {}: {e}", desc.full_name()))?;
-    Ok(msg.encode_to_vec().into())
-}
-
-fn proto_to_json(desc: &MessageDescriptor, payload: Bytes) -> Result<Bytes, String> {
-    let msg = DynamicMessage::decode(desc.clone(), payload).map_err(|e| format!("decoding response: {e}"))?;
-    let mut out = serde_json::Serializer::new(Vec::new());
-    msg.serialize_with_options(&mut out, &SerializeOptions::new())
-        .map_err(|e| format!("encoding response as JSON: {e}"))?;
-    Ok(out.into_inner().into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn frames_round_trip() {
-        let f = frame(b"abc");
+        let f = framing::frame(0, b"abc");
         assert_eq!(&f[..], &[0, 0, 0, 0, 3, b'a', b'b', b'c']);
         assert_eq!(unframe(&f).unwrap(), Bytes::from_static(b"abc"));
         assert!(unframe(&Bytes::from_static(&[0, 0, 0, 0, 9, 1])).is_none());
         assert!(unframe(&Bytes::from_static(&[1, 0, 0, 0, 0])).is_none());
-    }
-
-    fn duration() -> MessageDescriptor {
-        let pool = prost_reflect::DescriptorPool::decode(tonic_types::pb::FILE_DESCRIPTOR_SET).unwrap();
-        pool.get_message_by_name("google.protobuf.Duration").expect("google.rpc imports Duration")
-    }
-
-    #[test]
-    fn json_uses_canonical_mapping() {
-        let bytes = json_to_proto(&duration(), br#""1.5s""#).unwrap();
-        let d = prost_types::Duration::decode(bytes.clone()).unwrap();
-        assert_eq!((d.seconds, d.nanos), (1, 500_000_000));
-        assert_eq!(proto_to_json(&duration(), bytes).unwrap(), Bytes::from_static(br#""1.500s""#));
-        assert!(json_to_proto(&duration(), b"{").is_err());
-        let err = json_to_proto(&duration(), br#""1.5s" trailing"#).unwrap_err();
-        assert!(err.contains("google.protobuf.Duration"), "{err}");
     }
 
     #[test]

@@ -106,6 +106,7 @@ pub async fn greeter_config(auth: &Fixture, caller: SocketAddr, timeout: Duratio
         authn: auth.authn(),
         retention: Duration::from_secs(90 * 86_400),
         identity: Some(auth.client("greeter")),
+        watch: Default::default(),
     }
 }
 
