@@ -99,6 +99,9 @@ else
 fi
 
 # --- the suite ---------------------------------------------------------------
+# greeter's process, whose memory the streaming section reports.
+E2E_GREETER_PID=${E2E_GREETER_PID:-$(pgrep -n -x greeter || true)}
+export E2E_GREETER_PID
 status=0
 E2E_ROOT=$ROOT E2E_BUF=$BUF node dist/src/main.js || status=$?
 exit "$status"

@@ -15,6 +15,7 @@ import { greeter } from "./steps/greeter.js";
 import { lang } from "./steps/lang.js";
 import { protocols } from "./steps/protocols.js";
 import { session } from "./steps/session.js";
+import { streaming } from "./steps/streaming.js";
 import { expectEqual } from "./report.js";
 import { curl, randomLoopback, sendFrom } from "./tools/curl.js";
 
@@ -41,6 +42,7 @@ const SECTIONS: [string, (ctx: Context) => Promise<void>][] = [
   ["greeter", greeter],
   ["protocols", protocols],
   ["gateway", gateway],
+  ["streaming", streaming],
   ["session", session],
   ["edge", edge],
 ];
