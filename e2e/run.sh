@@ -95,7 +95,7 @@ else
     ((SECONDS < limit)) || die "devstack was not ready within ${limit}s"
     sleep 0.2
   done
-  say "devstack: $(grep -o 'platform ready in [0-9.]*s' "$tmp/devstack.log" | head -1)"
+  say "devstack: $(grep -m1 -o 'platform ready in [0-9.]*s' "$tmp/devstack.log")"
 fi
 
 # --- the suite ---------------------------------------------------------------

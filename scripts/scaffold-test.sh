@@ -150,7 +150,7 @@ answer=$(connect)
 say "demo over Connect: $answer"
 # Through the edge when devstack runs one (Traefik on PATH), else straight to notes.
 if command -v traefik >/dev/null; then
-  notes="http://127.0.0.1:$(sed -n 's/^port = //p' deploy/edge/edge.toml | head -1)"
+  notes="http://127.0.0.1:$(awk '/^port = / { print $3; exit }' deploy/edge/edge.toml)"
   via="through the edge"
 else
   notes="http://127.0.0.1:$(sed -n 's/^port = //p' <(sed -n '/^\[notes\]/,/^$/p' services.toml))"

@@ -32,7 +32,7 @@ async fn watch_overview_streams_one_shared_overview_each_interval_over_every_wir
 
     let mut watches = tokio::task::JoinSet::new();
     for wire in Wire::streams(false) {
-        let user = user.with_timeout(Duration::from_millis(2500));
+        let user = user.with_timeout(Duration::from_secs(4));
         watches.spawn(async move {
             let mut watch = user.stream(wire, WATCH, &[WatchOverviewRequest {}]).await;
             let first = overview(&mut watch).await;

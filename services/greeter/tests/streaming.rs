@@ -93,7 +93,7 @@ async fn watch_greetings_delivers_the_users_own_greetings_over_every_stream_wire
         let (ada, bob) = (s.ada.clone(), s.bob.clone());
         watches.spawn(async move {
             let mut watch =
-                ada.with_timeout(Duration::from_secs(4)).stream(wire, WATCH, &[WatchGreetingsRequest::default()]).await;
+                ada.with_timeout(Duration::from_secs(8)).stream(wire, WATCH, &[WatchGreetingsRequest::default()]).await;
             assert_eq!(watch.http_status, 200, "{wire}");
             in_place(&mut watch).await;
             // Made over other connections: bob's first, which ada must not see.
