@@ -239,3 +239,25 @@ async fn reflection_answers_over_every_protocol_that_carries_bidi() {
         assert_eq!(refused.http_status, 505, "{wire}");
     }
 }
+
+/// Two greeter replicas on one database: a greeting stored through one
+/// reaches a watch held by the other (PostgreSQL NOTIFY reaches every
+/// listener).
+#[tokio::test]
+async fn a_greeting_stored_by_one_replica_reaches_watches_on_another() {
+    let auth = support::auth().await;
+    let (_, ada) = auth.user("ada@example.com").await;
+    let first = support::greeter_config(&auth, support::dead_port(), Duration::from_millis(100)).await;
+    let second = first.clone();
+    let mut replicas = Vec::new();
+    for config in [first, second] {
+        let server = greeter::build(config).await.unwrap();
+        replicas.push(Client::new(server.local_addr(), platform_proto::descriptor_pool()).with_token(&ada));
+        tokio::spawn(server.run_until(std::future::pending()));
+    }
+    let mut watch = replicas[0].stream(GRPC, WATCH, &[WatchGreetingsRequest::default()]).await;
+    in_place(&mut watch).await;
+    let made = greet(&replicas[1], "via the other replica").await;
+    let delivered = next_greeting(&mut watch).await;
+    assert_eq!((delivered.id, delivered.name.as_str()), (made.greeting_id, "via the other replica"));
+}
