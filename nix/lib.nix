@@ -85,7 +85,8 @@ rec {
         (t.build-dependencies or { })
       ];
       allTables = tables toml ++ concatMap tables (lib.attrValues (toml.target or { }));
-      inheritsPath = name: spec: isAttrs spec && (spec.workspace or false) && workspaceDeps ? ${name}.path;
+      inheritsPath =
+        name: spec: isAttrs spec && (spec.workspace or false) && workspaceDeps ? ${name}.path;
       depPath =
         name: spec:
         if isAttrs spec && spec ? path then
@@ -179,8 +180,7 @@ rec {
             }
             {
               wrong =
-                raw ? database
-                && !(isString raw.database && builtins.match "[a-z][a-z0-9_]*" raw.database != null);
+                raw ? database && !(isString raw.database && builtins.match "[a-z][a-z0-9_]*" raw.database != null);
               problem = "database ${builtins.toJSON raw.database} must be lowercase letters, digits and _";
             }
             {
@@ -226,8 +226,9 @@ rec {
             let
               earlier = lib.filter (o: o.${field} == s.${field}) (lib.take i entries);
             in
-            lib.optional (earlier != [ ])
-              "[${s.name}]: ${field} ${toString s.${field}} is ${(lib.head earlier).name}'s already"
+            lib.optional (
+              earlier != [ ]
+            ) "[${s.name}]: ${field} ${toString s.${field}} is ${(lib.head earlier).name}'s already"
           ) entries
         );
 
@@ -263,8 +264,7 @@ rec {
       # Whether `name`'s peers lead back to a service on `path`.
       knownPeers = s: lib.filter (peer: peer != s.name && declared ? ${peer}) s.peers;
       cyclic =
-        path: name:
-        lib.elem name path || lib.any (cyclic (path ++ [ name ])) (knownPeers declared.${name});
+        path: name: lib.elem name path || lib.any (cyclic (path ++ [ name ])) (knownPeers declared.${name});
       cycleProblems = lib.optional (lib.any (
         s: lib.any (cyclic [ s.name ]) (knownPeers s)
       ) entries) "peers form a cycle";

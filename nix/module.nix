@@ -57,7 +57,8 @@ let
   # A peer's local address: its configured port when its module is loaded,
   # the port from services.toml otherwise.
   localPeerUrl =
-    peer: "http://127.0.0.1:${toString (config.services.platform.${peer}.port or declared.${peer}.port)}";
+    peer:
+    "http://127.0.0.1:${toString (config.services.platform.${peer}.port or declared.${peer}.port)}";
 
   # Where this service reaches the issuer: the issuer's peer URL when it is
   # a peer (services.toml requires it of every client), else the local one.
@@ -141,7 +142,9 @@ in
       default = lib.genAttrs entry.peers localPeerUrl;
       defaultText = literalExpression (
         "{ "
-        + lib.concatMapStrings (p: "${p} = \"http://127.0.0.1:<services.platform.${p}.port>\"; ") entry.peers
+        + lib.concatMapStrings (
+          p: "${p} = \"http://127.0.0.1:<services.platform.${p}.port>\"; "
+        ) entry.peers
         + "}"
       );
       description = ''

@@ -89,7 +89,8 @@ let
   # One crate and the crates it reaches by path, so that a change to another
   # service does not rebuild this one. The workspace's `members` are globs, so
   # cargo accepts the missing members (see crane's quick-start-workspace).
-  sourceForCrate = dir: sourceOf (rootCargoFiles ++ map crateFiles (platformLib.crateClosure root dir));
+  sourceForCrate =
+    dir: sourceOf (rootCargoFiles ++ map crateFiles (platformLib.crateClosure root dir));
 
   # ---- builds ----------------------------------------------------------------
   commonArgs = {

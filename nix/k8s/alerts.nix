@@ -40,8 +40,7 @@ in
             }
             {
               alert = "PlatformHighLatency";
-              expr = ''
-                histogram_quantile(0.99, sum by (service, le) (rate(rpc_request_duration_seconds_bucket[5m]))) > 1'';
+              expr = "histogram_quantile(0.99, sum by (service, le) (rate(rpc_request_duration_seconds_bucket[5m]))) > 1";
               "for" = "10m";
               labels.severity = "warning";
               annotations = {

@@ -42,7 +42,14 @@ in
       rate = filter: "rate(rpc_requests_total{${filter}}[$__rate_interval])";
       buckets = "rate(rpc_request_duration_seconds_bucket{${sel}}[$__rate_interval])";
       quantile = q: name: target name "histogram_quantile(${q}, sum by (le) (${buckets}))" name;
-      at = x: y: w: h: { inherit x y w h; };
+      at = x: y: w: h: {
+        inherit
+          x
+          y
+          w
+          h
+          ;
+      };
 
       panels = [
         (panel 1 "Requests per second by method" (at 0 0 12 8) {

@@ -96,8 +96,7 @@ in
         maxDuration = "3m";
       };
     };
-    objects =
-      map ingressRoute edge.routers ++ lib.mapAttrsToList middleware (edge.middlewares or { });
+    objects = map ingressRoute edge.routers ++ lib.mapAttrsToList middleware (edge.middlewares or { });
   };
 
   applications.traefik = {

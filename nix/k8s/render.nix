@@ -35,12 +35,10 @@ let
     let
       inherit (env) config;
       failed = lib.filter (a: !a.assertion) (
-        config.nixidy.assertions
-        ++ lib.concatMap (app: app.assertions) (lib.attrValues config.applications)
+        config.nixidy.assertions ++ lib.concatMap (app: app.assertions) (lib.attrValues config.applications)
       );
       warnings = lib.filter (w: w.when) (
-        config.nixidy.warnings
-        ++ lib.concatMap (app: app.warnings) (lib.attrValues config.applications)
+        config.nixidy.warnings ++ lib.concatMap (app: app.warnings) (lib.attrValues config.applications)
       );
       appFiles =
         app:

@@ -74,9 +74,7 @@ let
         // lib.optionalAttrs (s.tokenIssuer && cfg.edge.trustedProxies != [ ]) {
           AUTH_TRUSTED_PROXIES = lib.concatStringsSep "," cfg.edge.trustedProxies;
         }
-        // lib.listToAttrs (
-          map (f: lib.nameValuePair f.env "/run/secrets/${f.secret}/${f.key}") files
-        )
+        // lib.listToAttrs (map (f: lib.nameValuePair f.env "/run/secrets/${f.secret}/${f.key}") files)
         // svc.env;
 
       callers = lib.filter (c: enabled ? ${c}) (common.callersOf services name);

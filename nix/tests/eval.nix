@@ -86,7 +86,9 @@ let
       rustPlatform.rustLibSrc = stubDrv "rust-lib-src";
       dockerTools.buildLayeredImage = args: stubDrv "image" // { imageArgs = args; };
       linkFarm = name: entries: stubDrv name // { inherit entries; };
-      runCommandLocal = name: _: _: stubDrv name;
+      runCommandLocal =
+        name: _: _:
+        stubDrv name;
       writeShellApplication = args: stubDrv args.name // { shellApplication = args; };
       writeTextDir = path: _: stubDrv (baseNameOf path);
       # The test as given (a module of the NixOS test framework).
@@ -94,7 +96,10 @@ let
     };
   craneStub.mkLib = _: {
     crateNameFromCargoToml =
-      { cargoToml }: { version = (builtins.fromTOML (builtins.readFile cargoToml)).workspace.package.version; };
+      { cargoToml }:
+      {
+        version = (builtins.fromTOML (builtins.readFile cargoToml)).workspace.package.version;
+      };
     fileset.commonCargoSources = path: { cargoSources = path; };
     buildDepsOnly = args: { depsOnly = args; };
     buildPackage = args: stubDrv args.pname // { crane = args; };
@@ -138,7 +143,8 @@ let
     else
       [ ];
 
-  workspaceVersion = (builtins.fromTOML (builtins.readFile (root + "/Cargo.toml"))).workspace.package.version;
+  workspaceVersion =
+    (builtins.fromTOML (builtins.readFile (root + "/Cargo.toml"))).workspace.package.version;
 
   # A stand-in package: types.package accepts it, getExe' reads outPath.
   stubPackage = name: {
@@ -420,10 +426,12 @@ let
   # in-process auth of auth's `testing` feature): never as a normal
   # dependency, and never through a shared crate.
   authOnlyForTests =
-    lib.all (d: !((builtins.fromTOML (builtins.readFile (root + "/${d}/Cargo.toml"))).dependencies ? auth)) [
-      "services/greeter"
-      "services/caller"
-    ]
+    lib.all
+      (d: !((builtins.fromTOML (builtins.readFile (root + "/${d}/Cargo.toml"))).dependencies ? auth))
+      [
+        "services/greeter"
+        "services/caller"
+      ]
     && lib.all (d: !(lib.elem "services/auth" (platformLib.pathDependencies root d))) (
       lib.filter (lib.hasPrefix "crates/") (platformLib.workspaceMembers root)
     );
@@ -498,10 +506,14 @@ let
     {
       problems = platformLib.problems changed;
       throws =
-        !(builtins.tryEval (builtins.deepSeq (platformLib.platform {
-          inherit root;
-          description = changed;
-        }).declared null)).success;
+        !(builtins.tryEval (
+          builtins.deepSeq
+            (platformLib.platform {
+              inherit root;
+              description = changed;
+            }).declared
+            null
+        )).success;
     };
   refusedWith =
     message: change:
@@ -559,10 +571,13 @@ in
       lib.all (s: lib.all (p: declared ? ${p}) s.peers) (lib.attrValues declared)
     ))
     (check "kinds are grpc or rest" (
-      lib.all (s: lib.elem s.kind [
-        "grpc"
-        "rest"
-      ]) (lib.attrValues declared)
+      lib.all (
+        s:
+        lib.elem s.kind [
+          "grpc"
+          "rest"
+        ]
+      ) (lib.attrValues declared)
     ))
     (check "every service has production replicas, and requests and limits of CPU and memory" (
       lib.all (
@@ -581,9 +596,7 @@ in
       lib.remove issuer.name (lib.attrNames declared)
     ))
     (check "every token client names the issuer among its peers" (
-      lib.all (s: !platformLib.isTokenClient s || lib.elem issuer.name s.peers) (
-        lib.attrValues declared
-      )
+      lib.all (s: !platformLib.isTokenClient s || lib.elem issuer.name s.peers) (lib.attrValues declared)
     ))
     (check "peers form no cycle (units start after their peers)" (
       let
@@ -609,7 +622,9 @@ in
   ];
 
   crates = [
-    (eq "path normalisation" (platformLib.normalizePath "services/greeter/../caller/./src//x") "services/caller/src/x")
+    (eq "path normalisation" (platformLib.normalizePath "services/greeter/../caller/./src//x")
+      "services/caller/src/x"
+    )
     (check "the workspace members include every service present" (
       lib.all (s: lib.elem s.crateDir (platformLib.workspaceMembers root)) (lib.attrValues services)
     ))
@@ -652,7 +667,10 @@ in
     ))
     (check "every service's closure is made of workspace members" (
       lib.all (
-        s: lib.all (d: lib.elem d (platformLib.workspaceMembers root)) (platformLib.crateClosure root s.crateDir)
+        s:
+        lib.all (d: lib.elem d (platformLib.workspaceMembers root)) (
+          platformLib.crateClosure root s.crateDir
+        )
       ) (lib.attrValues services)
     ))
     (check "crate names are the service names" (
@@ -731,16 +749,21 @@ in
   ];
 
   packages = [
-    (eq "linux packages: binaries, devstack, images, all images" (lib.attrNames outputs.packages.${linux}) (
-      lib.sort lib.lessThan (
-        lib.attrNames services
-        ++ map (n: "${n}-image") (lib.attrNames services)
-        ++ [ "images" ]
-        ++ lib.optional (platform.devstack != null) "devstack"
+    (eq "linux packages: binaries, devstack, images, all images"
+      (lib.attrNames outputs.packages.${linux})
+      (
+        lib.sort lib.lessThan (
+          lib.attrNames services
+          ++ map (n: "${n}-image") (lib.attrNames services)
+          ++ [ "images" ]
+          ++ lib.optional (platform.devstack != null) "devstack"
+        )
       )
-    ))
+    )
     (eq "darwin packages: binaries only" (lib.attrNames outputs.packages.aarch64-darwin) (
-      lib.sort lib.lessThan (lib.attrNames services ++ lib.optional (platform.devstack != null) "devstack")
+      lib.sort lib.lessThan (
+        lib.attrNames services ++ lib.optional (platform.devstack != null) "devstack"
+      )
     ))
     (eq "one image archive per service" (map (e: e.name) outputs.packages.${linux}.images.entries) (
       map (n: "${n}.tar.gz") (lib.attrNames services)
@@ -770,14 +793,21 @@ in
       && !(lib.elem "deny.toml" paths)
     ))
     (check "deny's source adds deny.toml" (lib.elem "deny.toml" (filesetPaths linuxChecks.deny.src)))
-    (check "the workspace source keeps rustfmt.toml" (lib.elem "rustfmt.toml" (filesetPaths linuxChecks.fmt.src)))
+    (check "the workspace source keeps rustfmt.toml" (
+      lib.elem "rustfmt.toml" (filesetPaths linuxChecks.fmt.src)
+    ))
     (eq "image tag" greeterImage.tag workspaceVersion)
     (eq "image user" greeterImage.config.User "65532:65532")
     (eq "image port" greeterImage.config.ExposedPorts {
       "${toString declared.greeter.port}/tcp" = { };
     })
-    (eq "image revision label (dirty tree)" greeterImage.config.Labels."org.opencontainers.image.revision" "dirty")
-    (eq "image version label" greeterImage.config.Labels."org.opencontainers.image.version" workspaceVersion)
+    (eq "image revision label (dirty tree)"
+      greeterImage.config.Labels."org.opencontainers.image.revision"
+      "dirty"
+    )
+    (eq "image version label" greeterImage.config.Labels."org.opencontainers.image.version"
+      workspaceVersion
+    )
     (eq "image contents: CA certificates and tzdata" (map (p: p.name) greeterImage.contents) [
       "cacert"
       "tzdata"
@@ -801,7 +831,9 @@ in
         ]
       )
     ))
-    (eq "clippy denies warnings on all targets" linuxChecks.clippy.cargoClippyExtraArgs "--all-targets -- -D warnings")
+    (eq "clippy denies warnings on all targets" linuxChecks.clippy.cargoClippyExtraArgs
+      "--all-targets -- -D warnings"
+    )
     (check "nextest has PostgreSQL and kill(1)" (
       lib.elem "postgresql" (map (p: p.name) linuxChecks.nextest.nativeBuildInputs)
       && lib.elem "procps" (map (p: p.name) linuxChecks.nextest.nativeBuildInputs)
@@ -810,8 +842,9 @@ in
     (eq "nextest leaves out only the test that needs files from outside the repository"
       linuxChecks.nextest.cargoNextestExtraArgs
       (
-        lib.optionalString (builtins.pathExists (root + "/crates/edge/tests/schema.rs"))
-          "-E 'not binary_id(edge::schema)'"
+        lib.optionalString (builtins.pathExists (
+          root + "/crates/edge/tests/schema.rs"
+        )) "-E 'not binary_id(edge::schema)'"
       )
     )
     (eq "audit uses the pinned advisory-db" linuxChecks.audit.advisory-db
@@ -830,7 +863,9 @@ in
         "kind"
       ]
     ))
-    (check "devshell banner" (lib.hasInfix "nix flake check" outputs.devShells.aarch64-darwin.default.shellHook))
+    (check "devshell banner" (
+      lib.hasInfix "nix flake check" outputs.devShells.aarch64-darwin.default.shellHook
+    ))
     (check "the workspace source has what crates read besides Cargo sources" (
       let
         paths = filesetPaths linuxChecks.nextest.src;
@@ -855,13 +890,16 @@ in
       ]
       && through "crates/edge" [ "deploy/edge/traefik" ]
     ))
-    (check "every .proto file under proto/ is in the sources, at any depth (crates/proto/build.rs finds them)" (
-      let
-        # the recorded fileFilter over proto/ (see stubPkgs' lib.fileset)
-        protoFilter = lib.findFirst (set: set ? filter) null greeterPkg.src.fileset.unions;
-      in
-      protoFilter != null && toString protoFilter.filter == toString (root + "/proto")
-    ))
+    (check
+      "every .proto file under proto/ is in the sources, at any depth (crates/proto/build.rs finds them)"
+      (
+        let
+          # the recorded fileFilter over proto/ (see stubPkgs' lib.fileset)
+          protoFilter = lib.findFirst (set: set ? filter) null greeterPkg.src.fileset.unions;
+        in
+        protoFilter != null && toString protoFilter.filter == toString (root + "/proto")
+      )
+    )
   ];
 
   # `nix run .#dev` and the devshell's devstack.
@@ -922,83 +960,82 @@ in
   # deploy/edge/edge.toml and the Traefik files rendered from it against
   # services.toml (builtins.fromJSON reads the rendered YAML: it is JSON).
   # The upstreams are the routers' (edge.upstreams), schemes by kind.
-  edge =
-    [
-      (check "every router's upstream is a declared service" (
-        lib.all (r: declared ? ${r.upstream}) edgeToml.routers
-      ))
-      (eq "the upstreams: the routers' distinct upstreams"
-        (lib.attrNames edge.upstreams)
-        (lib.sort lib.lessThan (lib.unique (map (r: r.upstream) edgeToml.routers)))
+  edge = [
+    (check "every router's upstream is a declared service" (
+      lib.all (r: declared ? ${r.upstream}) edgeToml.routers
+    ))
+    (eq "the upstreams: the routers' distinct upstreams" (lib.attrNames edge.upstreams) (
+      lib.sort lib.lessThan (lib.unique (map (r: r.upstream) edgeToml.routers))
+    ))
+    (eq "an upstream's scheme is h2c for a grpc service, http for a rest one"
+      (lib.mapAttrs (_: u: u.scheme) edge.upstreams)
+      (lib.mapAttrs (n: _: if declared.${n}.kind == "grpc" then "h2c" else "http") edge.upstreams)
+    )
+    (check "edge.toml's former [upstreams] table is ignored" (
+      let
+        withStale = edgeToml // {
+          upstreams.nope.scheme = "h2c";
+        };
+      in
+      platformLib.edgeUpstreams declared withStale == edge.upstreams
+    ))
+    (check "a router naming no service throws" (
+      !(builtins.tryEval (
+        builtins.deepSeq (platformLib.edgeUpstreams declared {
+          routers = [
+            {
+              name = "x";
+              upstream = "nope";
+            }
+          ];
+        }) null
+      )).success
+    ))
+    (check "caller is never routed" (
+      !(edge.upstreams ? caller) && lib.all (r: r.upstream != "caller") edgeToml.routers
+    ))
+    (eq "the VM tests exist exactly when the rendered edge files do" (
+      linuxChecks ? vm-platform && linuxChecks ? vm-restart
+    ) edge.present)
+  ]
+  ++ lib.optionals edge.present [
+    (eq "static.yml: the public entry point on edge.toml's port"
+      edge.staticSettings.entryPoints.${edgeToml.entrypoint.name}.address
+      ":${toString edgeToml.entrypoint.port}"
+    )
+    (check "static.yml: ping and metrics on the metrics port" (
+      lib.any (ep: ep.address == ":${toString edgeToml.entrypoint.metrics_port}") (
+        lib.attrValues edge.staticSettings.entryPoints
       )
-      (eq "an upstream's scheme is h2c for a grpc service, http for a rest one"
-        (lib.mapAttrs (_: u: u.scheme) edge.upstreams)
-        (lib.mapAttrs (n: _: if declared.${n}.kind == "grpc" then "h2c" else "http") edge.upstreams)
+      && edge.staticSettings ? ping
+    ))
+    (check "the static settings leave the file provider to the NixOS module" (
+      !(edge.staticSettings ? providers)
+    ))
+    (eq "dynamic.yml: every upstream on loopback at its services.toml port, by its kind's scheme"
+      (lib.mapAttrs (_: svc: svc.loadBalancer.servers) edge.dynamic.http.services)
+      (
+        lib.mapAttrs (name: upstream: [
+          { url = "${upstream.scheme}://127.0.0.1:${toString declared.${name}.port}"; }
+        ]) edge.upstreams
       )
-      (check "edge.toml's former [upstreams] table is ignored" (
-        let
-          withStale = edgeToml // {
-            upstreams.nope.scheme = "h2c";
-          };
-        in
-        platformLib.edgeUpstreams declared withStale == edge.upstreams
-      ))
-      (check "a router naming no service throws" (
-        !(builtins.tryEval (
-          builtins.deepSeq (platformLib.edgeUpstreams declared {
-            routers = [
-              {
-                name = "x";
-                upstream = "nope";
-              }
-            ];
-          }) null
-        )).success
-      ))
-      (check "caller is never routed" (
-        !(edge.upstreams ? caller) && lib.all (r: r.upstream != "caller") edgeToml.routers
-      ))
-      (eq "the VM tests exist exactly when the rendered edge files do" (
-        linuxChecks ? vm-platform && linuxChecks ? vm-restart
-      ) edge.present)
-    ]
-    ++ lib.optionals edge.present [
-      (eq "static.yml: the public entry point on edge.toml's port"
-        edge.staticSettings.entryPoints.${edgeToml.entrypoint.name}.address
-        ":${toString edgeToml.entrypoint.port}"
-      )
-      (check "static.yml: ping and metrics on the metrics port" (
-        lib.any (ep: ep.address == ":${toString edgeToml.entrypoint.metrics_port}") (
-          lib.attrValues edge.staticSettings.entryPoints
-        )
-        && edge.staticSettings ? ping
-      ))
-      (check "the static settings leave the file provider to the NixOS module" (
-        !(edge.staticSettings ? providers)
-      ))
-      (eq "dynamic.yml: every upstream on loopback at its services.toml port, by its kind's scheme"
-        (lib.mapAttrs (_: svc: svc.loadBalancer.servers) edge.dynamic.http.services)
-        (
-          lib.mapAttrs (name: upstream: [
-            { url = "${upstream.scheme}://127.0.0.1:${toString declared.${name}.port}"; }
-          ]) edge.upstreams
-        )
-      )
-      (eq "dynamic.yml: forward-auth asks the issuer at its port"
-        edge.dynamic.http.middlewares.forward-auth.forwardAuth.address
-        "http://127.0.0.1:${issuerPort}/auth/verify"
-      )
-      (eq "dynamic.yml: forward-auth-admin asks the issuer for the admin role"
-        edge.dynamic.http.middlewares.forward-auth-admin.forwardAuth.address
-        "http://127.0.0.1:${issuerPort}/auth/verify?role=admin"
-      )
-      (eq "dynamic.yml: each router as edge.toml has it (rule, middlewares, priority)"
-        (lib.mapAttrs (_: r: {
-          inherit (r) rule service;
-          middlewares = r.middlewares or [ ];
-          priority = r.priority or null;
-        }) edge.dynamic.http.routers)
-        (lib.listToAttrs (
+    )
+    (eq "dynamic.yml: forward-auth asks the issuer at its port"
+      edge.dynamic.http.middlewares.forward-auth.forwardAuth.address
+      "http://127.0.0.1:${issuerPort}/auth/verify"
+    )
+    (eq "dynamic.yml: forward-auth-admin asks the issuer for the admin role"
+      edge.dynamic.http.middlewares.forward-auth-admin.forwardAuth.address
+      "http://127.0.0.1:${issuerPort}/auth/verify?role=admin"
+    )
+    (eq "dynamic.yml: each router as edge.toml has it (rule, middlewares, priority)"
+      (lib.mapAttrs (_: r: {
+        inherit (r) rule service;
+        middlewares = r.middlewares or [ ];
+        priority = r.priority or null;
+      }) edge.dynamic.http.routers)
+      (
+        lib.listToAttrs (
           map (r: {
             inherit (r) name;
             value = {
@@ -1008,23 +1045,24 @@ in
               priority = r.priority or null;
             };
           }) edgeToml.routers
-        ))
+        )
       )
-      (check "the routes kept for services are never routed (/auth/stats, /auth/token, /lang/v1/stats)" (
-        lib.all (p: lib.any (r: lib.hasInfix "!Path(`${p}`)" r.rule) edgeToml.routers) [
-          "/auth/stats"
-          "/auth/token"
-          "/lang/v1/stats"
-        ]
-      ))
-      (eq "dynamic.yml: edge.toml's routers" (lib.attrNames edge.dynamic.http.routers) (
-        lib.sort lib.lessThan (map (r: r.name) edgeToml.routers)
-      ))
-      (eq "dynamic.yml: the credentials' rate limit"
-        edge.dynamic.http.middlewares.rate-limit-credentials.rateLimit
-        edgeToml.middlewares.rate-limit-credentials.rateLimit
-      )
-    ];
+    )
+    (check "the routes kept for services are never routed (/auth/stats, /auth/token, /lang/v1/stats)" (
+      lib.all (p: lib.any (r: lib.hasInfix "!Path(`${p}`)" r.rule) edgeToml.routers) [
+        "/auth/stats"
+        "/auth/token"
+        "/lang/v1/stats"
+      ]
+    ))
+    (eq "dynamic.yml: edge.toml's routers" (lib.attrNames edge.dynamic.http.routers) (
+      lib.sort lib.lessThan (map (r: r.name) edgeToml.routers)
+    ))
+    (eq "dynamic.yml: the credentials' rate limit"
+      edge.dynamic.http.middlewares.rate-limit-credentials.rateLimit
+      edgeToml.middlewares.rate-limit-credentials.rateLimit
+    )
+  ];
 
   # The NixOS VM tests: their node (evaluated against the stand-ins, with
   # the flake's real service modules) and their scripts.
@@ -1039,10 +1077,9 @@ in
       (lib.sort lib.lessThan node.services.postgresql.ensureDatabases)
       (lib.sort lib.lessThan (lib.mapAttrsToList (_: s: s.database) services))
     )
-    (eq "PostgreSQL: a role per service"
-      (lib.sort lib.lessThan (map (u: u.name) node.services.postgresql.ensureUsers))
-      (lib.attrNames services)
-    )
+    (eq "PostgreSQL: a role per service" (lib.sort lib.lessThan (
+      map (u: u.name) node.services.postgresql.ensureUsers
+    )) (lib.attrNames services))
     (check "Traefik on" node.services.traefik.enable)
     (eq "Traefik's static settings are deploy/edge/traefik/static.yml's"
       node.services.traefik.static.settings
@@ -1110,19 +1147,23 @@ in
       "127.0.0.0/8,::1/128"
     )
     (check "a local HTTP target" (
-      lib.hasInfix "-m http.server 8000 --bind 127.0.0.1"
-        node.systemd.services.http-target.serviceConfig.ExecStart
+      lib.hasInfix "-m http.server 8000 --bind 127.0.0.1" node.systemd.services.http-target.serviceConfig.ExecStart
     ))
     (eq "test names" [ vmPlatform.name vmRestart.name ] [ "platform" "platform-restart" ])
     (check "both tests run on the one shared node" (
       vmPlatform.nodes ? machine && vmRestart.nodes ? machine
     ))
     (check "both scripts wait for every service's readiness" (
-      lib.all (
-        t:
-        lib.hasInfix "PORTS: dict[str, int] = ${builtins.toJSON servicePorts}" t.testScript
-        && lib.hasInfix "\nwait_for_platform()" t.testScript
-      ) [ vmPlatform vmRestart ]
+      lib.all
+        (
+          t:
+          lib.hasInfix "PORTS: dict[str, int] = ${builtins.toJSON servicePorts}" t.testScript
+          && lib.hasInfix "\nwait_for_platform()" t.testScript
+        )
+        [
+          vmPlatform
+          vmRestart
+        ]
     ))
     (check "platform: every step of the access rules" (
       lib.all (step: lib.hasInfix step vmPlatform.testScript) [
@@ -1164,14 +1205,14 @@ in
     (check "platform: every step of the issue" (
       lib.all (step: lib.hasInfix step vmPlatform.testScript) [
         ''rpc("caller.v1.CallerService/Call", {"url": "https://example.com/"}).expect(404)''
-        ''signup(EMAIL, PASSWORD)''
-        ''login(EMAIL, PASSWORD)''
+        "signup(EMAIL, PASSWORD)"
+        "login(EMAIL, PASSWORD)"
         ''rpc("greeter.v1.GreeterService/Greet", {"name": "Ada"}).expect(401)''
         ''f"{HTTP_TARGET}/hello.txt"''
         ''"Access-Control-Request-Method": "POST"''
-        ''assert last.status == 429''
-        ''systemctl stop postgresql.service''
-        ''systemctl start postgresql.service''
+        "assert last.status == 429"
+        "systemctl stop postgresql.service"
+        "systemctl start postgresql.service"
       ]
     ))
     (eq "platform: the gateway steps exactly when gateway is present" (
@@ -1182,8 +1223,8 @@ in
       lib.all (step: lib.hasInfix step vmRestart.testScript) [
         ''restart(["greeter"])''
         ''restart(["auth"])''
-        ''restart(list(PORTS))''
-        ''greeting_id in listed_ids''
+        "restart(list(PORTS))"
+        "greeting_id in listed_ids"
         ''assert again["externalStatus"] == 200''
         ''assert last["externalStatus"] == 200''
       ]
@@ -1448,7 +1489,11 @@ in
         let
           c = (unit s).serviceConfig;
         in
-        c.DynamicUser && c.User == s && c.NoNewPrivileges && c.ProtectSystem == "strict" && c.Restart == "on-failure"
+        c.DynamicUser
+        && c.User == s
+        && c.NoNewPrivileges
+        && c.ProtectSystem == "strict"
+        && c.Restart == "on-failure"
       ) (lib.attrNames declared)
     ))
     (check "ordered after PostgreSQL's setup" (
@@ -1466,9 +1511,9 @@ in
     (eq "one database per service" (lib.sort lib.lessThan all.services.postgresql.ensureDatabases) (
       lib.sort lib.lessThan databases
     ))
-    (eq "one role per service" (lib.sort lib.lessThan (map (u: u.name) all.services.postgresql.ensureUsers)) (
-      lib.attrNames declared
-    ))
+    (eq "one role per service" (lib.sort lib.lessThan (
+      map (u: u.name) all.services.postgresql.ensureUsers
+    )) (lib.attrNames declared))
     (check "each database is owned by its role, and closed to the others" (
       lib.all (
         s:
@@ -1481,7 +1526,8 @@ in
     (eq "no warnings" all.warnings [ ])
     (check "a password in databaseUrl warns" (lib.length remoteDb.warnings == 1))
     (check "createLocalDatabase = false leaves PostgreSQL alone" (
-      !remoteDb.services.postgresql.enable && !(lib.elem "postgresql.service" remoteDb.systemd.services.platform-caller.after)
+      !remoteDb.services.postgresql.enable
+      && !(lib.elem "postgresql.service" remoteDb.systemd.services.platform-caller.after)
     ))
     (eq "disabled services add nothing" nothing.systemd.services { })
     # ten each, and one secret file each (clientSecretFile, or auth's clientsFile)

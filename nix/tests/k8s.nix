@@ -96,19 +96,18 @@ in
       min = prod.applications.${n}.resources.horizontalPodAutoscalers.${n}.spec.minReplicas;
       fixed = prod.applications.${n}.resources.deployments.${n}.spec.replicas;
     }) services)
-    (lib.mapAttrs (_: s: {
-      min = s.replicas;
-      fixed = null;
-    }) services)
+    (
+      lib.mapAttrs (_: s: {
+        min = s.replicas;
+        fixed = null;
+      }) services
+    )
   )
-  (eq "the issuer alone gets edge.toml's trusted proxies"
-    (lib.attrNames (
-      lib.filterAttrs (
-        n: _: prod.applications.${n}.resources.configMaps.${n}.data ? AUTH_TRUSTED_PROXIES
-      ) services
-    ))
-    (present [ issuer.name ])
-  )
+  (eq "the issuer alone gets edge.toml's trusted proxies" (lib.attrNames (
+    lib.filterAttrs (
+      n: _: prod.applications.${n}.resources.configMaps.${n}.data ? AUTH_TRUSTED_PROXIES
+    ) services
+  )) (present [ issuer.name ]))
   (eq "Kubernetes' trusted proxies come from edge.toml" edge.trusted_proxies.kubernetes [
     "10.244.0.0/16"
   ])
@@ -135,16 +134,19 @@ in
     "http://auth.platform.svc.cluster.local:${toString declared.auth.port}"
   )
   (eq "the edge's upstreams: its routers' services, h2c for grpc ones" k8s.upstreams (
-    lib.genAttrs (lib.unique (map (r: r.upstream) edge.routers)) (
-      n: { scheme = if declared.${n}.kind == "grpc" then "h2c" else "http"; }
+    lib.genAttrs (lib.unique (map (r: r.upstream) edge.routers)) (n: {
+      scheme = if declared.${n}.kind == "grpc" then "h2c" else "http";
+    })
+  ))
+  (check
+    "a breaker panel exactly for services calling a peer besides the issuer (none for JWKS, tokens)"
+    (
+      lib.all (
+        s:
+        lib.any (lib.hasPrefix "Circuit breaker") (panelTitles s) == (lib.remove issuer.name s.peers != [ ])
+      ) (lib.attrValues services)
     )
-  ))
-  (check "a breaker panel exactly for services calling a peer besides the issuer (none for JWKS, tokens)" (
-    lib.all (
-      s:
-      lib.any (lib.hasPrefix "Circuit breaker") (panelTitles s) == (lib.remove issuer.name s.peers != [ ])
-    ) (lib.attrValues services)
-  ))
+  )
   (eq "... greeter and gateway"
     (lib.attrNames (lib.filterAttrs (_: s: s.callsThroughBreakers) services))
     (present [
@@ -160,13 +162,10 @@ in
       )
     ) (lib.attrValues services)
   ))
-  (eq "one service-down alert per service"
-    (map (r: r.labels.service) (
-      lib.filter (r: r.alert == "PlatformServiceDown") (lib.head (alerts.forServices services).groups)
-      .rules
-    ))
-    (lib.attrNames services)
-  )
+  (eq "one service-down alert per service" (map (r: r.labels.service) (
+    lib.filter (r: r.alert == "PlatformServiceDown")
+      (lib.head (alerts.forServices services).groups).rules
+  )) (lib.attrNames services))
   (eq "Helm charts pinned with a hash" (lib.all (c: lib.hasPrefix "sha256-" c.chartHash) (
     lib.attrValues (import ../k8s/charts.nix)
   )) true)

@@ -114,7 +114,9 @@ let
       node = nodes.${rootNode.inputs.${input}};
     in
     allNames (
-      sub: (node.inputs or { }) ? ${sub} && node.inputs.${sub} == filter isString (split "/" follows.${sub}.follows)
+      sub:
+      (node.inputs or { }) ? ${sub}
+      && node.inputs.${sub} == filter isString (split "/" follows.${sub}.follows)
     ) (attrNames follows);
 in
 [

@@ -85,8 +85,7 @@ let
   unitOf = name: "platform-${name}.service";
 
   # The issuer's operator commands use its unit's DATABASE_URL (the module's default).
-  issuerDatabaseUrl =
-    if hasIssuer then platformLib.localDatabaseUrl services.${issuer.name} else "";
+  issuerDatabaseUrl = if hasIssuer then platformLib.localDatabaseUrl services.${issuer.name} else "";
 
   toPython = builtins.toJSON;
   ports = builtins.mapAttrs (_: s: s.port) services;
