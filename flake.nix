@@ -114,6 +114,7 @@
             type = "app";
             program = lib.getExe (
               k8s.genManifests {
+                inherit system;
                 pkgs = nixpkgs.legacyPackages.${system};
                 nixidyEnvs = self.nixidyEnvs.${system};
               }

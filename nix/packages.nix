@@ -287,7 +287,8 @@ let
       "  cargo build && target/debug/devstack up"
       "                              the platform from this checkout's binaries (found beside devstack)"
       "  nix run .#dev               the platform from Nix-built binaries (devstack up)"
-      "  devstack status             what is up (devstack psql <service>: its database)"
+      "  target/debug/devstack status   what is up (devstack psql <service>: its database)"
+      "  tilt up                     the platform on a kind cluster (deploy/k8s)"
     ]
     ++ [
       "  nix build .#<service>       one binary: ${lib.concatStringsSep ", " (lib.attrNames servicePackages)}"
@@ -299,20 +300,26 @@ let
     ]
   );
 
+  # Every tool the README names, and nothing built from this workspace:
+  # entering the shell compiles nothing (devstack is `cargo build` away, and
+  # one compile error must not keep anyone out of the shell).
+  devShellPackages = [
+    pkgs.rust-analyzer
+    pkgs.postgresql
+    pkgs.traefik
+    pkgs.buf
+    pkgs.sqlx-cli
+    pkgs.cargo-nextest
+    pkgs.nodejs
+    pkgs.python3
+    pkgs.curl
+    pkgs.kubectl
+    pkgs.kind
+    pkgs.tilt
+    pkgs.nixfmt
+  ];
   devShell = craneLib.devShell {
-    packages = [
-      pkgs.rust-analyzer
-      pkgs.postgresql
-      pkgs.traefik
-      pkgs.buf
-      pkgs.sqlx-cli
-      pkgs.cargo-nextest
-      pkgs.nodejs
-      pkgs.kubectl
-      pkgs.kind
-      pkgs.nixfmt
-    ]
-    ++ lib.optional (devstack != null) devstack;
+    packages = devShellPackages;
     RUST_SRC_PATH = "${pkgs.rustPlatform.rustLibSrc}";
     shellHook = ''
       printf '%s\n' ${lib.escapeShellArg banner}

@@ -89,7 +89,11 @@ in
   # `nixidy switch .#<env>` runs), from the repository root, so each writes
   # deploy/k8s/manifests/<env>/; then `manifestHeader` atop each file written.
   genManifests =
-    { pkgs, nixidyEnvs }:
+    {
+      pkgs,
+      nixidyEnvs,
+      system,
+    }:
     pkgs.writeShellApplication {
       name = "gen-manifests";
       runtimeInputs = [
@@ -113,9 +117,14 @@ in
             fi
           done
         }
+        # Each activation package is built now, when this runs, not when
+        # the flake is evaluated: its Helm releases are rendered by a
+        # derivation (import from derivation), which `nix flake check`
+        # would otherwise download and template just to evaluate this app.
         ${lib.concatMapStrings (env: ''
           echo "==> ${env}"
-          ${nixidyEnvs.${env}.activationPackage}/activate
+          activation="$(nix build --no-link --print-out-paths ${lib.escapeShellArg ".#nixidyEnvs.${system}.${env}.activationPackage"})"
+          "$activation/activate"
           add_header ${lib.escapeShellArg nixidyEnvs.${env}.config.nixidy.target.rootPath}
         '') (lib.attrNames nixidyEnvs)}
       '';

@@ -65,6 +65,7 @@ let
       "rust-analyzer"
       "rustc"
       "sqlx-cli"
+      "tilt"
       "traefik"
       "tzdata"
     ] stubDrv
@@ -397,6 +398,19 @@ let
             };
           }
       );
+      # What each module sets on the unit (26.05: a 1 s watchdog).
+      config.systemd.services.traefik.serviceConfig =
+        if if26_05 then
+          {
+            Type = "notify";
+            WatchdogSec = "1s";
+            Restart = "always";
+          }
+        else
+          {
+            Type = "simple";
+            Restart = "on-failure";
+          };
     };
 
   # The VM tests' node, evaluated against the stand-ins and the real modules.
@@ -736,6 +750,26 @@ in
     (eq "apps: gen-manifests, and dev once devstack exists" (lib.attrNames outputs.apps.${linux}) (
       lib.optional (platform.devstack != null) "dev" ++ [ "gen-manifests" ]
     ))
+    # Evaluating the app must not build (or IFD) an activation package: the
+    # script builds each when it runs. A reference to one would hit the throw.
+    (check "gen-manifests builds the activation packages when it runs, not when evaluated" (
+      let
+        app =
+          (import ../k8s {
+            inherit lib;
+            root = ../..;
+          }).genManifests
+            {
+              pkgs = stubPkgs linux;
+              system = linux;
+              nixidyEnvs.dev = {
+                activationPackage = throw "the activation package was needed to evaluate gen-manifests";
+                config.nixidy.target.rootPath = "./deploy/k8s/manifests/dev";
+              };
+            };
+      in
+      lib.hasInfix "nix build --no-link --print-out-paths '.#nixidyEnvs.x86_64-linux.dev.activationPackage'" app.shellApplication.text
+    ))
     (eq "systems with packages" (lib.attrNames outputs.packages) [
       "aarch64-darwin"
       "aarch64-linux"
@@ -859,9 +893,17 @@ in
         "sqlx-cli"
         "cargo-nextest"
         "nodejs"
+        "python3"
+        "curl"
         "kubectl"
         "kind"
+        "tilt"
       ]
+    ))
+    # Entering the shell must build nothing of this workspace: no package
+    # crane builds (buildPackage's stand-in records its arguments as `crane`).
+    (check "the devshell builds no workspace crate" (
+      !(lib.any (p: p ? crane) outputs.devShells.${linux}.default.packages)
     ))
     (check "devshell banner" (
       lib.hasInfix "nix flake check" outputs.devShells.aarch64-darwin.default.shellHook
@@ -948,8 +990,8 @@ in
           ]
         )
       ))
-      (check "the devshell has devstack" (
-        lib.elem "devstack" (map (p: p.name) outputs.devShells.${linux}.default.packages)
+      (check "the devshell leaves devstack to cargo" (
+        !(lib.elem "devstack" (map (p: p.name) outputs.devShells.${linux}.default.packages))
       ))
       (check "the banner names nix run .#dev" (
         lib.hasInfix "nix run .#dev" outputs.devShells.${linux}.default.shellHook
@@ -1089,6 +1131,13 @@ in
       (toString node.services.traefik.dynamic.file)
       (toString (root + "/deploy/edge/traefik/dynamic.yml"))
     )
+    (eq "Traefik's watchdog is 30 s, not the module's 1 s"
+      node.systemd.services.traefik.serviceConfig.WatchdogSec
+      "30s"
+    )
+    (check "before nixos-26.05 (no watchdog there) none is added" (
+      !(nodeBefore26_05.systemd.services.traefik.serviceConfig ? WatchdogSec)
+    ))
     (check "before nixos-26.05: the same files through staticConfigOptions and dynamicConfigFile" (
       nodeBefore26_05.services.traefik.staticConfigOptions == edge.staticSettings
       && toString nodeBefore26_05.services.traefik.dynamicConfigFile == toString edge.dynamicFile

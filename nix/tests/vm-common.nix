@@ -194,6 +194,14 @@ in
       };
 
       services.traefik = edge.traefikConfig options.services.traefik;
+      # The 26.05 module runs Traefik as Type=notify with WatchdogSec=1s and
+      # Restart=always (start limit 5): on a loaded VM a watchdog ping late by
+      # a second kills it, five times and the unit has failed. Traefik pings
+      # at half the interval it is given; 30 s is a real watchdog, not a trap.
+      # Earlier modules (Type=simple) set none, and get none.
+      systemd.services.traefik.serviceConfig = lib.mkIf (options.services.traefik ? static) {
+        WatchdogSec = lib.mkForce "30s";
+      };
 
       # The external URL greeter checks through caller.
       systemd.services.http-target = {
