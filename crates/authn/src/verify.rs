@@ -196,6 +196,24 @@ mod tests {
         assert_eq!(kids, ["bare", "good"]);
     }
 
+    /// Why RUSTSEC-2023-0071 (`rsa`, .cargo/audit.toml) is ignored: a token
+    /// that names any RSA algorithm is refused from its header, before a key
+    /// or the `rsa` crate is touched, whatever the key set holds.
+    #[test]
+    fn rsa_tokens_are_refused_before_any_key_is_used() {
+        use base64::Engine as _;
+        let (_, x) = key();
+        let keys = jwks(serde_json::json!([{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "good"}]));
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        for alg in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
+            let header = b64.encode(format!(r#"{{"alg":"{alg}","kid":"good","typ":"JWT"}}"#));
+            let claims = b64.encode(r#"{"sub":"u","iss":"auth","aud":"platform","exp":4102444800}"#);
+            let token = format!("{header}.{claims}.{}", b64.encode([0u8; 256]));
+            assert_eq!(key_id(&token), Err(Rejected::Algorithm), "{alg}");
+            assert_eq!(verify(&token, &keys, &expected()), Err(Rejected::Algorithm), "{alg}");
+        }
+    }
+
     #[test]
     fn the_algorithm_is_pinned_whatever_the_key_set_holds() {
         let (key, x) = key();
