@@ -111,28 +111,10 @@ impl ClientConfig {
     }
 }
 
-/// A secret given as `<NAME>_FILE` (a path; surrounding whitespace is
-/// dropped) or as `<NAME>` itself, at most one of the two.
+/// A secret given as `<NAME>_FILE` or as `<NAME>` itself, at most one of
+/// the two ([`Env::file_or_value`]).
 pub fn secret_from_env(env: &Env, name: &str) -> Result<Option<Secret>, ConfigError> {
-    let file_var = format!("{name}_FILE");
-    let file = env.raw(&file_var).map(str::trim).filter(|s| !s.is_empty());
-    let value = env.raw(name).map(str::trim).filter(|s| !s.is_empty());
-    let invalid =
-        |var: &str, reason: String| ConfigError::Invalid { name: var.to_owned(), value: "<redacted>".into(), reason };
-    match (file, value) {
-        (Some(_), Some(_)) => Err(invalid(name, format!("set {file_var} or {name}, not both"))),
-        (Some(path), None) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| invalid(&file_var, format!("cannot read {path}: {e}")))?;
-            let text = text.trim();
-            if text.is_empty() {
-                return Err(invalid(&file_var, format!("{path} is empty")));
-            }
-            Ok(Some(Secret::new(text)))
-        }
-        (None, Some(v)) => Ok(Some(Secret::new(v))),
-        (None, None) => Ok(None),
-    }
+    Ok(env.file_or_value(name)?.map(Secret::new))
 }
 
 /// `AUTH_ISSUER`, `AUTH_AUDIENCE` and `AUTH_LEEWAY_SECS`, which the auth

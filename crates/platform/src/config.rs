@@ -51,6 +51,29 @@ impl Env {
         }
     }
 
+    /// A secret given as `<NAME>_FILE` (the path of a file holding it, as
+    /// Compose and Kubernetes mount secrets; surrounding whitespace is
+    /// dropped) or as `<NAME>` itself, at most one of the two; `None` when
+    /// neither is set. Errors name the variable, never the value.
+    pub fn file_or_value(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        let file_var = format!("{name}_FILE");
+        let file = self.raw(&file_var).map(str::trim).filter(|s| !s.is_empty());
+        let value = self.raw(name).map(str::trim).filter(|s| !s.is_empty());
+        let invalid = |var: &str, reason: String| invalid(var, "<redacted>", reason);
+        match (file, value) {
+            (Some(_), Some(_)) => Err(invalid(name, format!("set {file_var} or {name}, not both"))),
+            (Some(path), None) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| invalid(&file_var, format!("cannot read {path}: {e}")))?;
+                match text.trim() {
+                    "" => Err(invalid(&file_var, format!("{path} is empty"))),
+                    text => Ok(Some(text.to_owned())),
+                }
+            }
+            (None, value) => Ok(value.map(str::to_owned)),
+        }
+    }
+
     /// A parsed value, or `default` when unset or empty.
     pub fn parse<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
     where
@@ -143,6 +166,7 @@ pub(crate) fn invalid(name: &str, value: &str, reason: impl Display) -> ConfigEr
 /// | `HOST` | `127.0.0.1` | address to listen on (`0.0.0.0` in containers) |
 /// | `PORT` | the service's port (services.toml) | TCP port |
 /// | `DATABASE_URL` | `postgres://<svc>:<svc>@127.0.0.1:5432/<its database>` | the service's own database |
+/// | `DATABASE_URL_FILE` | unset | a file holding `DATABASE_URL` (a mounted secret); not both |
 /// | `DATABASE_MAX_CONNECTIONS` | `10` | pool size |
 /// | `DATABASE_CONNECT_TIMEOUT_SECS` | `30` | how long start-up waits for PostgreSQL |
 /// | `LOG_FORMAT` | `text` | `text` or `json` |
@@ -181,7 +205,7 @@ impl CommonConfig {
             host: env.parse("HOST", IpAddr::from([127, 0, 0, 1]))?,
             port: env.parse("PORT", default_port)?,
             database: DbConfig {
-                url: crate::db::parse_url(&env.string("DATABASE_URL", &default_db))
+                url: crate::db::parse_url(&env.file_or_value("DATABASE_URL")?.unwrap_or(default_db))
                     .map_err(|e| invalid("DATABASE_URL", "<redacted>", e))?,
                 max_connections: env.nonzero("DATABASE_MAX_CONNECTIONS", |e, n| e.parse(n, 10))?,
                 connect_timeout: env
@@ -249,6 +273,34 @@ mod tests {
         let env = Env::from_pairs([("DATABASE_URL", "mysql://u:hunter2@h/db")]);
         let err = CommonConfig::from_env(&env, "greeter", 8080).unwrap_err().to_string();
         assert!(err.contains("DATABASE_URL") && !err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn database_url_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("platform-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("url");
+        std::fs::write(&file, "postgres://greeter:s3cret@db:5432/greeter_db\n").unwrap();
+        let path = file.to_str().unwrap();
+
+        let c = CommonConfig::from_env(&Env::from_pairs([("DATABASE_URL_FILE", path)]), "greeter", 8080).unwrap();
+        assert_eq!(c.database.url.options.get_host(), "db");
+        assert_eq!(c.database.url.redacted(), "postgres://greeter:***@db:5432/greeter_db");
+
+        let both = Env::from_pairs([("DATABASE_URL_FILE", path), ("DATABASE_URL", "postgres://u:hunter2@h/db")]);
+        let err = CommonConfig::from_env(&both, "greeter", 8080).unwrap_err().to_string();
+        assert!(err.contains("not both") && !err.contains("hunter2") && !err.contains("s3cret"), "{err}");
+
+        std::fs::write(&file, " \n").unwrap();
+        let err = CommonConfig::from_env(&Env::from_pairs([("DATABASE_URL_FILE", path)]), "greeter", 8080)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_URL_FILE") && err.contains("is empty"), "{err}");
+
+        let missing = Env::from_pairs([("DATABASE_URL_FILE", "/nonexistent/platform/url")]);
+        let err = CommonConfig::from_env(&missing, "greeter", 8080).unwrap_err().to_string();
+        assert!(err.contains("DATABASE_URL_FILE") && err.contains("cannot read"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
