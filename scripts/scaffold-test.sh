@@ -21,8 +21,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
-# The edge's schema tests read Traefik's schemas beside the checkout, not beside the copy.
+# The schema tests (edge, compose, xtask) read the schemas beside the checkout, not beside the copy.
 export TRAEFIK_SCHEMAS_DIR=${TRAEFIK_SCHEMAS_DIR:-$root/../shared/schemas/traefik}
+export COMPOSE_SCHEMA=${COMPOSE_SCHEMA:-$root/../shared/schemas/compose/compose-spec.json}
+export SBOM_SCHEMA_DIR=${SBOM_SCHEMA_DIR:-$root/../shared/schemas/cyclonedx}
 started=$(date +%s)
 say() { printf 'scaffold-test: %s\n' "$*"; }
 die() { printf 'scaffold-test: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -119,7 +121,7 @@ ran=0
 while read -r dir executable; do
   (cd "$dir" && CARGO_MANIFEST_DIR=$dir "$executable" -q) || die "$executable failed"
   ran=$((ran + 1))
-done < <(tests_of demo notes catalog xtask edge)
+done < <(tests_of demo notes catalog xtask edge compose)
 ((ran >= 8)) || die "only $ran test binaries ran"
 ./node_modules/.bin/buf lint proto
 ./node_modules/.bin/buf format --diff --exit-code proto

@@ -7,8 +7,11 @@
 
 use std::path::PathBuf;
 
-const FILES: &[(&str, &str)] =
-    &[("../../services.toml", "services.toml"), ("../../deploy/edge/edge.toml", "edge.toml")];
+const FILES: &[(&str, &str)] = &[
+    ("../../services.toml", "services.toml"),
+    ("../../deploy/edge/edge.toml", "edge.toml"),
+    ("../../deploy/images.toml", "images.toml"),
+];
 
 fn main() -> std::io::Result<()> {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

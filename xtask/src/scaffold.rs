@@ -57,6 +57,9 @@ struct Write {
 }
 
 /// The repository's files that new-service and delete-service edit.
+/// Where the Compose model lives (crates/compose renders it).
+const COMPOSE: &str = "deploy/compose";
+
 struct Shared {
     services: String,
     edge: String,
@@ -81,17 +84,27 @@ impl Shared {
         })
     }
 
-    /// The shared files as `writes`, with the edge's rendered file for `services`.
+    /// The shared files as `writes`, with what is rendered from `services`:
+    /// the edge's dynamic file and the Compose model (deploy/compose/, whose
+    /// files all exist already, so each keeps its mode).
     fn writes(self, services: &Catalog) -> anyhow::Result<Vec<Write>> {
         let edge = edge::Edge::parse_with(&self.edge, Self::EDGE, services)?;
         let dynamic = edge.render_dynamic(&edge::Addresses::local_for(services))?;
-        Ok(vec![
+        let images = catalog::images();
+        let inputs = compose::Inputs { services, edge: &edge, images: &images, version: env!("CARGO_PKG_VERSION") };
+        let compose = compose::render(&inputs)?
+            .into_iter()
+            .map(|file| Write { path: Path::new(COMPOSE).join(file.path), text: file.text });
+        Ok([
             Write { path: Self::SERVICES.into(), text: self.services },
             Write { path: Self::EDGE.into(), text: self.edge },
             Write { path: Self::DYNAMIC.into(), text: dynamic },
             Write { path: Self::CARGO.into(), text: self.cargo },
             Write { path: Self::DECLARATIONS.into(), text: self.declarations },
-        ])
+        ]
+        .into_iter()
+        .chain(compose)
+        .collect())
     }
 }
 
@@ -198,6 +211,7 @@ pub fn new_service(root: &Path, spec: &Spec) -> anyhow::Result<String> {
         let _ =
             writeln!(out, "  deploy/edge/edge.toml: routers for {name}; deploy/edge/traefik/dynamic.yml re-rendered");
     }
+    let _ = writeln!(out, "  deploy/compose/: re-rendered with {name} (its container, database, role and secrets)");
     let _ = writeln!(out, "  xtask: {name}'s access declarations, for the README's Access table");
     let _ = writeln!(out, "next:");
     let _ = writeln!(out, "  cargo test -p {name}                      # its tests, against a throwaway PostgreSQL");
@@ -264,7 +278,8 @@ pub fn delete_service(root: &Path, name: &str) -> anyhow::Result<String> {
     // Drops the crate from Cargo.lock, changing nothing else (offline: no index update).
     cargo(root, &["update", "--workspace", "--offline", "--quiet"], &format!("Cargo.lock still lists {name}"));
     let mut out = format!(
-        "deleted {name}: services/{name}/, proto/{name}/, its services.toml table, edge routers and xtask lines\n"
+        "deleted {name}: services/{name}/, proto/{name}/, its services.toml table, edge routers and xtask lines; \
+         deploy/compose/ re-rendered\n"
     );
     let _ = writeln!(
         out,

@@ -71,6 +71,18 @@ pub async fn database() -> DbConfig {
     }
 }
 
+/// The test server's superuser URL (starting the server if need be), for
+/// tests that act on the cluster itself: roles, or running `psql`.
+pub fn admin_url() -> &'static str {
+    &server().admin_url
+}
+
+/// The directory of the PostgreSQL binaries (`psql`, `initdb`, ...): `PG_BIN`,
+/// else the first on `PATH`, else the newest `/usr/lib/postgresql/*/bin`.
+pub fn pg_bin() -> Result<PathBuf, String> {
+    find_binaries()
+}
+
 fn start() -> Result<Server, String> {
     let bin = find_binaries()?;
     let root = std::env::temp_dir().join(format!("testkit-pg-{}", std::process::id()));
