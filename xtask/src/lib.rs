@@ -1,11 +1,13 @@
 //! Repository tasks. It is not a shared crate (nothing depends on it).
 //!
 //! - [`scaffold`]: `new-service` and `delete-service`, from `xtask/templates/`.
+//! - [`sbom`]: the check of each service's CycloneDX SBOM (`cargo xtask sbom`).
 //! - The README's "Access" table, rendered from each service's access
 //!   declarations and the edge's routes, and the check that they agree.
 
 use authn::{Access, Route};
 
+pub mod sbom;
 pub mod scaffold;
 
 /// Every service's declared routes and RPCs, by service.
