@@ -48,7 +48,10 @@ let
     "crates/catalog" = [
       "services.toml"
       "deploy/edge/edge.toml"
+      "deploy/images.toml"
     ];
+    # its tests compare the committed deploy/compose/ with a fresh render
+    "crates/compose" = [ "deploy/compose" ];
     # its tests compare the committed deploy/edge/traefik/*.yml with a fresh render
     "crates/edge" = [ "deploy/edge/traefik" ];
     # new-service renders its templates; a test checks the README's Access table
@@ -137,9 +140,46 @@ let
 
   devstack = if platform.devstack == null then null else buildCrate platform.devstack;
 
+  # The images' health check (`probe <url>`): no shell or curl in them.
+  probe = buildCrate "crates/probe";
+
+  # ---- SBOMs -----------------------------------------------------------------
+  # A CycloneDX 1.5 SBOM per service, by cargo-cyclonedx from the service's
+  # own source and the vendored lock file: what the binary is built from for
+  # this system's target (CI writes the same with the same tool, and checks it
+  # against the schema and `cargo metadata`). Each image carries its SBOM.
+  rustTarget = pkgs.stdenv.hostPlatform.rust.rustcTarget;
+  mkSbom =
+    name: entry:
+    let
+      pname = platformLib.crateName root entry.crateDir;
+    in
+    craneLib.mkCargoDerivation (
+      commonArgs
+      // {
+        pname = "${name}-sbom";
+        version = platformLib.crateVersion root entry.crateDir;
+        src = sourceForCrate entry.crateDir;
+        cargoArtifacts = null;
+        doInstallCargoArtifacts = false;
+        nativeBuildInputs = [ pkgs.cargo-cyclonedx ];
+        buildPhaseCargoCommand = ''
+          cargo cyclonedx --manifest-path ${entry.crateDir}/Cargo.toml \
+            --format json --spec-version 1.5 --target ${rustTarget}
+        '';
+        installPhaseCommand = ''
+          install -Dm644 ${entry.crateDir}/${pname}.cdx.json $out/share/sbom/${name}.cdx.json
+        '';
+      }
+    );
+  sboms = lib.mapAttrs mkSbom platform.services;
+  # Where an image holds its SBOM (the label dev.platform.sbom says so too).
+  sbomPath = name: "/share/sbom/${name}.cdx.json";
+
   # ---- images ----------------------------------------------------------------
-  # The binary, CA certificates and tzdata; no shell, no package manager, a
-  # fixed non-root user. `docker load < result`, `kind load image-archive result`.
+  # The binary, its health probe, CA certificates, tzdata and its SBOM; no
+  # shell, no package manager, a fixed non-root user.
+  # `docker load < result`, `kind load image-archive result`.
   mkImage =
     name: entry:
     let
@@ -153,11 +193,25 @@ let
       contents = [
         pkgs.cacert
         pkgs.tzdata
+        probe
+        sboms.${name}
       ];
       config = {
         Entrypoint = [ (lib.getExe' package name) ];
         User = "${uid}:${uid}";
         ExposedPorts."${toString entry.port}/tcp" = { };
+        # Docker's health check (Kubernetes has its own probes); durations in ns.
+        Healthcheck = {
+          Test = [
+            "CMD"
+            "/bin/probe"
+            "http://127.0.0.1:${toString entry.port}/readyz"
+          ];
+          Interval = 10000000000;
+          Timeout = 3000000000;
+          StartPeriod = 60000000000;
+          Retries = 3;
+        };
         Env = [
           "HOST=0.0.0.0"
           "PORT=${toString entry.port}"
@@ -170,6 +224,8 @@ let
           "org.opencontainers.image.version" = version;
           "org.opencontainers.image.revision" = revision;
           "org.opencontainers.image.licenses" = "MIT OR Apache-2.0";
+          "dev.platform.sbom" = sbomPath name;
+          "dev.platform.sbom.format" = "CycloneDX 1.5 JSON";
         };
       };
     };
@@ -177,7 +233,16 @@ let
   images = lib.mapAttrs mkImage platform.services;
 
   # ---- checks ----------------------------------------------------------------
-  edgeSchemaTest = builtins.pathExists (root + "/crates/edge/tests/schema.rs");
+  # Tests that read JSON Schemas from beside the repository (../shared/schemas),
+  # which a flake's source has not: <crate dir>/tests/schema.rs, as
+  # nextest's binary ids (<crate>::schema).
+  outsideSchemaTests = map (dir: "${platformLib.crateName root dir}::schema") (
+    lib.filter (dir: builtins.pathExists (root + "/${dir}/tests/schema.rs")) [
+      "crates/edge"
+      "crates/compose"
+      "xtask"
+    ]
+  );
   nixFiles = sourceOf [ (lib.fileset.fileFilter (file: file.hasExt "nix") root) ];
 
   checks = servicePackages // {
@@ -193,8 +258,11 @@ let
 
     doc = craneLib.cargoDoc (commonArgs // { inherit cargoArtifacts; });
 
+    # .cargo/audit.toml holds the one ignored advisory and why; CI's
+    # `cargo audit` reads the same file.
     audit = craneLib.cargoAudit {
-      inherit (commonArgs) src pname version;
+      inherit (commonArgs) pname version;
+      src = sourceOf (workspaceFiles ++ [ (root + "/.cargo/audit.toml") ]);
       inherit advisory-db;
     };
 
@@ -216,11 +284,13 @@ let
         partitions = 1;
         partitionType = "count";
         cargoNextestPartitionsExtraArgs = "--no-tests=fail";
-        # crates/edge's schema test reads Traefik's JSON Schemas from beside
-        # the repository (../shared/schemas), which a flake's source has not.
-        cargoNextestExtraArgs = lib.optionalString edgeSchemaTest "-E 'not binary_id(edge::schema)'";
+        cargoNextestExtraArgs =
+          lib.optionalString (outsideSchemaTests != [ ])
+            "-E '${lib.concatMapStringsSep " and " (id: "not binary_id(${id})") outsideSchemaTests}'";
         nativeBuildInputs = [
           pkgs.postgresql
+          # crates/compose runs deploy/compose/secrets.sh (and psql, above)
+          pkgs.openssl
           # the tests send SIGTERM with kill(1)
           pkgs.procps
         ];
@@ -317,6 +387,12 @@ let
     pkgs.kind
     pkgs.tilt
     pkgs.nixfmt
+    # deploy/compose/secrets.sh
+    pkgs.openssl
+    # what CI runs besides cargo's own tools
+    pkgs.cargo-audit
+    pkgs.cargo-deny
+    pkgs.cargo-cyclonedx
   ];
   devShell = craneLib.devShell {
     packages = devShellPackages;
@@ -330,6 +406,14 @@ in
   packages =
     servicePackages
     // lib.optionalAttrs (devstack != null) { inherit devstack; }
+    // lib.mapAttrs' (name: sbom: lib.nameValuePair "${name}-sbom" sbom) sboms
+    // {
+      inherit probe;
+      sboms = pkgs.symlinkJoin {
+        name = "platform-sboms";
+        paths = lib.attrValues sboms;
+      };
+    }
     // lib.optionalAttrs isLinux (
       lib.mapAttrs' (name: image: lib.nameValuePair "${name}-image" image) images
       // {

@@ -31,13 +31,20 @@ let
   ) platform.services;
 
   edge = builtins.fromTOML (builtins.readFile (root + "/deploy/edge/edge.toml"));
+  # The third-party images, pinned once (also read by crates/catalog for Compose).
+  images = builtins.fromTOML (builtins.readFile (root + "/deploy/images.toml"));
   # The services edge.toml's routers name, each with its scheme (by its kind).
   upstreams = platformLib.edgeUpstreams platform.declared edge;
 
   modules = [
     {
       _module.args.platformSource = {
-        inherit services edge upstreams;
+        inherit
+          services
+          edge
+          upstreams
+          images
+          ;
         inherit (platform) declared;
       };
     }
@@ -67,6 +74,7 @@ in
     services
     edge
     upstreams
+    images
     modules
     envs
     manifestHeader

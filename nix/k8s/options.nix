@@ -222,7 +222,8 @@ in
       };
       image = mkOption {
         type = types.str;
-        default = "docker.io/library/postgres:17.6";
+        default = platformSource.images.postgres;
+        defaultText = "deploy/images.toml's postgres";
       };
       storage = mkOption {
         type = types.str;

@@ -12,7 +12,12 @@ let
   common = import ../k8s/common.nix { inherit lib; };
   dashboards = import ../k8s/dashboards.nix { inherit lib; };
   alerts = import ../k8s/alerts.nix { inherit lib; };
-  inherit (k8s) services edge declared;
+  inherit (k8s)
+    services
+    edge
+    declared
+    images
+    ;
   platformLib = import ../lib.nix { inherit lib; };
   issuer = platformLib.issuer declared;
   issuerUrl = "http://${issuer.name}:${toString issuer.port}";
@@ -21,7 +26,14 @@ let
   envConfig =
     env:
     import ./k8s-modules.nix { inherit lib; } {
-      platformSource = { inherit services edge declared; };
+      platformSource = {
+        inherit
+          services
+          edge
+          declared
+          images
+          ;
+      };
       modules = [ ../k8s/envs/${env}.nix ];
     };
   dev = envConfig "dev";
@@ -169,4 +181,14 @@ in
   (eq "Helm charts pinned with a hash" (lib.all (c: lib.hasPrefix "sha256-" c.chartHash) (
     lib.attrValues (import ../k8s/charts.nix)
   )) true)
+  (eq "the in-cluster PostgreSQL runs deploy/images.toml's image, in both environments"
+    [
+      dev.platform.postgres.image
+      prod.platform.postgres.image
+    ]
+    [
+      images.postgres
+      images.postgres
+    ]
+  )
 ]
