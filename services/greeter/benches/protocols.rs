@@ -76,6 +76,7 @@ async fn start() -> (SocketAddr, String) {
         retention: Duration::from_secs(86_400),
         identity: None,
         watch: Default::default(),
+        idempotency: Default::default(),
     };
     let server = greeter::build(config).await.unwrap();
     let addr = server.local_addr();

@@ -15,6 +15,9 @@
 //! | `GREETER_MAX_WATCHERS` | `1000` | watches one process keeps open; more are refused (`RESOURCE_EXHAUSTED`) |
 //! | `SERVICE_CLIENT_ID`, `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET`, `AUTH_TOKEN_URL` | `greeter`, empty, auth's on loopback | greeter's service identity: caller accepts calls only with its token ([`authn::config::ClientConfig`]) |
 //!
+//! `Greet` takes an `idempotency-key` ([`idempotency::Config`]:
+//! `IDEMPOTENCY_RETENTION_SECS`, `IDEMPOTENCY_MAX_WAIT_MS`).
+//!
 //! Callers' tokens are verified with auth's keys (`AUTH_JWKS_URL` and the
 //! other variables of [`authn::config`]).
 //!
@@ -40,6 +43,8 @@ pub struct Config {
     pub identity: Option<authn::config::ClientConfig>,
     /// Bounds of `WatchGreetings` (`GREETER_WATCH_*`, `GREETER_MAX_WATCHERS`).
     pub watch: crate::watch::WatchConfig,
+    /// Idempotency keys on `Greet` (`IDEMPOTENCY_*`).
+    pub idempotency: idempotency::Config,
 }
 
 impl Config {
@@ -53,6 +58,7 @@ impl Config {
             authn: authn::Config::from_env(env)?,
             retention: env.retention_days("GREETER_RETENTION_DAYS", 90)?,
             identity: authn::config::ClientConfig::from_env(env, "greeter")?,
+            idempotency: idempotency::Config::from_env(env)?,
             watch: crate::watch::WatchConfig {
                 heartbeat: env.nonzero("GREETER_WATCH_HEARTBEAT_SECS", |e, n| e.secs(n, Duration::from_secs(15)))?,
                 buffer: env.nonzero("GREETER_WATCH_BUFFER", |e, n| e.parse(n, 32usize))?,

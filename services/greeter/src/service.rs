@@ -15,8 +15,11 @@ use platform_rpc::{
 };
 use tonic::{Request, Response, Status, Streaming};
 
+use idempotency::{Begun, Idempotency, Outcome, Scope};
+use prost::Message;
+
 use crate::{
-    store::{GreetingRow, NewGreeting, Store},
+    store::{self, GreetingRow, NewGreeting, Store},
     upstream::CallerClient,
     watch::{Event, Watchers},
 };
@@ -31,6 +34,9 @@ pub const ACCESS: &[Route] = &[
     Route::rpc("/greeter.v1.GreeterService/GreetMany", Access::User),
     Route::rpc("/greeter.v1.GreeterService/WatchGreetings", Access::User),
 ];
+
+/// Greet's full name: the method and path its idempotency keys fingerprint.
+const GREET: &str = "/greeter.v1.GreeterService/Greet";
 
 /// The most greetings one `GreetMany` stream may carry.
 pub const MAX_BATCH: usize = 100;
@@ -57,6 +63,7 @@ const MAX_RESERVE: Duration = Duration::from_millis(500);
 pub struct Greeter {
     caller: CallerClient,
     store: Store,
+    idempotency: Idempotency,
     default_url: url::Url,
     watchers: Watchers,
 }
@@ -84,8 +91,14 @@ impl Prepared {
 }
 
 impl Greeter {
-    pub fn new(caller: CallerClient, store: Store, default_url: url::Url, watchers: Watchers) -> Self {
-        Self { caller, store, default_url, watchers }
+    pub fn new(
+        caller: CallerClient,
+        store: Store,
+        idempotency: Idempotency,
+        default_url: url::Url,
+        watchers: Watchers,
+    ) -> Self {
+        Self { caller, store, idempotency, default_url, watchers }
     }
 
     /// Checks a request and asks caller about its URL: the greeting to store.
@@ -168,10 +181,32 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchGreetingsResponse, 
 impl GreeterService for Greeter {
     async fn greet(&self, request: Request<pb::GreetRequest>) -> Result<Response<pb::GreetResponse>, Status> {
         let owner = caller(&request)?;
+        let key = idempotency::grpc::key(request.metadata())?;
         let req = request.into_inner();
+        let Some(key) = key else {
+            let prepared = self.prepare(&req.name, &req.url).await?;
+            let row = self.store.insert(&prepared.row(&owner.user_id)).await.map_err(storage_error)?;
+            return Ok(reply(greet_response(row)));
+        };
+        // Claimed before caller is asked, so a repeat neither greets nor calls twice.
+        let keyed = key.request(&Scope::subject(&owner.user_id), GREET, GREET, &req.encode_to_vec());
+        let mut write = match self.idempotency.begin(Some(&keyed)).await.map_err(idempotency::grpc::refused)? {
+            Begun::Replay(outcome) => {
+                let first = pb::GreetResponse::decode(&outcome.body[..]).map_err(|e| {
+                    tracing::error!(error = %e, "a stored Greet outcome does not decode");
+                    Status::internal("the stored outcome of this idempotency key is unreadable")
+                })?;
+                let mut response = reply(first);
+                idempotency::grpc::mark_replayed(&mut response);
+                return Ok(response);
+            }
+            Begun::Write(write) => write,
+        };
         let prepared = self.prepare(&req.name, &req.url).await?;
-        let row = self.store.insert(&prepared.row(&owner.user_id)).await.map_err(storage_error)?;
-        Ok(reply(greet_response(row)))
+        let row = store::insert(write.conn(), &prepared.row(&owner.user_id)).await.map_err(storage_error)?;
+        let answer = greet_response(row);
+        write.commit(|| Outcome { status: 0, body: answer.encode_to_vec() }).await.map_err(storage_error)?;
+        Ok(reply(answer))
     }
 
     async fn greet_many(

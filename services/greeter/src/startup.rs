@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use authn::{AccessLayer, Gate, Jwks, client::ServiceToken};
+use idempotency::Idempotency;
 use platform::{Server, retention::Prune, shutdown::Draining};
 use platform_rpc::RpcRouter;
 
@@ -24,14 +25,15 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     // Watches end when shutdown begins, not when the grace period runs out.
     let draining = Draining::new();
     let (watchers, listener) = Watchers::spawn(pool.clone(), config.watch.clone(), draining.clone());
-    let greeter = Greeter::new(caller, store::Store::new(pool.clone()), config.default_url, watchers);
+    let idempotency = Idempotency::new(pool.clone(), config.idempotency.clone());
+    let greeter = Greeter::new(caller, store::Store::new(pool.clone()), idempotency, config.default_url, watchers);
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
     Ok(RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET)
         .add_service(access.wrap(greeter.into_server()))
         .bind(&config.common, pool)
         .await?
-        .with_retention(vec![Prune::new("greetings", "created_at", config.retention)])
+        .with_retention(vec![Prune::new("greetings", "created_at", config.retention), Idempotency::prune()])
         .with_background(listener)
         .with_draining(draining))
 }

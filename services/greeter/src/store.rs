@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use platform_rpc::pagination::{Cursor, PageRequest};
 use sqlx::PgPool;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// greeter_db's migrations: greeter's own and the idempotency keys' table.
+pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| idempotency::with_migrations(&OWN_MIGRATIONS));
+static OWN_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct GreetingRow {
@@ -80,7 +83,8 @@ impl Store {
     }
 }
 
-async fn insert<'e>(db: impl sqlx::PgExecutor<'e>, g: &NewGreeting<'_>) -> sqlx::Result<GreetingRow> {
+/// Stores one greeting through `db` (the pool, or a caller's transaction).
+pub async fn insert<'e>(db: impl sqlx::PgExecutor<'e>, g: &NewGreeting<'_>) -> sqlx::Result<GreetingRow> {
     sqlx::query_as(&format!(
         "INSERT INTO greetings (owner, name, greeting, url, external_status, external_error)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"

@@ -107,6 +107,7 @@ pub async fn greeter_config(auth: &Fixture, caller: SocketAddr, timeout: Duratio
         retention: Duration::from_secs(90 * 86_400),
         identity: Some(auth.client("greeter")),
         watch: Default::default(),
+        idempotency: Default::default(),
     }
 }
 
@@ -161,7 +162,16 @@ impl Drop for GreeterProcess {
 /// `auth`'s keys and greeter identity) and waits until it is ready. `stdout`
 /// takes its JSON log lines.
 pub async fn spawn_binary(auth: &Fixture, env: &[(&str, &str)], stdout: std::process::Stdio) -> GreeterProcess {
-    let db = testkit::database().await;
+    spawn_binary_on(auth, &testkit::database().await, env, stdout).await
+}
+
+/// [`spawn_binary`] on a given database (a restart keeps its data).
+pub async fn spawn_binary_on(
+    auth: &Fixture,
+    db: &platform::db::DbConfig,
+    env: &[(&str, &str)],
+    stdout: std::process::Stdio,
+) -> GreeterProcess {
     let port = dead_port().port();
     let identity = auth.client("greeter");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_greeter"))
