@@ -7,6 +7,9 @@
 //! | `LANG_MAX_BODY_BYTES` | `16384` | largest request body accepted (413 beyond) |
 //! | `LANG_AUDIT_RETENTION_DAYS` | `365` | audit records older than this are deleted (hourly) |
 //! | `SERVICE_ALLOWED_CLIENTS` | `gateway` | service clients that may read `/lang/v1/stats` |
+//!
+//! Translation and preference writes take an `Idempotency-Key`
+//! ([`idempotency::Config`]: `IDEMPOTENCY_RETENTION_SECS`, `IDEMPOTENCY_MAX_WAIT_MS`).
 
 use platform::{CommonConfig, ConfigError, Env};
 
@@ -18,6 +21,8 @@ pub struct Config {
     pub allowed_clients: Vec<String>,
     /// How long audit records are kept (`LANG_AUDIT_RETENTION_DAYS`).
     pub audit_retention: std::time::Duration,
+    /// Idempotency keys on writes (`IDEMPOTENCY_*`).
+    pub idempotency: idempotency::Config,
 }
 
 impl Config {
@@ -28,6 +33,7 @@ impl Config {
             authn: authn::Config::from_env(env)?,
             allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,
             audit_retention: env.retention_days("LANG_AUDIT_RETENTION_DAYS", 365)?,
+            idempotency: idempotency::Config::from_env(env)?,
         })
     }
 }

@@ -9,12 +9,13 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::State,
-    http::{StatusCode, header},
-    response::IntoResponse,
+    extract::{OriginalUri, State},
+    http::{HeaderMap, Method, StatusCode, header},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use chrono::{DateTime, Utc};
+use idempotency::{Begun, Idempotency, Outcome, Scope, Write, rest::json_outcome};
 use platform::{
     audit::{AuditLog, AuditQuery},
     rest::{ApiError, BearerScheme, ErrorBody, Json, Path, Query},
@@ -31,7 +32,7 @@ use axum::extract::FromRef;
 
 use crate::{
     language::{self, FALLBACK},
-    store::{PreferenceRow, Store, TranslationRow},
+    store::{self, PreferenceRow, Store, TranslationRow},
     template,
 };
 
@@ -59,6 +60,7 @@ const MAX_KEY_CHARS: usize = 64;
 pub struct App {
     pub store: Store,
     pub gate: Gate,
+    pub idempotency: Idempotency,
 }
 
 impl FromRef<App> for Gate {
@@ -115,7 +117,7 @@ impl From<TranslationRow> for Translation {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TemplateBody {
     /// At most 500 characters, containing `{name}`.
     #[schema(example = "Salut, {name} !")]
@@ -135,7 +137,7 @@ impl From<PreferenceRow> for Preference {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PreferenceBody {
     /// A language listed by `GET /lang/v1/languages`.
     #[schema(example = "fr")]
@@ -287,7 +289,7 @@ async fn get_translation(
 /// replaced); admin only, and written to the audit log.
 #[utoipa::path(
     put, path = "/lang/v1/translations/{language}/{key}", tag = "translations", security(("bearer" = [])),
-    params(("language" = String, Path, example = "fr"), ("key" = String, Path, example = "greeting")),
+    params(("language" = String, Path, example = "fr"), ("key" = String, Path, example = "greeting"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 16-255 visible ASCII characters, such as a random UUID; a repeat with the same key gets the first outcome")),
     request_body = TemplateBody,
     responses(
         (status = 200, description = "Replaced", body = Translation),
@@ -301,27 +303,44 @@ async fn get_translation(
 async fn put_translation(
     State(app): State<App>,
     Admin(admin): Admin,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
     Path((language, key)): Path<(String, String)>,
     Json(body): Json<TemplateBody>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let (language, key) = (language_path(&language)?, key_path(&key)?);
     template::validate(&body.template).map_err(|m| ApiError::unprocessable("invalid_template", m))?;
-    let (row, created) = app
-        .store
-        .put_translation(&admin.user_id, &language, key, &body.template)
+    let keyed = idempotency::rest::request(&headers, &Scope::subject(&admin.user_id), &method, uri.path(), &body)?;
+    let mut write = match begin(&app, keyed.as_ref()).await? {
+        Ok(write) => write,
+        Err(replay) => return Ok(replay),
+    };
+    let (row, created) = store::put_translation(write.conn(), &admin.user_id, &language, key, &body.template)
         .await
         .map_err(unavailable)?
         .map_err(|_| unknown_language(&language))?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let answer = Translation::from(row);
+    write.commit(|| json_outcome(status, &answer)).await.map_err(unavailable)?;
     tracing::info!(actor = %admin.user_id, %language, key, "translation written");
-    Ok((status, Json(Translation::from(row))))
+    Ok((status, Json(answer)).into_response())
+}
+
+/// Starts a write: its transaction, or (`Err`) the replayed answer of the
+/// key's first request.
+async fn begin(app: &App, keyed: Option<&idempotency::Request>) -> Result<Result<Write, Response>, ApiError> {
+    match app.idempotency.begin(keyed).await.map_err(idempotency::rest::refused)? {
+        Begun::Write(write) => Ok(Ok(write)),
+        Begun::Replay(outcome) => Ok(Err(idempotency::rest::replay(&outcome))),
+    }
 }
 
 /// Deletes a message template (admin only, audited). The English greeting,
 /// which every language falls back to, cannot be deleted.
 #[utoipa::path(
     delete, path = "/lang/v1/translations/{language}/{key}", tag = "translations", security(("bearer" = [])),
-    params(("language" = String, Path, example = "fr"), ("key" = String, Path, example = "greeting")),
+    params(("language" = String, Path, example = "fr"), ("key" = String, Path, example = "greeting"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 16-255 visible ASCII characters, such as a random UUID; a repeat with the same key gets the first outcome")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Malformed language or key", body = ErrorBody),
@@ -332,8 +351,11 @@ async fn put_translation(
 async fn delete_translation(
     State(app): State<App>,
     Admin(admin): Admin,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
     Path((language, key)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let (language, key) = (language_path(&language)?, key_path(&key)?);
     if language == FALLBACK && key == GREETING_KEY {
         return Err(ApiError::conflict(
@@ -341,8 +363,15 @@ async fn delete_translation(
             "the English greeting is the fallback for every language; replace it instead",
         ));
     }
-    if app.store.delete_translation(&admin.user_id, &language, key).await.map_err(unavailable)? {
-        Ok(StatusCode::NO_CONTENT)
+    let keyed = idempotency::rest::request(&headers, &Scope::subject(&admin.user_id), &method, uri.path(), &())?;
+    let mut write = match begin(&app, keyed.as_ref()).await? {
+        Ok(write) => write,
+        Err(replay) => return Ok(replay),
+    };
+    // A repeat after the delete replays 204 rather than finding nothing (404).
+    if store::delete_translation(write.conn(), &admin.user_id, &language, key).await.map_err(unavailable)? {
+        write.commit(|| Outcome { status: 204, body: Vec::new() }).await.map_err(unavailable)?;
+        Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::not_found(format!("there is no {key:?} template in {language:?}")))
     }
@@ -367,7 +396,7 @@ async fn get_preference(State(app): State<App>, User(caller): User) -> Result<Js
 /// Sets the caller's preferred language.
 #[utoipa::path(
     put, path = "/lang/v1/preferences/me", tag = "preferences", security(("bearer" = [])),
-    request_body = PreferenceBody,
+    request_body = PreferenceBody, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 16-255 visible ASCII characters, such as a random UUID; a repeat with the same key gets the first outcome")),
     responses(
         (status = 200, description = "The preference", body = Preference),
         (status = 400, description = "Malformed body", body = ErrorBody),
@@ -378,16 +407,24 @@ async fn get_preference(State(app): State<App>, User(caller): User) -> Result<Js
 async fn put_preference(
     State(app): State<App>,
     User(caller): User,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
     Json(body): Json<PreferenceBody>,
-) -> Result<Json<Preference>, ApiError> {
+) -> Result<Response, ApiError> {
     let language = language::parse(&body.language).map_err(|_| unknown_language(&body.language))?;
-    let row = app
-        .store
-        .set_preference(&caller.user_id, &language)
+    let keyed = idempotency::rest::request(&headers, &Scope::subject(&caller.user_id), &method, uri.path(), &body)?;
+    let mut write = match begin(&app, keyed.as_ref()).await? {
+        Ok(write) => write,
+        Err(replay) => return Ok(replay),
+    };
+    let row = store::set_preference(write.conn(), &caller.user_id, &language)
         .await
         .map_err(unavailable)?
         .map_err(|_| unknown_language(&language))?;
-    Ok(Json(row.into()))
+    let answer = Preference::from(row);
+    write.commit(|| json_outcome(StatusCode::OK, &answer)).await.map_err(unavailable)?;
+    Ok(Json(answer).into_response())
 }
 
 /// The audit log of translation changes, newest first (admin).

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use authn::{Gate, Jwks};
+use idempotency::Idempotency;
 use platform::{Server, retention::Prune};
 
 use crate::{
@@ -16,8 +17,12 @@ use crate::{
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let jwks = Arc::new(Jwks::new(&config.authn)?);
-    let app = App { store: Store::new(pool.clone()), gate: Gate::new(jwks, config.allowed_clients.clone()) };
+    let app = App {
+        store: Store::new(pool.clone()),
+        gate: Gate::new(jwks, config.allowed_clients.clone()),
+        idempotency: Idempotency::new(pool.clone(), config.idempotency.clone()),
+    };
     Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
         .await?
-        .with_retention(vec![Prune::new("audit_log", "at", config.audit_retention)]))
+        .with_retention(vec![Prune::new("audit_log", "at", config.audit_retention), Idempotency::prune()]))
 }

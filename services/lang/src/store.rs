@@ -1,9 +1,12 @@
 //! `lang_db`: languages, translations and preferences.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// lang_db's migrations: lang's own and the idempotency keys' table.
+pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| idempotency::with_migrations(&OWN_MIGRATIONS));
+static OWN_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct LanguageRow {
@@ -70,66 +73,71 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
     }
+}
 
-    /// Creates or replaces a template, with its audit record in the same
-    /// transaction; whether it was created.
-    pub async fn put_translation(
-        &self,
-        actor: &str,
-        language: &str,
-        key: &str,
-        template: &str,
-    ) -> sqlx::Result<Result<(TranslationRow, bool), UnknownLanguage>> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            row: TranslationRow,
-            created: bool,
-        }
-        let mut tx = self.pool.begin().await?;
-        let before: Option<String> =
-            sqlx::query_scalar("SELECT template FROM translations WHERE language = $1 AND key = $2 FOR UPDATE")
-                .bind(language)
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let res: sqlx::Result<Row> = sqlx::query_as(
-            "INSERT INTO translations (language, key, template) VALUES ($1, $2, $3)
+// The writes take the caller's connection (an idempotent write's
+// transaction); each opens its own transaction on it, a savepoint there.
+
+/// Creates or replaces a template, with its audit record in the same
+/// transaction; whether it was created.
+pub async fn put_translation(
+    conn: &mut PgConnection,
+    actor: &str,
+    language: &str,
+    key: &str,
+    template: &str,
+) -> sqlx::Result<Result<(TranslationRow, bool), UnknownLanguage>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        row: TranslationRow,
+        created: bool,
+    }
+    let mut tx = conn.begin().await?;
+    let before: Option<String> =
+        sqlx::query_scalar("SELECT template FROM translations WHERE language = $1 AND key = $2 FOR UPDATE")
+            .bind(language)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let res: sqlx::Result<Row> = sqlx::query_as(
+        "INSERT INTO translations (language, key, template) VALUES ($1, $2, $3)
              ON CONFLICT (language, key) DO UPDATE SET template = EXCLUDED.template, updated_at = now()
              RETURNING language, key, template, updated_at, (xmax = 0) AS created",
-        )
-        .bind(language)
-        .bind(key)
-        .bind(template)
-        .fetch_one(&mut *tx)
-        .await;
-        let row = match res {
-            Ok(r) => r,
-            Err(e) if is_unknown_language(&e) => return Ok(Err(UnknownLanguage)),
-            Err(e) => return Err(e),
-        };
-        let detail = serde_json::json!({ "before": before, "after": template });
-        platform::audit::record(&mut tx, actor, "translation.put", &format!("{language}/{key}"), &detail).await?;
-        tx.commit().await?;
-        Ok(Ok((row.row, row.created)))
-    }
+    )
+    .bind(language)
+    .bind(key)
+    .bind(template)
+    .fetch_one(&mut *tx)
+    .await;
+    let row = match res {
+        Ok(r) => r,
+        Err(e) if is_unknown_language(&e) => return Ok(Err(UnknownLanguage)),
+        Err(e) => return Err(e),
+    };
+    let detail = serde_json::json!({ "before": before, "after": template });
+    platform::audit::record(&mut tx, actor, "translation.put", &format!("{language}/{key}"), &detail).await?;
+    tx.commit().await?;
+    Ok(Ok((row.row, row.created)))
+}
 
-    /// Deletes a template, with its audit record; whether there was one.
-    pub async fn delete_translation(&self, actor: &str, language: &str, key: &str) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let before: Option<String> =
-            sqlx::query_scalar("DELETE FROM translations WHERE language = $1 AND key = $2 RETURNING template")
-                .bind(language)
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(before) = before else { return Ok(false) };
-        let detail = serde_json::json!({ "before": before, "after": null });
-        platform::audit::record(&mut tx, actor, "translation.deleted", &format!("{language}/{key}"), &detail).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
+/// Deletes a template, with its audit record; whether there was one.
+pub async fn delete_translation(conn: &mut PgConnection, actor: &str, language: &str, key: &str) -> sqlx::Result<bool> {
+    let mut tx = conn.begin().await?;
+    let before: Option<String> =
+        sqlx::query_scalar("DELETE FROM translations WHERE language = $1 AND key = $2 RETURNING template")
+            .bind(language)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(before) = before else { return Ok(false) };
+    let detail = serde_json::json!({ "before": before, "after": null });
+    platform::audit::record(&mut tx, actor, "translation.deleted", &format!("{language}/{key}"), &detail).await?;
+    tx.commit().await?;
+    Ok(true)
+}
 
+impl Store {
     /// The newest audit records.
     pub async fn audit_log(&self, query: &platform::audit::AuditQuery) -> sqlx::Result<platform::audit::AuditLog> {
         platform::audit::list(&self.pool, query).await
@@ -142,27 +150,6 @@ impl Store {
             .await
     }
 
-    pub async fn set_preference(
-        &self,
-        user_id: &str,
-        language: &str,
-    ) -> sqlx::Result<Result<PreferenceRow, UnknownLanguage>> {
-        let res = sqlx::query_as(
-            "INSERT INTO preferences (user_id, language) VALUES ($1, $2)
-             ON CONFLICT (user_id) DO UPDATE SET language = EXCLUDED.language, updated_at = now()
-             RETURNING user_id, language, updated_at",
-        )
-        .bind(user_id)
-        .bind(language)
-        .fetch_one(&self.pool)
-        .await;
-        match res {
-            Ok(row) => Ok(Ok(row)),
-            Err(e) if is_unknown_language(&e) => Ok(Err(UnknownLanguage)),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Languages, translations and preferences.
     pub async fn counts(&self) -> sqlx::Result<(i64, i64, i64)> {
         sqlx::query_as(
@@ -171,5 +158,27 @@ impl Store {
         )
         .fetch_one(&self.pool)
         .await
+    }
+}
+
+/// Sets a user's preferred language.
+pub async fn set_preference(
+    conn: &mut PgConnection,
+    user_id: &str,
+    language: &str,
+) -> sqlx::Result<Result<PreferenceRow, UnknownLanguage>> {
+    let res = sqlx::query_as(
+        "INSERT INTO preferences (user_id, language) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET language = EXCLUDED.language, updated_at = now()
+         RETURNING user_id, language, updated_at",
+    )
+    .bind(user_id)
+    .bind(language)
+    .fetch_one(conn)
+    .await;
+    match res {
+        Ok(row) => Ok(Ok(row)),
+        Err(e) if is_unknown_language(&e) => Ok(Err(UnknownLanguage)),
+        Err(e) => Err(e),
     }
 }

@@ -1,9 +1,9 @@
 //! lang end to end: a real PostgreSQL, the service on a random port, and
 //! reqwest over loopback.
 
+mod support;
+
 use auth::testing::Fixture;
-use lang::Config;
-use platform::Env;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -22,17 +22,9 @@ fn with_token(token: &str) -> reqwest::Client {
 }
 
 async fn spawn() -> Lang {
-    testkit::init_telemetry();
-    let auth = Fixture::start().await;
-    let mut config = Config::from_env(&Env::default()).unwrap();
-    config.common.port = 0;
-    config.common.database = testkit::database().await;
-    config.authn = auth.authn();
-    let server = lang::build(config).await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run_until(std::future::pending()));
-    let (_, admin) = auth.admin("root@example.com").await;
-    Lang { base: format!("http://{addr}").parse().unwrap(), http: with_token(&admin), auth }
+    let served = support::spawn_with(|_| {}).await;
+    let (_, admin) = served.auth.admin("root@example.com").await;
+    Lang { base: served.base.parse().unwrap(), http: with_token(&admin), auth: served.auth }
 }
 
 impl Lang {
