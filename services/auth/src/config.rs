@@ -23,6 +23,9 @@
 //! | `AUTH_SESSION_RETENTION_DAYS` | `7` | sessions are deleted this long after they expired |
 //! | `AUTH_AUDIT_RETENTION_DAYS` | `365` | audit records older than this are deleted |
 //! | `AUTH_KEY_REFRESH_SECS` | `30` | how often the published keys are re-read from `auth_db` (keys other replicas or a rotation added) |
+//!
+//! Sign-up, password change and role changes take an `Idempotency-Key`
+//! ([`idempotency::Config`]: `IDEMPOTENCY_RETENTION_SECS`, `IDEMPOTENCY_MAX_WAIT_MS`).
 
 use std::{collections::BTreeMap, fmt, num::NonZeroUsize, path::PathBuf, time::Duration};
 
@@ -44,6 +47,8 @@ pub struct Config {
     pub session_retention: Duration,
     /// How long audit records are kept (`AUTH_AUDIT_RETENTION_DAYS`).
     pub audit_retention: Duration,
+    /// Idempotency keys on sign-up, password change and role changes (`IDEMPOTENCY_*`).
+    pub idempotency: idempotency::Config,
 }
 
 /// The service clients auth issues service tokens to, by client id, each
@@ -168,6 +173,7 @@ impl Config {
             allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,
             session_retention: env.retention_days("AUTH_SESSION_RETENTION_DAYS", 7)?,
             audit_retention: env.retention_days("AUTH_AUDIT_RETENTION_DAYS", 365)?,
+            idempotency: idempotency::Config::from_env(env)?,
         })
     }
 }

@@ -10,12 +10,13 @@ use authn::{
 use axum::{
     Router,
     body::Bytes,
-    extract::{FromRef, State},
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    extract::{FromRef, OriginalUri, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use chrono::{DateTime, Utc};
+use idempotency::{Begun, Idempotency, Outcome, Scope, rest::json_outcome};
 use platform::{
     audit::{AuditLog, AuditQuery},
     rest::{ApiError, BearerScheme, ErrorBody, Json, Path, Query},
@@ -31,7 +32,7 @@ use crate::{
     email,
     keys::Jwks,
     password::{self, Hasher},
-    store::{Actor, NewToken, RoleChange, Rotation, Store, UserRow},
+    store::{self, Actor, NewToken, RoleChange, Rotation, Store, UserRow},
     throttle::Throttle,
     tokens::{self, Issuer, Subject},
 };
@@ -71,6 +72,7 @@ pub struct App {
     pub proxies: TrustedProxies,
     pub gate: Gate,
     pub clients: Arc<Clients>,
+    pub idempotency: Idempotency,
 }
 
 impl FromRef<App> for TrustedProxies {
@@ -85,8 +87,9 @@ impl FromRef<App> for Gate {
     }
 }
 
-/// An email address and password.
-#[derive(Deserialize, ToSchema)]
+/// An email address and password. Serialize only feeds an idempotency
+/// key's fingerprint (an HMAC): it is never logged, stored or returned.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct Credentials {
     #[schema(example = "ada@example.com")]
     pub email: String,
@@ -115,7 +118,8 @@ impl From<UserRow> for User {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
+/// Serialize only feeds an idempotency key's fingerprint, as for [`Credentials`].
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct PasswordChange {
     #[schema(format = Password)]
     pub current_password: String,
@@ -281,34 +285,73 @@ impl App {
 /// Creates an account and logs it in.
 #[utoipa::path(
     post, path = "/auth/signup", tag = "auth", request_body = Credentials,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 16-255 visible ASCII characters, such as a random UUID; a repeat with the same key gets the first outcome")),
     responses(
         (status = 201, description = "Account created", body = SignupResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 409, description = "The email is taken", body = ErrorBody),
+        (status = 409, description = "The email is taken, or a request with this Idempotency-Key is still running", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid email or weak password; the message says what is missing", body = ErrorBody),
+        (status = 422, description = "Invalid email or weak password (the message says what is missing), or the Idempotency-Key was used with another request", body = ErrorBody),
         (status = 429, description = "Too many sign-ups from this address; see Retry-After", body = ErrorBody),
     )
 )]
 async fn signup(
     State(app): State<App>,
     client: Client,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
     Json(body): Json<Credentials>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let email = email::normalize(&body.email).map_err(|m| ApiError::unprocessable("invalid_email", m))?;
     password::check_strength(&body.password, &email).map_err(|m| ApiError::unprocessable("weak_password", m))?;
+    // An anonymous client's keys are its address's.
+    let keyed = idempotency::rest::request(&headers, &Scope::address(client.addr), &method, uri.path(), &body)?;
+    // A key is claimed first, so that its repeats neither count against the
+    // throttle nor hash; its connection is then held through the hash.
+    let claimed = match keyed {
+        Some(request) => match app.idempotency.begin(Some(&request)).await.map_err(idempotency::rest::refused)? {
+            Begun::Write(write) => Some(write),
+            // The same account again, with a fresh token pair: tokens are never stored.
+            Begun::Replay(outcome) => return replay_with_session(&app, &outcome, &client).await,
+        },
+        None => None,
+    };
     // Reserved before the hash, so a flood of sign-ups costs no bcrypt work past the limit.
     if let Some(wait) = app.throttle.reserve_signup(client.addr).await.map_err(unavailable)? {
         return Err(ApiError::too_many_requests(format!("too many sign-ups; try again in {wait} seconds"), wait));
     }
     let hash = app.hasher.hash(&body.password).await.map_err(internal)?;
-    let user = app.store.create_user(&email, &hash).await.map_err(unavailable)?.ok_or_else(|| {
+    // Without a key, no connection waits on bcrypt.
+    let mut write = match claimed {
+        Some(write) => write,
+        None => app.idempotency.unkeyed().await.map_err(unavailable)?,
+    };
+    let user = store::create_user(write.conn(), &email, &hash).await.map_err(unavailable)?.ok_or_else(|| {
         ApiError::conflict("email_taken", "an account with this email already exists; log in instead")
     })?;
+    // A credential route keeps the status and the user id, nothing more.
+    write.commit(|| Outcome { status: 201, body: user.id.clone().into_bytes() }).await.map_err(unavailable)?;
     let tokens = app.start_session(&user.id, &user.email, &user.roles, &client).await?;
     tracing::info!(user_id = %user.id, "account created");
-    Ok((StatusCode::CREATED, NO_STORE, Json(SignupResponse { user: user.into(), tokens })))
+    Ok((StatusCode::CREATED, NO_STORE, Json(SignupResponse { user: user.into(), tokens })).into_response())
+}
+
+/// A replayed sign-up: the account the key created, logged in afresh.
+async fn replay_with_session(app: &App, outcome: &Outcome, client: &Client) -> Result<Response, ApiError> {
+    let id = std::str::from_utf8(&outcome.body).map_err(internal)?;
+    let Some(user) = app.store.user(id).await.map_err(unavailable)? else {
+        return Err(ApiError::conflict(
+            "account_gone",
+            "the account this idempotency key created no longer exists; sign up again with a new key",
+        ));
+    };
+    let tokens = app.start_session(&user.id, &user.email, &user.roles, client).await?;
+    let status = StatusCode::from_u16(u16::try_from(outcome.status).unwrap_or(201)).unwrap_or(StatusCode::CREATED);
+    let mut response = (status, NO_STORE, Json(SignupResponse { user: user.into(), tokens })).into_response();
+    idempotency::rest::mark_replayed(&mut response);
+    Ok(response)
 }
 
 /// Exchanges an email and password for a token pair.
@@ -472,11 +515,13 @@ async fn logout_all(State(app): State<App>, Caller(caller): Caller) -> Result<St
 /// every other session is revoked; the session the token belongs to stays.
 #[utoipa::path(
     post, path = "/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordChange,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 16-255 visible ASCII characters, such as a random UUID; a repeat with the same key gets the first outcome")),
     responses(
         (status = 204, description = "Changed; the other sessions are revoked"),
         (status = 401, description = "Missing or invalid access token", body = ErrorBody),
         (status = 403, description = "The current password is wrong", body = ErrorBody),
-        (status = 422, description = "The new password is too weak", body = ErrorBody),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = ErrorBody),
+        (status = 422, description = "The new password is too weak, or the Idempotency-Key was used with another request", body = ErrorBody),
         (status = 429, description = "Too many wrong passwords; see Retry-After", body = ErrorBody),
     )
 )]
@@ -484,13 +529,29 @@ async fn change_password(
     State(app): State<App>,
     Caller(caller): Caller,
     client: Client,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
     Json(body): Json<PasswordChange>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let Some(account) = app.store.credentials_of(&caller.user_id).await.map_err(unavailable)? else {
         return Err(authn::rest::unauthorized(Some("the account no longer exists")));
     };
     password::check_strength(&body.new_password, &account.email)
         .map_err(|m| ApiError::unprocessable("weak_password", m))?;
+    let keyed = idempotency::rest::request(&headers, &Scope::subject(&caller.user_id), &method, uri.path(), &body)?;
+    let claimed = match keyed {
+        Some(request) => match app.idempotency.begin(Some(&request)).await.map_err(idempotency::rest::refused)? {
+            Begun::Write(write) => Some(write),
+            // Done before: its status, with no body (the stored user id stays stored).
+            Begun::Replay(_) => {
+                let mut response = StatusCode::NO_CONTENT.into_response();
+                idempotency::rest::mark_replayed(&mut response);
+                return Ok(response);
+            }
+        },
+        None => None,
+    };
     // A stolen access token must not become unlimited password guessing.
     if let Some(wait) = app.throttle.reserve(&account.email, client.addr).await.map_err(unavailable)? {
         return Err(ApiError::too_many_requests(
@@ -504,10 +565,16 @@ async fn change_password(
     }
     app.throttle.succeeded(&account.email, client.addr).await.map_err(unavailable)?;
     let hash = app.hasher.hash(&body.new_password).await.map_err(internal)?;
-    app.store.set_password_hash(&account.id, &hash).await.map_err(unavailable)?;
-    let revoked = app.store.revoke_sessions(&account.id, caller.session.as_deref()).await.map_err(unavailable)?;
+    let mut write = match claimed {
+        Some(write) => write,
+        None => app.idempotency.unkeyed().await.map_err(unavailable)?,
+    };
+    store::set_password_hash(write.conn(), &account.id, &hash).await.map_err(unavailable)?;
+    let revoked =
+        store::revoke_sessions(write.conn(), &account.id, caller.session.as_deref()).await.map_err(unavailable)?;
+    write.commit(|| Outcome { status: 204, body: account.id.clone().into_bytes() }).await.map_err(unavailable)?;
     tracing::info!(user_id = %account.id, revoked, "password changed; other sessions revoked");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Finds an account by email (admin).
@@ -529,23 +596,40 @@ async fn find_user(State(app): State<App>, _: Admin, Query(q): Query<UserQuery>)
     }
 }
 
+/// The request an admin's role change is, for its idempotency key.
+struct RoleRequest<'a> {
+    method: &'a Method,
+    path: &'a str,
+    headers: &'a HeaderMap,
+}
+
 async fn change_role(
     app: &App,
     admin: &Identity,
+    request: RoleRequest<'_>,
     user_id: &str,
     role: &str,
     grant: bool,
-) -> Result<Json<User>, ApiError> {
+) -> Result<Response, ApiError> {
     if !ROLES.contains(&role) {
         return Err(ApiError::unprocessable(
             "unknown_role",
             format!("there is no role {role:?}; roles: {}", ROLES.join(", ")),
         ));
     }
-    match app.store.change_role(Actor::User(&admin.user_id), user_id, role, grant).await.map_err(unavailable)? {
+    let scope = Scope::subject(&admin.user_id);
+    let keyed = idempotency::rest::request(request.headers, &scope, request.method, request.path, &())?;
+    let mut write = match app.idempotency.begin(keyed.as_ref()).await.map_err(idempotency::rest::refused)? {
+        Begun::Write(write) => write,
+        Begun::Replay(outcome) => return Ok(idempotency::rest::replay(&outcome)),
+    };
+    let actor = Actor::User(&admin.user_id);
+    match store::change_role(write.conn(), actor, user_id, role, grant).await.map_err(unavailable)? {
         RoleChange::Done(user) => {
-            tracing::info!(actor = %admin.user_id, target = %user.id, role, grant, "role changed");
-            Ok(Json((*user).into()))
+            let answer = User::from(*user);
+            write.commit(|| json_outcome(StatusCode::OK, &answer)).await.map_err(unavailable)?;
+            tracing::info!(actor = %admin.user_id, target = %answer.id, role, grant, "role changed");
+            Ok(Json(answer).into_response())
         }
         RoleChange::NoSuchUser => Err(ApiError::not_found("there is no such user")),
         RoleChange::LastAdmin => {
@@ -557,7 +641,7 @@ async fn change_role(
 /// Grants a role (admin). Takes effect when the user's next access token is issued.
 #[utoipa::path(
     put, path = "/auth/admin/users/{user_id}/roles/{role}", tag = "admin", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("role" = String, Path, example = "admin")),
+    params(("user_id" = String, Path), ("role" = String, Path, example = "admin"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 16-255 visible ASCII characters, such as a random UUID; a repeat with the same key gets the first outcome")),
     responses(
         (status = 200, description = "The account with its roles", body = User),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -568,15 +652,19 @@ async fn change_role(
 async fn grant_role(
     State(app): State<App>,
     Admin(admin): Admin,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
     Path((user_id, role)): Path<(String, String)>,
-) -> Result<Json<User>, ApiError> {
-    change_role(&app, &admin, &user_id, &role, true).await
+) -> Result<Response, ApiError> {
+    let request = RoleRequest { method: &method, path: uri.path(), headers: &headers };
+    change_role(&app, &admin, request, &user_id, &role, true).await
 }
 
 /// Revokes a role (admin). Access tokens already issued keep it until they expire.
 #[utoipa::path(
     delete, path = "/auth/admin/users/{user_id}/roles/{role}", tag = "admin", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("role" = String, Path, example = "admin")),
+    params(("user_id" = String, Path), ("role" = String, Path, example = "admin"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 16-255 visible ASCII characters, such as a random UUID; a repeat with the same key gets the first outcome")),
     responses(
         (status = 200, description = "The account with its roles", body = User),
         (status = 403, description = "Not an admin", body = ErrorBody),
@@ -588,9 +676,13 @@ async fn grant_role(
 async fn revoke_role(
     State(app): State<App>,
     Admin(admin): Admin,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
     Path((user_id, role)): Path<(String, String)>,
-) -> Result<Json<User>, ApiError> {
-    change_role(&app, &admin, &user_id, &role, false).await
+) -> Result<Response, ApiError> {
+    let request = RoleRequest { method: &method, path: uri.path(), headers: &headers };
+    change_role(&app, &admin, request, &user_id, &role, false).await
 }
 
 /// The audit log of admin actions, newest first (admin).

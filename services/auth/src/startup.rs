@@ -3,6 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use authn::Gate;
+use idempotency::Idempotency;
 use platform::{Server, retention::Prune};
 
 use crate::{
@@ -36,6 +37,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         clients: Arc::new(config.clients.clone()),
         store: store.clone(),
         issuer: issuer.clone(),
+        idempotency: Idempotency::new(pool.clone(), config.idempotency.clone()),
     };
     let refresh = tokio::spawn(refresh_keys(store, issuer, config.tokens.key_refresh));
     Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
@@ -52,6 +54,7 @@ fn prunes(config: &Config) -> Vec<Prune> {
         Prune::new("session_families", "created_at", config.session_retention)
             .and("NOT EXISTS (SELECT 1 FROM sessions s WHERE s.family_id = session_families.id)"),
         Prune::new("audit_log", "at", config.audit_retention),
+        Idempotency::prune(),
     ]
 }
 

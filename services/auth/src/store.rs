@@ -3,11 +3,14 @@
 use std::{net::IpAddr, time::Duration};
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::keys::PublicKey;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// auth_db's migrations: auth's own and the idempotency keys' table.
+pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| idempotency::with_migrations(&OWN_MIGRATIONS));
+static OWN_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -108,14 +111,7 @@ impl Store {
 
     /// The new user, or `None` if the email is taken.
     pub async fn create_user(&self, email: &str, password_hash: &str) -> sqlx::Result<Option<UserRow>> {
-        sqlx::query_as(&format!(
-            "INSERT INTO users (email, password_hash) VALUES ($1, $2)
-             ON CONFLICT (email) DO NOTHING RETURNING {USER_COLUMNS}"
-        ))
-        .bind(email)
-        .bind(password_hash)
-        .fetch_optional(&self.pool)
-        .await
+        create_user(&mut *self.pool.acquire().await?, email, password_hash).await
     }
 
     pub async fn credentials(&self, email: &str) -> sqlx::Result<Option<Credentials>> {
@@ -151,36 +147,7 @@ impl Store {
         role: &str,
         grant: bool,
     ) -> sqlx::Result<RoleChange> {
-        if !is_uuid(user_id) {
-            return Ok(RoleChange::NoSuchUser);
-        }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(ROLE_LOCK).execute(&mut *tx).await?;
-        if !grant && role == authn::ADMIN {
-            let others: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE $1 = ANY(roles) AND id <> $2::uuid")
-                .bind(role)
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            if others == 0 {
-                return Ok(RoleChange::LastAdmin);
-            }
-        }
-        let sql = if grant {
-            format!(
-                "UPDATE users SET roles = CASE WHEN $2 = ANY(roles) THEN roles ELSE array_append(roles, $2) END
-                 WHERE id = $1::uuid RETURNING {USER_COLUMNS}"
-            )
-        } else {
-            format!("UPDATE users SET roles = array_remove(roles, $2) WHERE id = $1::uuid RETURNING {USER_COLUMNS}")
-        };
-        let user: Option<UserRow> = sqlx::query_as(&sql).bind(user_id).bind(role).fetch_optional(&mut *tx).await?;
-        let Some(user) = user else { return Ok(RoleChange::NoSuchUser) };
-        let action = if grant { "role.granted" } else { "role.revoked" };
-        let detail = serde_json::json!({ "role": role, "email": user.email });
-        platform::audit::record(&mut tx, actor.name(), action, &user.id, &detail).await?;
-        tx.commit().await?;
-        Ok(RoleChange::Done(Box::new(user)))
+        change_role(&mut *self.pool.acquire().await?, actor, user_id, role, grant).await
     }
 
     /// The newest audit records.
@@ -214,12 +181,7 @@ impl Store {
     }
 
     pub async fn set_password_hash(&self, id: &str, hash: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1::uuid")
-            .bind(id)
-            .bind(hash)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+        set_password_hash(&mut *self.pool.acquire().await?, id, hash).await
     }
 
     /// Starts a session family with its first refresh token; the family's id.
@@ -243,28 +205,7 @@ impl Store {
     /// Revokes every session of the user except the family `keep`; how many
     /// refresh tokens were revoked.
     pub async fn revoke_sessions(&self, user_id: &str, keep: Option<&str>) -> sqlx::Result<u64> {
-        if !is_uuid(user_id) {
-            return Ok(0);
-        }
-        let mut tx = self.pool.begin().await?;
-        // The family rows first: a rotation in flight finishes (or waits) before them.
-        let ids: Vec<String> = sqlx::query_scalar(
-            "UPDATE session_families SET revoked_at = now()
-             WHERE user_id = $1::uuid AND revoked_at IS NULL AND id::text IS DISTINCT FROM $2
-             RETURNING id::text AS id",
-        )
-        .bind(user_id)
-        .bind(keep)
-        .fetch_all(&mut *tx)
-        .await?;
-        let res = sqlx::query(
-            "UPDATE sessions SET revoked_at = now() WHERE family_id::text = ANY($1) AND revoked_at IS NULL",
-        )
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(res.rows_affected())
+        revoke_sessions(&mut *self.pool.acquire().await?, user_id, keep).await
     }
 
     /// Registers the key now signing (reactivating it if it was retired),
@@ -484,6 +425,100 @@ async fn revoke_family_in(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, family
 fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() })
+}
+
+// The writes an idempotency key protects take the caller's connection, so
+// that they commit with the key's record; Store's methods of the same names
+// run them on a pooled connection.
+
+/// The new user, or `None` if the email is taken.
+pub async fn create_user(conn: &mut PgConnection, email: &str, password_hash: &str) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!(
+        "INSERT INTO users (email, password_hash) VALUES ($1, $2)
+         ON CONFLICT (email) DO NOTHING RETURNING {USER_COLUMNS}"
+    ))
+    .bind(email)
+    .bind(password_hash)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn set_password_hash(conn: &mut PgConnection, id: &str, hash: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1::uuid")
+        .bind(id)
+        .bind(hash)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Grants (`grant`) or revokes `role` through `conn`, with the audit record
+/// in the same transaction (a savepoint inside the caller's). Revoking the
+/// last admin's admin role is refused.
+pub async fn change_role(
+    conn: &mut PgConnection,
+    actor: Actor<'_>,
+    user_id: &str,
+    role: &str,
+    grant: bool,
+) -> sqlx::Result<RoleChange> {
+    if !is_uuid(user_id) {
+        return Ok(RoleChange::NoSuchUser);
+    }
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(ROLE_LOCK).execute(&mut *tx).await?;
+    if !grant && role == authn::ADMIN {
+        let others: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE $1 = ANY(roles) AND id <> $2::uuid")
+            .bind(role)
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if others == 0 {
+            return Ok(RoleChange::LastAdmin);
+        }
+    }
+    let sql = if grant {
+        format!(
+            "UPDATE users SET roles = CASE WHEN $2 = ANY(roles) THEN roles ELSE array_append(roles, $2) END
+             WHERE id = $1::uuid RETURNING {USER_COLUMNS}"
+        )
+    } else {
+        format!("UPDATE users SET roles = array_remove(roles, $2) WHERE id = $1::uuid RETURNING {USER_COLUMNS}")
+    };
+    let user: Option<UserRow> = sqlx::query_as(&sql).bind(user_id).bind(role).fetch_optional(&mut *tx).await?;
+    let Some(user) = user else { return Ok(RoleChange::NoSuchUser) };
+    let action = if grant { "role.granted" } else { "role.revoked" };
+    let detail = serde_json::json!({ "role": role, "email": user.email });
+    platform::audit::record(&mut tx, actor.name(), action, &user.id, &detail).await?;
+    tx.commit().await?;
+    Ok(RoleChange::Done(Box::new(user)))
+}
+
+/// Revokes every session of the user except the family `keep`, through
+/// `conn` (a savepoint inside the caller's transaction); how many refresh
+/// tokens were revoked.
+pub async fn revoke_sessions(conn: &mut PgConnection, user_id: &str, keep: Option<&str>) -> sqlx::Result<u64> {
+    if !is_uuid(user_id) {
+        return Ok(0);
+    }
+    let mut tx = conn.begin().await?;
+    // The family rows first: a rotation in flight finishes (or waits) before them.
+    let ids: Vec<String> = sqlx::query_scalar(
+        "UPDATE session_families SET revoked_at = now()
+         WHERE user_id = $1::uuid AND revoked_at IS NULL AND id::text IS DISTINCT FROM $2
+         RETURNING id::text AS id",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .fetch_all(&mut *tx)
+    .await?;
+    let res =
+        sqlx::query("UPDATE sessions SET revoked_at = now() WHERE family_id::text = ANY($1) AND revoked_at IS NULL")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    Ok(res.rows_affected())
 }
 
 #[cfg(test)]
