@@ -12,6 +12,7 @@ import { accounts } from "./steps/accounts.js";
 import { edge } from "./steps/edge.js";
 import { gateway } from "./steps/gateway.js";
 import { greeter } from "./steps/greeter.js";
+import { idempotency } from "./steps/idempotency.js";
 import { lang } from "./steps/lang.js";
 import { protocols } from "./steps/protocols.js";
 import { session } from "./steps/session.js";
@@ -40,6 +41,7 @@ const SECTIONS: [string, (ctx: Context) => Promise<void>][] = [
   ["lang", lang],
   ["access", access],
   ["greeter", greeter],
+  ["idempotency", idempotency],
   ["protocols", protocols],
   ["gateway", gateway],
   ["streaming", streaming],

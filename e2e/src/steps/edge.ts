@@ -41,13 +41,13 @@ export async function edge(ctx: Context): Promise<void> {
         headers: {
           origin: ORIGIN,
           "access-control-request-method": "POST",
-          "access-control-request-headers": "authorization,content-type,connect-protocol-version",
+          "access-control-request-headers": "authorization,content-type,connect-protocol-version,idempotency-key",
         },
       });
       expect(reply.status === 200 || reply.status === 204, `status 200 or 204, got ${reply.status}`);
       expectEqual(reply.headers["access-control-allow-origin"], ORIGIN, "access-control-allow-origin");
       const allowed = (reply.headers["access-control-allow-headers"] ?? "").toLowerCase();
-      const needed = ["authorization", "content-type", "connect-protocol-version"];
+      const needed = ["authorization", "content-type", "connect-protocol-version", "idempotency-key"];
       expect(needed.every((h) => allowed.includes(h)), `allow-headers: ${allowed}`);
       expect((reply.headers["access-control-allow-methods"] ?? "").includes("POST"), "allow-methods has POST");
     });
