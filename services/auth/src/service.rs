@@ -569,7 +569,7 @@ async fn change_password(
         Some(write) => write,
         None => app.idempotency.unkeyed().await.map_err(unavailable)?,
     };
-    store::set_password_hash(write.conn(), &account.id, &hash).await.map_err(unavailable)?;
+    store::change_password(write.conn(), &account.id, &hash).await.map_err(unavailable)?;
     let revoked =
         store::revoke_sessions(write.conn(), &account.id, caller.session.as_deref()).await.map_err(unavailable)?;
     write.commit(|| Outcome { status: 204, body: account.id.clone().into_bytes() }).await.map_err(unavailable)?;

@@ -443,6 +443,15 @@ pub async fn create_user(conn: &mut PgConnection, email: &str, password_hash: &s
     .await
 }
 
+/// A user's own password change, with its audit record (`password.changed`)
+/// in the same transaction (a savepoint inside the caller's).
+pub async fn change_password(conn: &mut PgConnection, id: &str, hash: &str) -> sqlx::Result<()> {
+    let mut tx = conn.begin().await?;
+    set_password_hash(&mut tx, id, hash).await?;
+    platform::audit::record(&mut tx, id, "password.changed", id, &serde_json::json!({})).await?;
+    tx.commit().await
+}
+
 pub async fn set_password_hash(conn: &mut PgConnection, id: &str, hash: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1::uuid")
         .bind(id)

@@ -151,6 +151,8 @@ async fn a_repeated_password_change_changes_it_once() {
     let responses = futures_util::future::join_all((0..20).map(|_| change_password(&auth, &token, KEY, new))).await;
     assert!(responses.iter().all(|r| r.status() == StatusCode::NO_CONTENT));
     assert_eq!(responses.iter().filter(|r| !replayed(r)).count(), 1, "one execution");
+    let changed = "SELECT count(*) FROM audit_log WHERE action = 'password.changed'";
+    assert_eq!(count(&auth, changed).await, 1, "one audit record: one execution");
     // A sequential repeat: 204 again, though the current password in it is now wrong.
     let again = change_password(&auth, &token, KEY, new).await;
     assert_eq!(again.status(), StatusCode::NO_CONTENT);
@@ -160,6 +162,7 @@ async fn a_repeated_password_change_changes_it_once() {
     // Another new password with the same key: 422, and the password stays.
     let res = change_password(&auth, &token, KEY, "yet another passphrase").await;
     support::error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(count(&auth, changed).await, 1);
     assert_eq!(auth.login("ada@example.com", new).await.status(), StatusCode::OK);
     // Another user's same key and body: their own execution (here 403: not their password).
     let eve = auth.signup("eve@example.com", "a quite different phrase").await;

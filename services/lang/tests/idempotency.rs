@@ -109,6 +109,16 @@ async fn preferences_are_per_user_and_repeats_replay() {
     assert_eq!(responses.iter().filter(|r| !replayed(r)).count(), 1, "one execution");
     let first: Value = responses.into_iter().next().unwrap().json().await.unwrap();
     assert_eq!(first["user_id"], ada_id);
+    // A second execution would have moved updated_at: the stored row is the first's.
+    let mut conn = PgConnection::connect_with(&lang.db.url.options).await.unwrap();
+    let stored: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT updated_at FROM preferences WHERE user_id = $1")
+            .bind(&ada_id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let answered: chrono::DateTime<chrono::Utc> = first["updated_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(stored, answered, "written once");
     // Eve with Ada's key and body: her own preference, not Ada's answer.
     let res = lang.send(Method::PUT, PREFERENCE, &eve, KEY, Some(json!({ "language": "fr" }))).await;
     assert!(!replayed(&res));
