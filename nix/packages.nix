@@ -291,6 +291,8 @@ let
           pkgs.postgresql
           # crates/compose runs deploy/compose/secrets.sh (and psql, above)
           pkgs.openssl
+          # crates/events' tests run a real nats-server (JetStream)
+          pkgs.nats-server
           # the tests send SIGTERM with kill(1)
           pkgs.procps
         ];

@@ -58,6 +58,7 @@ let
       "kind"
       "kubectl"
       "libiconv"
+      "nats-server"
       "nixfmt"
       "nixfmt-tree"
       "nodejs"

@@ -5,7 +5,7 @@
 //!
 //! - **Where the record lives.** In the service's own database
 //!   (`idempotency_keys`, this crate's migration, run with the service's by
-//!   [`with_migrations`]), written in the same transaction as the write it
+//!   [`platform::db::merge`]), written in the same transaction as the write it
 //!   protects: [`Idempotency::begin`] claims the key inside a transaction,
 //!   the handler writes through [`Write::conn`], and [`Write::commit`]
 //!   records the outcome and commits. A crash leaves both or neither.
@@ -34,7 +34,7 @@ pub mod rest;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 
-use std::{borrow::Cow, time::Duration};
+use std::time::Duration;
 
 use platform::{ConfigError, Env, retention::Prune};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction, migrate::Migrator};
@@ -48,15 +48,6 @@ pub const REPLAYED: &str = "idempotent-replayed";
 
 /// This crate's table.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// `service`'s migrations and this crate's, in version order: one migrator,
-/// run once under sqlx's advisory lock, that owns the whole database.
-pub fn with_migrations(service: &Migrator) -> Migrator {
-    let mut migrations = service.migrations.to_vec();
-    migrations.extend(MIGRATOR.migrations.iter().cloned());
-    migrations.sort_by_key(|m| m.version);
-    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
-}
 
 /// | variable | default | meaning |
 /// |---|---|---|

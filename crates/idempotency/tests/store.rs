@@ -179,7 +179,7 @@ async fn a_database_migrated_before_gets_the_table_with_its_service_migrations()
     let service = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
     let db = testkit::database().await;
     platform::db::connect(&db, &service).await.unwrap();
-    let combined = idempotency::with_migrations(&service);
+    let combined = platform::db::merge(&[&service, &idempotency::MIGRATOR]);
     let versions: Vec<i64> = combined.migrations.iter().map(|m| m.version).collect();
     assert!(versions.is_sorted() && versions.len() == 2, "{versions:?}");
     let pool = platform::db::connect(&db, &combined).await.expect("the older migration applies after the newer");

@@ -61,6 +61,16 @@ pub fn parse_url(raw: &str) -> Result<DbUrl, String> {
     Ok(DbUrl { options, database, raw: url })
 }
 
+/// One migrator from several (a service's own and those of the shared
+/// crates whose tables it holds), in version order: run once, under sqlx's
+/// advisory lock, it owns the whole database. sqlx applies any migration not
+/// yet applied, an older version after newer ones included.
+pub fn merge(migrators: &[&Migrator]) -> Migrator {
+    let mut migrations: Vec<_> = migrators.iter().flat_map(|m| m.migrations.iter().cloned()).collect();
+    migrations.sort_by_key(|m| m.version);
+    Migrator { migrations: std::borrow::Cow::Owned(migrations), ..Migrator::DEFAULT }
+}
+
 /// Connects, waiting up to `connect_timeout` for PostgreSQL to accept
 /// connections, then applies `migrator`. sqlx takes an advisory lock while
 /// migrating, so several replicas starting at once are safe.

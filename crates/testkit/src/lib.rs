@@ -27,6 +27,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod nats;
+
 use platform::db::{DbConfig, parse_url};
 use sqlx::{Connection, Executor, PgConnection};
 

@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 /// greeter_db's migrations: greeter's own and the idempotency keys' table.
 pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
-    std::sync::LazyLock::new(|| idempotency::with_migrations(&OWN_MIGRATIONS));
+    std::sync::LazyLock::new(|| platform::db::merge(&[&OWN_MIGRATIONS, &idempotency::MIGRATOR]));
 static OWN_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, sqlx::FromRow)]

@@ -5,7 +5,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 /// lang_db's migrations: lang's own and the idempotency keys' table.
 pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
-    std::sync::LazyLock::new(|| idempotency::with_migrations(&OWN_MIGRATIONS));
+    std::sync::LazyLock::new(|| platform::db::merge(&[&OWN_MIGRATIONS, &idempotency::MIGRATOR]));
 static OWN_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, sqlx::FromRow)]

@@ -1,0 +1,106 @@
+//! A throwaway nats-server with JetStream, for tests of events: its own
+//! port and store directory, stopped and started again at will (the store
+//! survives), killed when dropped.
+
+use std::{
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// The nats-server binary: `NATS_SERVER`, else `nats-server` on `PATH`, else
+/// Debian's `/usr/sbin/nats-server`. Tests of events fail without one; they
+/// never pass by skipping.
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("NATS_SERVER").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("nats-server"))
+        .find(|p| p.is_file());
+    on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/nats-server"))
+}
+
+pub struct Nats {
+    child: Option<Child>,
+    port: u16,
+    store: tempdir::Dir,
+}
+
+impl Nats {
+    /// Starts one on a free loopback port and waits until it accepts connections.
+    pub fn start() -> Nats {
+        let port = crate::free_port().expect("a free loopback port");
+        let mut nats = Nats { child: None, port, store: tempdir::Dir::new() };
+        nats.resume();
+        nats
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL: no goodbye to its clients).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and store.
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "nats-server is running already");
+        let binary = binary();
+        let child = Command::new(&binary)
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(self.store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {} (install nats-server, or set NATS_SERVER): {e}", binary.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not listen on {} within 10 s", self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A directory removed when dropped (std has none; no extra dependency).
+mod tempdir {
+    use super::*;
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new() -> Dir {
+            static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("testkit-nats-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("a store directory");
+            Dir(dir)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
