@@ -1,4 +1,4 @@
-//! Compiles every contract under `proto/` with protox, a pure-Rust protobuf
+//! Compiles every RPC contract under `proto/` (not `proto/events/`) with protox, a pure-Rust protobuf
 //! compiler, so a plain `cargo build` needs no system `protoc`. The files are
 //! found, not listed: a new service's `proto/<name>/v1/<name>.proto` is
 //! compiled with the rest. The descriptor set is also kept in `OUT_DIR` for
@@ -60,6 +60,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn find(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
+        // Event contracts are messages on the broker, not RPCs: crates/events
+        // compiles them, without the gRPC stack REST services must not carry.
+        if path.ends_with("events") && path.parent() == Some(Path::new("../../proto")) {
+            continue;
+        }
         if path.is_dir() {
             find(&path, files)?;
         } else if path.extension().is_some_and(|e| e == "proto") {

@@ -15,7 +15,24 @@
 //! - [`envelope`]: CloudEvents 1.0 attributes as NATS headers (the NATS
 //!   protocol binding's binary content mode), the data protobuf.
 
+/// The event contracts, `proto/events/v1/` (package `events.v1`).
+pub mod v1 {
+    include!(concat!(env!("OUT_DIR"), "/events.v1.rs"));
+}
+
+/// One NATS subject per event type, `platform.<producer>.<entity>.<verb>`;
+/// each producer's events are its own stream, `platform-<producer>`.
+pub mod subjects {
+    /// [`crate::v1::UserRegistered`].
+    pub const USER_REGISTERED: &str = "platform.auth.user.registered";
+    /// [`crate::v1::GreetingCreated`].
+    pub const GREETING_CREATED: &str = "platform.greeter.greeting.created";
+    /// [`crate::v1::TranslationChanged`].
+    pub const TRANSLATION_CHANGED: &str = "platform.lang.translation.changed";
+}
+
 pub mod envelope;
+pub mod inspect;
 pub mod outbox;
 pub mod relay;
 

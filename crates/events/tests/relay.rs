@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream;
 use events::{
     envelope::CloudEvent,
     outbox::{self, Event},
@@ -40,43 +39,21 @@ async fn write(pool: &PgPool, n: u32, commit: bool) {
     let mut conn = pool.acquire().await.unwrap();
     let mut tx = conn.begin().await.unwrap();
     let data = n.to_be_bytes();
-    let event = Event { subject: SUBJECT, source: "/test", about: Some("thing"), data: &data, traceparent: None };
+    let event = Event::new(SUBJECT, "/test", Some("thing"), &data);
     outbox::enqueue(&mut tx, &event).await.unwrap();
     if commit {
         tx.commit().await.unwrap();
     }
 }
 
-/// Every message of the stream, in stream order, once it holds `want`.
+/// Every message of the stream once it holds `want`, checking a moment
+/// later that it holds no more (a duplicate would show).
 async fn stream_messages(nats: &Nats, want: u64) -> Vec<CloudEvent> {
-    let client = async_nats::connect(nats.url()).await.unwrap();
-    let js = jetstream::new(client);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    // The relay makes the stream once it reaches the broker (after its backoff).
-    let mut stream = loop {
-        match js.get_stream("platform-test").await {
-            Ok(stream) => break stream,
-            Err(e) => assert!(tokio::time::Instant::now() < deadline, "no stream after 20 s: {e}"),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    loop {
-        let held = stream.info().await.unwrap().state.messages;
-        if held >= want {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the stream holds {held} of {want} events after 20 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // A little longer: a duplicate would show as a count past `want`.
+    let wait = Duration::from_secs(20);
+    events::inspect::wait_for(&nats.url(), "platform-test", want, wait).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let state = stream.info().await.unwrap().state.clone();
-    assert_eq!(state.messages, want, "no event twice");
-    let mut events = Vec::new();
-    for seq in state.first_sequence..=state.last_sequence {
-        let raw = stream.get_raw_message(seq).await.unwrap();
-        events.push(CloudEvent::from_message(Some(&raw.headers), &raw.payload).expect("a CloudEvent"));
-    }
+    let events = events::inspect::wait_for(&nats.url(), "platform-test", want, wait).await.unwrap();
+    assert_eq!(events.len() as u64, want, "no event twice");
     events
 }
 
