@@ -389,6 +389,8 @@ let
     pkgs.kind
     pkgs.tilt
     pkgs.nixfmt
+    # the event tests' broker (nats-server -js)
+    pkgs.nats-server
     # deploy/compose/secrets.sh
     pkgs.openssl
     # what CI runs besides cargo's own tools

@@ -975,6 +975,7 @@ in
         "kubectl"
         "kind"
         "tilt"
+        "nats-server"
         "openssl"
         "cargo-audit"
         "cargo-deny"

@@ -24,6 +24,9 @@
 //! | `AUTH_AUDIT_RETENTION_DAYS` | `365` | audit records older than this are deleted |
 //! | `AUTH_KEY_REFRESH_SECS` | `30` | how often the published keys are re-read from `auth_db` (keys other replicas or a rotation added) |
 //!
+//! Events go out through the outbox ([`events::relay::Config`]: `NATS_URL`,
+//! `OUTBOX_BATCH`, `OUTBOX_RETENTION_SECS`, `EVENTS_STREAM_MAX_AGE_SECS`).
+//!
 //! Sign-up, password change and role changes take an `Idempotency-Key`
 //! ([`idempotency::Config`]: `IDEMPOTENCY_RETENTION_SECS`, `IDEMPOTENCY_MAX_WAIT_MS`).
 
@@ -49,6 +52,8 @@ pub struct Config {
     pub audit_retention: Duration,
     /// Idempotency keys on sign-up, password change and role changes (`IDEMPOTENCY_*`).
     pub idempotency: idempotency::Config,
+    /// The outbox relay (`NATS_URL`, `OUTBOX_*`): auth publishes `user.registered`.
+    pub events: events::relay::Config,
 }
 
 /// The service clients auth issues service tokens to, by client id, each
@@ -174,6 +179,7 @@ impl Config {
             session_retention: env.retention_days("AUTH_SESSION_RETENTION_DAYS", 7)?,
             audit_retention: env.retention_days("AUTH_AUDIT_RETENTION_DAYS", 365)?,
             idempotency: idempotency::Config::from_env(env)?,
+            events: events::relay::Config::from_env(env, "auth")?,
         })
     }
 }

@@ -3,6 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use authn::Gate;
+use events::relay::Relay;
 use idempotency::Idempotency;
 use platform::{Server, retention::Prune};
 
@@ -40,9 +41,11 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         idempotency: Idempotency::new(pool.clone(), config.idempotency.clone()),
     };
     let refresh = tokio::spawn(refresh_keys(store, issuer, config.tokens.key_refresh));
+    let relay = Relay::new(pool.clone(), config.events.clone()).spawn();
     Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
         .await?
         .with_background(refresh)
+        .with_background(relay)
         .with_retention(prunes(&config)))
 }
 
@@ -55,6 +58,7 @@ fn prunes(config: &Config) -> Vec<Prune> {
             .and("NOT EXISTS (SELECT 1 FROM sessions s WHERE s.family_id = session_families.id)"),
         Prune::new("audit_log", "at", config.audit_retention),
         Idempotency::prune(),
+        config.events.prune(),
     ]
 }
 

@@ -77,6 +77,7 @@ async fn start() -> (SocketAddr, String) {
         identity: None,
         watch: Default::default(),
         idempotency: Default::default(),
+        events: events::relay::Config::from_env(&platform::Env::default(), "greeter").unwrap(),
     };
     let server = greeter::build(config).await.unwrap();
     let addr = server.local_addr();

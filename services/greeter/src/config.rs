@@ -15,6 +15,9 @@
 //! | `GREETER_MAX_WATCHERS` | `1000` | watches one process keeps open; more are refused (`RESOURCE_EXHAUSTED`) |
 //! | `SERVICE_CLIENT_ID`, `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET`, `AUTH_TOKEN_URL` | `greeter`, empty, auth's on loopback | greeter's service identity: caller accepts calls only with its token ([`authn::config::ClientConfig`]) |
 //!
+//! Each greeting's event goes out through the outbox ([`events::relay::Config`]:
+//! `NATS_URL`, `OUTBOX_BATCH`, `OUTBOX_RETENTION_SECS`, `EVENTS_STREAM_MAX_AGE_SECS`).
+//!
 //! `Greet` takes an `idempotency-key` ([`idempotency::Config`]:
 //! `IDEMPOTENCY_RETENTION_SECS`, `IDEMPOTENCY_MAX_WAIT_MS`).
 //!
@@ -45,6 +48,8 @@ pub struct Config {
     pub watch: crate::watch::WatchConfig,
     /// Idempotency keys on `Greet` (`IDEMPOTENCY_*`).
     pub idempotency: idempotency::Config,
+    /// The outbox relay (`NATS_URL`, `OUTBOX_*`): greeter publishes `greeting.created`.
+    pub events: events::relay::Config,
 }
 
 impl Config {
@@ -59,6 +64,7 @@ impl Config {
             retention: env.retention_days("GREETER_RETENTION_DAYS", 90)?,
             identity: authn::config::ClientConfig::from_env(env, "greeter")?,
             idempotency: idempotency::Config::from_env(env)?,
+            events: events::relay::Config::from_env(env, "greeter")?,
             watch: crate::watch::WatchConfig {
                 heartbeat: env.nonzero("GREETER_WATCH_HEARTBEAT_SECS", |e, n| e.secs(n, Duration::from_secs(15)))?,
                 buffer: env.nonzero("GREETER_WATCH_BUFFER", |e, n| e.parse(n, 32usize))?,

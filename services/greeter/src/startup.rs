@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use authn::{AccessLayer, Gate, Jwks, client::ServiceToken};
+use events::relay::Relay;
 use idempotency::Idempotency;
 use platform::{Server, retention::Prune, shutdown::Draining};
 use platform_rpc::RpcRouter;
@@ -26,6 +27,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let draining = Draining::new();
     let (watchers, listener) = Watchers::spawn(pool.clone(), config.watch.clone(), draining.clone());
     let idempotency = Idempotency::new(pool.clone(), config.idempotency.clone());
+    let relay = Relay::new(pool.clone(), config.events.clone()).spawn();
     let greeter = Greeter::new(caller, store::Store::new(pool.clone()), idempotency, config.default_url, watchers);
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
@@ -33,7 +35,12 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         .add_service(access.wrap(greeter.into_server()))
         .bind(&config.common, pool)
         .await?
-        .with_retention(vec![Prune::new("greetings", "created_at", config.retention), Idempotency::prune()])
+        .with_retention(vec![
+            Prune::new("greetings", "created_at", config.retention),
+            Idempotency::prune(),
+            config.events.prune(),
+        ])
+        .with_background(relay)
         .with_background(listener)
         .with_draining(draining))
 }

@@ -1,12 +1,14 @@
 //! `greeter_db`: greetings.
 
 use chrono::{DateTime, Utc};
+use events::{outbox, subjects, v1};
 use platform_rpc::pagination::{Cursor, PageRequest};
-use sqlx::PgPool;
+use prost::Message;
+use sqlx::{PgConnection, PgPool};
 
 /// greeter_db's migrations: greeter's own and the idempotency keys' table.
 pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
-    std::sync::LazyLock::new(|| platform::db::merge(&[&OWN_MIGRATIONS, &idempotency::MIGRATOR]));
+    std::sync::LazyLock::new(|| platform::db::merge(&[&OWN_MIGRATIONS, &idempotency::MIGRATOR, &events::MIGRATOR]));
 static OWN_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, sqlx::FromRow)]
@@ -42,16 +44,21 @@ impl Store {
         Self { pool }
     }
 
+    /// Stores a greeting with its event.
     pub async fn insert(&self, g: &NewGreeting<'_>) -> sqlx::Result<GreetingRow> {
-        insert(&self.pool, g).await
+        let mut tx = self.pool.begin().await?;
+        let row = insert(&mut tx, g).await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
-    /// Stores `greetings` of one owner together: all of them, or none.
+    /// Stores `greetings` of one owner together, with their events: all of
+    /// them, or none.
     pub async fn insert_many(&self, greetings: &[NewGreeting<'_>]) -> sqlx::Result<Vec<GreetingRow>> {
         let mut tx = self.pool.begin().await?;
         let mut rows = Vec::with_capacity(greetings.len());
         for g in greetings {
-            rows.push(insert(&mut *tx, g).await?);
+            rows.push(insert(&mut tx, g).await?);
         }
         tx.commit().await?;
         Ok(rows)
@@ -83,9 +90,10 @@ impl Store {
     }
 }
 
-/// Stores one greeting through `db` (the pool, or a caller's transaction).
-pub async fn insert<'e>(db: impl sqlx::PgExecutor<'e>, g: &NewGreeting<'_>) -> sqlx::Result<GreetingRow> {
-    sqlx::query_as(&format!(
+/// Stores one greeting and its `greeting.created` event through `conn`,
+/// which must be in a transaction (the caller's): both commit, or neither.
+pub async fn insert(conn: &mut PgConnection, g: &NewGreeting<'_>) -> sqlx::Result<GreetingRow> {
+    let row: GreetingRow = sqlx::query_as(&format!(
         "INSERT INTO greetings (owner, name, greeting, url, external_status, external_error)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
     ))
@@ -95,6 +103,17 @@ pub async fn insert<'e>(db: impl sqlx::PgExecutor<'e>, g: &NewGreeting<'_>) -> s
     .bind(g.url)
     .bind(g.external_status)
     .bind(g.external_error)
-    .fetch_one(db)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    let created = v1::GreetingCreated {
+        greeting_id: row.id,
+        owner: g.owner.to_owned(),
+        name: row.name.clone(),
+        external_status: row.external_status.unwrap_or(0),
+        created_at: Some(outbox::timestamp(row.created_at)),
+    };
+    let id = row.id.to_string();
+    let data = created.encode_to_vec();
+    outbox::enqueue(conn, &outbox::Event::new(subjects::GREETING_CREATED, "/greeter", Some(&id), &data)).await?;
+    Ok(row)
 }

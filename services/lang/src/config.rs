@@ -8,6 +8,9 @@
 //! | `LANG_AUDIT_RETENTION_DAYS` | `365` | audit records older than this are deleted (hourly) |
 //! | `SERVICE_ALLOWED_CLIENTS` | `gateway` | service clients that may read `/lang/v1/stats` |
 //!
+//! Translation changes go out as events through the outbox
+//! ([`events::relay::Config`]: `NATS_URL`, `OUTBOX_*`, `EVENTS_STREAM_MAX_AGE_SECS`).
+//!
 //! Translation and preference writes take an `Idempotency-Key`
 //! ([`idempotency::Config`]: `IDEMPOTENCY_RETENTION_SECS`, `IDEMPOTENCY_MAX_WAIT_MS`).
 
@@ -23,6 +26,8 @@ pub struct Config {
     pub audit_retention: std::time::Duration,
     /// Idempotency keys on writes (`IDEMPOTENCY_*`).
     pub idempotency: idempotency::Config,
+    /// The outbox relay (`NATS_URL`, `OUTBOX_*`): lang publishes `translation.changed`.
+    pub events: events::relay::Config,
 }
 
 impl Config {
@@ -34,6 +39,7 @@ impl Config {
             allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,
             audit_retention: env.retention_days("LANG_AUDIT_RETENTION_DAYS", 365)?,
             idempotency: idempotency::Config::from_env(env)?,
+            events: events::relay::Config::from_env(env, "lang")?,
         })
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use authn::{Gate, Jwks};
+use events::relay::Relay;
 use idempotency::Idempotency;
 use platform::{Server, retention::Prune};
 
@@ -17,6 +18,7 @@ use crate::{
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let jwks = Arc::new(Jwks::new(&config.authn)?);
+    let relay = Relay::new(pool.clone(), config.events.clone()).spawn();
     let app = App {
         store: Store::new(pool.clone()),
         gate: Gate::new(jwks, config.allowed_clients.clone()),
@@ -24,5 +26,10 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     };
     Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
         .await?
-        .with_retention(vec![Prune::new("audit_log", "at", config.audit_retention), Idempotency::prune()]))
+        .with_retention(vec![
+            Prune::new("audit_log", "at", config.audit_retention),
+            Idempotency::prune(),
+            config.events.prune(),
+        ])
+        .with_background(relay))
 }

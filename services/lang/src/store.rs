@@ -1,11 +1,13 @@
 //! `lang_db`: languages, translations and preferences.
 
 use chrono::{DateTime, Utc};
+use events::{outbox, subjects, v1};
+use prost::Message;
 use sqlx::{Connection, PgConnection, PgPool};
 
 /// lang_db's migrations: lang's own and the idempotency keys' table.
 pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
-    std::sync::LazyLock::new(|| platform::db::merge(&[&OWN_MIGRATIONS, &idempotency::MIGRATOR]));
+    std::sync::LazyLock::new(|| platform::db::merge(&[&OWN_MIGRATIONS, &idempotency::MIGRATOR, &events::MIGRATOR]));
 static OWN_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, sqlx::FromRow)]
@@ -117,6 +119,7 @@ pub async fn put_translation(
     };
     let detail = serde_json::json!({ "before": before, "after": template });
     platform::audit::record(&mut tx, actor, "translation.put", &format!("{language}/{key}"), &detail).await?;
+    changed(&mut tx, language, key, false).await?;
     tx.commit().await?;
     Ok(Ok((row.row, row.created)))
 }
@@ -133,6 +136,7 @@ pub async fn delete_translation(conn: &mut PgConnection, actor: &str, language: 
     let Some(before) = before else { return Ok(false) };
     let detail = serde_json::json!({ "before": before, "after": null });
     platform::audit::record(&mut tx, actor, "translation.deleted", &format!("{language}/{key}"), &detail).await?;
+    changed(&mut tx, language, key, true).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -159,6 +163,19 @@ impl Store {
         .fetch_one(&self.pool)
         .await
     }
+}
+
+/// The `translation.changed` event of a write, in its transaction.
+async fn changed(conn: &mut PgConnection, language: &str, key: &str, deleted: bool) -> sqlx::Result<()> {
+    let event = v1::TranslationChanged {
+        language: language.to_owned(),
+        key: key.to_owned(),
+        deleted,
+        changed_at: Some(outbox::timestamp(chrono::Utc::now())),
+    };
+    let (about, data) = (format!("{language}/{key}"), event.encode_to_vec());
+    outbox::enqueue(conn, &outbox::Event::new(subjects::TRANSLATION_CHANGED, "/lang", Some(&about), &data)).await?;
+    Ok(())
 }
 
 /// Sets a user's preferred language.

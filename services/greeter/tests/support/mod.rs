@@ -108,6 +108,7 @@ pub async fn greeter_config(auth: &Fixture, caller: SocketAddr, timeout: Duratio
         identity: Some(auth.client("greeter")),
         watch: Default::default(),
         idempotency: Default::default(),
+        events: events::relay::Config::from_env(&platform::Env::default(), "greeter").unwrap(),
     }
 }
 
