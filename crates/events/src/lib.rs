@@ -12,6 +12,10 @@
 //!   while the broker is away: events wait in the outbox, nothing is lost.
 //!   Replicas of a service take turns through a lease row, so one relay
 //!   publishes at a time and order per subject holds.
+//! - [`consumer::Consumer`]: a durable pull consumer with explicit acks whose
+//!   handler applies each event and records its id in the `inbox` table in
+//!   one transaction, so a redelivery has no second effect; after
+//!   `max_deliver` failures the event goes to the dead-letter stream.
 //! - [`envelope`]: CloudEvents 1.0 attributes as NATS headers (the NATS
 //!   protocol binding's binary content mode), the data protobuf.
 
@@ -31,6 +35,7 @@ pub mod subjects {
     pub const TRANSLATION_CHANGED: &str = "platform.lang.translation.changed";
 }
 
+pub mod consumer;
 pub mod envelope;
 pub mod inspect;
 pub mod outbox;

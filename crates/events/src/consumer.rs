@@ -1,0 +1,199 @@
+//! Idempotent consumers: a durable pull consumer with explicit acks whose
+//! handler applies each event's effect in a transaction that also records
+//! the event id in the service's `inbox` table. A redelivery finds the id and
+//! has no second effect. An event that fails `max_deliver` times, or cannot
+//! be read at all, goes to the dead-letter stream with the reason, and the
+//! consumer goes on with the next.
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use async_nats::jetstream::{
+    self, AckKind,
+    consumer::{AckPolicy, DeliverPolicy, pull},
+    stream::StorageType,
+};
+use futures_util::StreamExt;
+use platform::retention::Prune;
+use sqlx::{PgConnection, PgPool};
+use tokio::task::JoinHandle;
+
+use crate::envelope::CloudEvent;
+
+/// The stream every consumer's dead letters go to, by subject
+/// `platform.dead-letter.<consumer>`.
+pub const DEAD_LETTERS: &str = "platform-dead-letters";
+/// The header a dead letter carries its failure in.
+pub const FAILURE_HEADER: &str = "platform-failure";
+
+/// What a handler does with one event, inside the inbox transaction.
+pub type Handler = Box<
+    dyn for<'c> Fn(
+            &'c mut PgConnection,
+            &'c CloudEvent,
+        ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'c>>
+        + Send
+        + Sync,
+>;
+
+/// One durable consumer of one stream.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub nats_url: String,
+    /// The producer's stream (`platform-<service>`).
+    pub stream: String,
+    /// The durable consumer's name: `<consuming service>-<purpose>`.
+    pub durable: String,
+    /// Which of the stream's subjects it takes.
+    pub filter_subject: String,
+    /// Deliveries before an event is dead-lettered.
+    pub max_deliver: i64,
+    /// How long a delivery may stay unacknowledged before it is redelivered.
+    pub ack_wait: Duration,
+    /// The wait before a failed event is delivered again.
+    pub retry_delay: Duration,
+}
+
+impl Config {
+    /// The pruning job for the inbox: ids kept well past any redelivery.
+    pub fn prune(keep: Duration) -> Prune {
+        Prune::new("inbox", "processed_at", keep)
+    }
+}
+
+/// A running consumer.
+pub struct Consumer {
+    pool: PgPool,
+    config: Config,
+    handler: Handler,
+}
+
+/// What became of one delivery.
+#[derive(Debug, PartialEq, Eq)]
+enum Fate {
+    Applied,
+    Duplicate,
+    Retry(String),
+    Dead(String),
+}
+
+impl Consumer {
+    pub fn new(pool: PgPool, config: Config, handler: Handler) -> Consumer {
+        Consumer { pool, config, handler }
+    }
+
+    /// Consumes until the process ends, reconnecting with backoff.
+    pub fn spawn(self) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                if let Err(e) = self.consume().await {
+                    tracing::warn!(consumer = %self.config.durable, error = %e, "consumer paused; events wait in the stream");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        })
+    }
+
+    async fn consume(&self) -> Result<(), String> {
+        let client = async_nats::connect(&self.config.nats_url).await.map_err(|e| e.to_string())?;
+        let js = jetstream::new(client);
+        js.get_or_create_stream(jetstream::stream::Config {
+            name: DEAD_LETTERS.to_owned(),
+            subjects: vec!["platform.dead-letter.>".to_owned()],
+            storage: StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let stream = js.get_stream(&self.config.stream).await.map_err(|e| e.to_string())?;
+        let consumer: jetstream::consumer::PullConsumer = stream
+            .get_or_create_consumer(
+                &self.config.durable,
+                pull::Config {
+                    durable_name: Some(self.config.durable.clone()),
+                    filter_subject: self.config.filter_subject.clone(),
+                    ack_policy: AckPolicy::Explicit,
+                    deliver_policy: DeliverPolicy::All,
+                    max_deliver: self.config.max_deliver,
+                    ack_wait: self.config.ack_wait,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(|e| e.to_string())?;
+            let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+            let fate = match CloudEvent::from_message(message.headers.as_ref(), &message.payload) {
+                Ok(event) => self.apply(&event).await,
+                Err(e) => Fate::Dead(format!("not a CloudEvent: {e}")),
+            };
+            let consumer = self.config.durable.as_str();
+            let fate = match fate {
+                Fate::Retry(reason) if delivered >= self.config.max_deliver => {
+                    Fate::Dead(format!("failed {delivered} times; last: {reason}"))
+                }
+                other => other,
+            };
+            match fate {
+                Fate::Applied | Fate::Duplicate => {
+                    metrics::counter!("events_consumed_total", "consumer" => consumer.to_owned(), "outcome" => if fate == Fate::Applied { "applied" } else { "duplicate" }).increment(1);
+                    message.ack().await.map_err(|e| e.to_string())?;
+                }
+                Fate::Retry(reason) => {
+                    tracing::warn!(consumer, delivered, %reason, "event failed; it will be delivered again");
+                    metrics::counter!("events_consumed_total", "consumer" => consumer.to_owned(), "outcome" => "retried").increment(1);
+                    message.ack_with(AckKind::Nak(Some(self.config.retry_delay))).await.map_err(|e| e.to_string())?;
+                }
+                Fate::Dead(reason) => {
+                    tracing::error!(consumer, delivered, %reason, "event dead-lettered");
+                    let mut headers = message.headers.clone().unwrap_or_default();
+                    headers.insert(FAILURE_HEADER, reason.as_str());
+                    headers.insert("platform-original-subject", message.subject.as_str());
+                    // Not the original Nats-Msg-Id: one event may die in several consumers.
+                    headers.insert(
+                        "Nats-Msg-Id",
+                        format!("{consumer}-{}", message.info().map(|i| i.stream_sequence).unwrap_or(0)).as_str(),
+                    );
+                    js.publish_with_headers(
+                        format!("platform.dead-letter.{consumer}"),
+                        headers,
+                        message.payload.clone(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    metrics::counter!("events_dead_lettered_total", "consumer" => consumer.to_owned()).increment(1);
+                    message.ack_with(AckKind::Term).await.map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        Err("the message stream ended".to_owned())
+    }
+
+    /// The event's effect and its inbox row, in one transaction.
+    async fn apply(&self, event: &CloudEvent) -> Fate {
+        let result: Result<Fate, String> = async {
+            let mut tx = self.pool.begin().await.map_err(|e| e.to_string())?;
+            let fresh: Option<bool> = sqlx::query_scalar(
+                "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+            )
+            .bind(&self.config.durable)
+            .bind(&event.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+            if fresh.is_none() {
+                return Ok(Fate::Duplicate);
+            }
+            (self.handler)(&mut tx, event).await?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            Ok(Fate::Applied)
+        }
+        .await;
+        result.unwrap_or_else(Fate::Retry)
+    }
+}

@@ -1,0 +1,156 @@
+//! Idempotent consumers against real PostgreSQL and nats-server: an event
+//! delivered twice has one effect, a failing one is retried and then
+//! applied once, and a poison event is dead-lettered with its reason while
+//! the consumer goes on. Effects are counted in the database.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Duration,
+};
+
+use async_nats::jetstream;
+use events::{
+    consumer::{Config, Consumer, DEAD_LETTERS, FAILURE_HEADER, Handler},
+    envelope::CloudEvent,
+};
+use sqlx::PgPool;
+use testkit::nats::Nats;
+
+const SUBJECT: &str = "platform.test.thing.happened";
+
+async fn database() -> PgPool {
+    let db = testkit::database().await;
+    let pool = platform::db::connect(&db, &events::MIGRATOR).await.expect("the database");
+    sqlx::query("CREATE TABLE effects (event_id text NOT NULL, data bytea NOT NULL)").execute(&pool).await.unwrap();
+    pool
+}
+
+async fn stream(nats: &Nats) -> jetstream::Context {
+    let js = jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: "platform-test".into(),
+        subjects: vec!["platform.test.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    js
+}
+
+/// Publishes event `id` with `data`, as message `msg_id` (a different one
+/// gets past the stream's duplicate window: a second delivery of one event).
+async fn publish(js: &jetstream::Context, id: &str, msg_id: &str, data: &[u8]) {
+    let event = CloudEvent {
+        id: id.into(),
+        source: "/test".into(),
+        kind: SUBJECT.into(),
+        time: chrono::Utc::now(),
+        subject: None,
+        traceparent: None,
+        data: data.to_vec(),
+    };
+    let mut headers = event.headers();
+    headers.insert("Nats-Msg-Id", msg_id);
+    js.publish_with_headers(SUBJECT, headers, data.to_vec().into()).await.unwrap().await.unwrap();
+}
+
+fn config(nats: &Nats) -> Config {
+    Config {
+        nats_url: nats.url(),
+        stream: "platform-test".into(),
+        durable: "test-effects".into(),
+        filter_subject: SUBJECT.into(),
+        max_deliver: 3,
+        ack_wait: Duration::from_secs(5),
+        retry_delay: Duration::from_millis(50),
+    }
+}
+
+/// Records the effect; fails for data `[0xFF]` always, and for data
+/// `[0xFE]` on its first two attempts (counted in `attempts`).
+fn handler(attempts: Arc<AtomicU32>) -> Handler {
+    Box::new(move |conn, event| {
+        let attempts = attempts.clone();
+        Box::pin(async move {
+            if event.data == [0xFF] {
+                return Err("poison: this event can never apply".to_owned());
+            }
+            if event.data == [0xFE] && attempts.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err("flaky: not yet".to_owned());
+            }
+            sqlx::query("INSERT INTO effects (event_id, data) VALUES ($1, $2)")
+                .bind(&event.id)
+                .bind(&event.data)
+                .execute(conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    })
+}
+
+async fn effects(pool: &PgPool, want: i64) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM effects").fetch_one(pool).await.unwrap();
+        if n >= want || tokio::time::Instant::now() >= deadline {
+            // A moment more: a second effect would show.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return sqlx::query_scalar("SELECT count(*) FROM effects").fetch_one(pool).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_delivered_twice_has_one_effect() {
+    let (pool, nats) = (database().await, Nats::start());
+    let js = stream(&nats).await;
+    for n in 0u8..10 {
+        publish(&js, &format!("event-{n}"), &format!("msg-{n}"), &[n]).await;
+    }
+    // The same events again, as a relay re-sending past the duplicate window would.
+    for n in 0u8..10 {
+        publish(&js, &format!("event-{n}"), &format!("again-{n}"), &[n]).await;
+    }
+    Consumer::new(pool.clone(), config(&nats), handler(Arc::default())).spawn();
+    assert_eq!(effects(&pool, 10).await, 10, "twenty deliveries, ten effects");
+    let inbox: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox").fetch_one(&pool).await.unwrap();
+    assert_eq!(inbox, 10);
+}
+
+#[tokio::test]
+async fn a_failing_event_is_retried_then_applied_once() {
+    let (pool, nats) = (database().await, Nats::start());
+    let js = stream(&nats).await;
+    publish(&js, "flaky", "flaky", &[0xFE]).await;
+    let attempts = Arc::new(AtomicU32::new(0));
+    Consumer::new(pool.clone(), config(&nats), handler(attempts.clone())).spawn();
+    assert_eq!(effects(&pool, 1).await, 1);
+    assert_eq!(attempts.load(Ordering::SeqCst), 3, "it failed twice, then applied");
+}
+
+#[tokio::test]
+async fn a_poison_event_is_dead_lettered_and_the_consumer_goes_on() {
+    let (pool, nats) = (database().await, Nats::start());
+    let js = stream(&nats).await;
+    publish(&js, "before", "before", &[1]).await;
+    publish(&js, "poison", "poison", &[0xFF]).await;
+    publish(&js, "after", "after", &[2]).await;
+    Consumer::new(pool.clone(), config(&nats), handler(Arc::default())).spawn();
+    assert_eq!(effects(&pool, 2).await, 2, "the events around the poison applied");
+    let dead = events::inspect::wait_for(&nats.url(), DEAD_LETTERS, 1, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, "poison");
+    let letters =
+        jetstream::new(async_nats::connect(nats.url()).await.unwrap()).get_stream(DEAD_LETTERS).await.unwrap();
+    let raw = letters.get_raw_message(1).await.unwrap();
+    let reason = raw.headers.get(FAILURE_HEADER).unwrap().as_str();
+    assert!(reason.contains("failed 3 times") && reason.contains("poison"), "{reason}");
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM effects WHERE event_id = 'poison'").fetch_one(&pool).await.unwrap();
+    assert_eq!(applied, 0);
+}
