@@ -67,6 +67,12 @@ pub struct UpArgs {
     /// The edge's metrics and ping port [default: the edge's, 30082].
     #[arg(long)]
     pub edge_metrics_port: Option<u16>,
+    /// Do not start nats-server even when it is installed (events then wait in the outboxes).
+    #[arg(long)]
+    pub no_broker: bool,
+    /// The broker's port [default: 4222, the services' default NATS_URL].
+    #[arg(long)]
+    pub broker_port: Option<u16>,
     /// Seconds services get to stop after SIGTERM before they are killed.
     #[arg(long, default_value_t = 15)]
     pub grace_secs: u64,
@@ -95,6 +101,8 @@ impl Cli {
                     no_edge: args.no_edge,
                     edge_port: args.edge_port,
                     edge_metrics_port: args.edge_metrics_port,
+                    no_broker: args.no_broker,
+                    broker_port: args.broker_port,
                     grace: Duration::from_secs(args.grace_secs),
                 })
                 .await

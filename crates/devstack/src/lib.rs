@@ -4,7 +4,7 @@
 //! binaries ([`paths`], [`postgres`]), checks every port it needs is free
 //! ([`ports`]), creates or reuses the cluster in the data directory, gives
 //! every service its role and database ([`postgres::provision`]), starts
-//! the edge ([`edge`]) and the services in dependency order with the
+//! the event broker ([`broker`]), the edge ([`edge`]) and the services in dependency order with the
 //! environment each needs ([`services`]), waits on each `/readyz`
 //! ([`probe`]), and then supervises them ([`stack`], [`children`]) until a
 //! signal or a death stops everything in order. `devstack status`,
@@ -12,6 +12,7 @@
 //! through [`state`].
 
 pub mod admin;
+pub mod broker;
 pub mod children;
 pub mod cli;
 pub mod dump;

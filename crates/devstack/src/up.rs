@@ -14,7 +14,7 @@ use sqlx::Connection;
 use tokio::task::JoinSet;
 
 use crate::{
-    admin, edge, keys,
+    admin, broker, edge, keys,
     output::{Output, table},
     paths::BinaryFinder,
     ports, postgres, probe,
@@ -40,12 +40,16 @@ pub struct Options {
     pub no_edge: bool,
     pub edge_port: Option<u16>,
     pub edge_metrics_port: Option<u16>,
+    pub no_broker: bool,
+    pub broker_port: Option<u16>,
     pub grace: Duration,
 }
 
 /// Everything found out before anything starts.
 struct Plan {
     services: Vec<(&'static Service, PathBuf)>,
+    /// The event broker, or why it does not run.
+    broker: Result<broker::Broker, String>,
     ports: Ports,
     pg: postgres::Binaries,
     run_as: Option<postgres::RunAs>,
@@ -125,8 +129,10 @@ fn plan(opts: &Options) -> anyhow::Result<Plan> {
     if !missing.is_empty() {
         anyhow::bail!(finder.missing_error(&missing));
     }
+    let port = opts.broker_port.unwrap_or(broker::DEFAULT_PORT);
     Ok(Plan {
         services: found.into_iter().map(|(s, p)| (s, p.expect("checked above"))).collect(),
+        broker: if opts.no_broker { Err("--no-broker given".to_owned()) } else { broker::Broker::find(port) },
         ports: Ports::new(opts.pg_port, &opts.ports)?,
         pg: postgres::Binaries::find()?,
         run_as: postgres::RunAs::detect()?,
@@ -141,6 +147,9 @@ fn check_ports(plan: &Plan, edge: Option<state::EdgePorts>) -> anyhow::Result<()
         wanted.push(("edge".to_owned(), p.web));
         wanted.push(("edge metrics".to_owned(), p.metrics));
     }
+    if let Ok(broker) = &plan.broker {
+        wanted.push((broker::NAME.to_owned(), broker.port));
+    }
     let clashes = ports::clashes(&wanted);
     anyhow::ensure!(clashes.is_empty(), "port clash: {}", clashes.join("; "));
     let taken = ports::taken(&wanted);
@@ -148,7 +157,7 @@ fn check_ports(plan: &Plan, edge: Option<state::EdgePorts>) -> anyhow::Result<()
         let list: Vec<String> = taken.iter().map(|(name, port)| format!("{port} ({name})")).collect();
         anyhow::bail!(
             "port{} already in use: {}. Nothing was started. Stop what holds {} (a devstack still running? \
-             `devstack status`), or choose other ports (--pg-port, --port <service>=<port>, --edge-port).",
+             `devstack status`), or choose other ports (--pg-port, --port <service>=<port>, --edge-port, --broker-port).",
             if taken.len() > 1 { "s" } else { "" },
             list.join(", "),
             if taken.len() > 1 { "them" } else { "it" },
@@ -182,6 +191,14 @@ async fn start(
     stack.during(postgres::provision(&mut conn, &services)).await??;
     let _ = conn.close().await;
     out.say(format!("postgres ready, databases provisioned ({:.2}s)", started.elapsed().as_secs_f64()));
+
+    // The broker before the services: their relays connect at start (they
+    // would retry, but the first events then wait less).
+    if let Ok(broker) = &plan.broker {
+        stack.start(broker::NAME, broker.command(data_dir))?;
+        stack.during(broker::Broker::wait_ready(broker.port, READY_LIMIT)).await??;
+        out.say(format!("nats ready on {} ({:.2}s)", broker.url(), started.elapsed().as_secs_f64()));
+    }
 
     // The edge starts with the services: it only forwards, and its start-up overlaps theirs.
     let edge = match edge {
@@ -228,6 +245,9 @@ async fn start_services(
         for (service, binary) in now {
             let mut cmd = tokio::process::Command::new(binary);
             cmd.envs(services::environment(service, &plan.ports, data_dir, edge, clients));
+            if let Ok(broker) = &plan.broker {
+                cmd.env("NATS_URL", broker.url());
+            }
             stack.start(&service.name, cmd)?;
             let (client, url, name) =
                 (client.clone(), format!("{}/readyz", plan.ports.url(&service.name)), service.name.as_str());
@@ -273,11 +293,22 @@ fn announce(out: Output, plan: &Plan, edge: &EdgeOutcome, data_dir: &Path, start
         }
         Err(reason) => rows.push(vec!["edge".to_owned(), "-".to_owned(), format!("not running: {reason}")]),
     }
+    match &plan.broker {
+        Ok(broker) => rows.push(vec![
+            broker::NAME.to_owned(),
+            broker.url(),
+            format!("nats-server with JetStream; store in {}", data_dir.join("nats").display()),
+        ]),
+        Err(reason) => rows.push(vec![broker::NAME.to_owned(), "-".to_owned(), format!("not running: {reason}")]),
+    }
     out.plain("");
     out.plain(table(&["what", "where", "notes"], &rows));
     out.plain("");
     if let Err(reason) = edge {
         out.warn(format!("running WITHOUT the edge (Traefik): {reason}"));
+    }
+    if let Err(reason) = &plan.broker {
+        out.warn(format!("running WITHOUT the event broker: {reason}; events wait in the services' outboxes"));
     }
     if plan.services.iter().any(|(s, _)| s.token_issuer) {
         out.plain(format!(

@@ -57,6 +57,7 @@ struct Ports {
     services: Vec<(&'static str, u16)>,
     edge: u16,
     edge_metrics: u16,
+    broker: u16,
 }
 
 impl Ports {
@@ -66,6 +67,7 @@ impl Ports {
             services: services().into_iter().map(|s| (s, free_port())).collect(),
             edge: free_port(),
             edge_metrics: free_port(),
+            broker: free_port(),
         }
     }
 
@@ -87,11 +89,12 @@ impl Ports {
         }
         args.extend(["--edge-port".to_owned(), self.edge.to_string()]);
         args.extend(["--edge-metrics-port".to_owned(), self.edge_metrics.to_string()]);
+        args.extend(["--broker-port".to_owned(), self.broker.to_string()]);
         args
     }
 
     fn all(&self) -> Vec<u16> {
-        let mut all = vec![self.postgres, self.edge, self.edge_metrics];
+        let mut all = vec![self.postgres, self.edge, self.edge_metrics, self.broker];
         all.extend(self.services.iter().map(|(_, p)| *p));
         all
     }
@@ -288,6 +291,15 @@ async fn up_runs_the_platform_keeps_its_data_and_stops_cleanly() {
     let ada = token(&ports, "ada@example.com", "correct horse battery").await;
     let greeting = greet(&ports, &ada, "Ada").await;
     assert_eq!(greeting["externalStatus"], 200, "{greeting}");
+    // With nats-server installed the greeting's event reaches greeter's stream.
+    if which("nats-server").is_some() {
+        assert!(out.contains("nats ready on"), "{out}");
+        let url = format!("nats://127.0.0.1:{}", ports.broker);
+        let published = events::inspect::wait_for(&url, "platform-greeter", 1, Duration::from_secs(20)).await.unwrap();
+        assert_eq!(published[0].subject.as_deref(), greeting["greetingId"].as_str(), "the greeting's event");
+    } else {
+        assert!(out.contains("running WITHOUT the event broker"), "{out}");
+    }
     let kid = signing_kid(&ports).await;
     // The local admin was made, and its password kept.
     assert!(out.contains("local admin: admin@platform.localhost"), "{out}");
@@ -445,5 +457,10 @@ fn psql_lists_the_services_when_given_an_unknown_one() {
 }
 
 fn which_traefik() -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join("traefik")).find(|p| p.is_file())
+    which("traefik")
+}
+
+/// `binary` on `PATH`, as devstack looks for it.
+fn which(binary: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(binary)).find(|p| p.is_file())
 }
