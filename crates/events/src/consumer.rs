@@ -15,7 +15,7 @@ use async_nats::jetstream::{
 use futures_util::StreamExt;
 use platform::retention::Prune;
 use sqlx::{PgConnection, PgPool};
-use tokio::task::JoinHandle;
+use tokio::{sync::watch, task::JoinHandle};
 
 use crate::envelope::CloudEvent;
 
@@ -54,6 +54,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// A consumer of `filter_subject` on `stream` named `durable`, with the
+    /// platform's defaults: 5 deliveries, 30 s to acknowledge, 1 s between
+    /// attempts.
+    pub fn new(nats_url: &str, stream: &str, durable: &str, filter_subject: &str) -> Config {
+        Config {
+            nats_url: nats_url.to_owned(),
+            stream: stream.to_owned(),
+            durable: durable.to_owned(),
+            filter_subject: filter_subject.to_owned(),
+            max_deliver: 5,
+            ack_wait: Duration::from_secs(30),
+            retry_delay: Duration::from_secs(1),
+        }
+    }
+
     /// The pruning job for the inbox: ids kept well past any redelivery.
     pub fn prune(keep: Duration) -> Prune {
         Prune::new("inbox", "processed_at", keep)
@@ -65,6 +80,9 @@ pub struct Consumer {
     pool: PgPool,
     config: Config,
     handler: Handler,
+    /// Whether the consumer has once reached the end of its stream: what a
+    /// read model needs before its answers mean anything.
+    caught_up: watch::Sender<bool>,
 }
 
 /// What became of one delivery.
@@ -78,16 +96,33 @@ enum Fate {
 
 impl Consumer {
     pub fn new(pool: PgPool, config: Config, handler: Handler) -> Consumer {
-        Consumer { pool, config, handler }
+        Consumer { pool, config, handler, caught_up: watch::Sender::new(false) }
+    }
+
+    /// Becomes `true` once every event in the stream when the consumer
+    /// started (or any later moment) has been applied, and stays so.
+    pub fn caught_up(&self) -> watch::Receiver<bool> {
+        self.caught_up.subscribe()
     }
 
     /// Consumes until the process ends, reconnecting with backoff.
     pub fn spawn(self) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
+            // Said once per outage, not at every retry.
+            let mut said_away = false;
             loop {
-                if let Err(e) = self.consume().await {
-                    tracing::warn!(consumer = %self.config.durable, error = %e, "consumer paused; events wait in the stream");
+                let mut reached = false;
+                if let Err(e) = self.consume(&mut reached).await {
+                    if reached {
+                        said_away = false;
+                        backoff = Duration::from_millis(100);
+                    }
+                    if !said_away {
+                        tracing::warn!(consumer = %self.config.durable, url = %self.config.nats_url, error = %e,
+                            "consumer paused; events wait in the stream until the broker is back");
+                        said_away = true;
+                    }
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -95,7 +130,8 @@ impl Consumer {
         })
     }
 
-    async fn consume(&self) -> Result<(), String> {
+    /// Consumes until the broker goes away; `reached` is set once it was reached.
+    async fn consume(&self, reached: &mut bool) -> Result<(), String> {
         let client = async_nats::connect(&self.config.nats_url).await.map_err(|e| e.to_string())?;
         let js = jetstream::new(client);
         js.get_or_create_stream(jetstream::stream::Config {
@@ -107,7 +143,7 @@ impl Consumer {
         .await
         .map_err(|e| e.to_string())?;
         let stream = js.get_stream(&self.config.stream).await.map_err(|e| e.to_string())?;
-        let consumer: jetstream::consumer::PullConsumer = stream
+        let mut consumer: jetstream::consumer::PullConsumer = stream
             .get_or_create_consumer(
                 &self.config.durable,
                 pull::Config {
@@ -122,10 +158,18 @@ impl Consumer {
             )
             .await
             .map_err(|e| e.to_string())?;
+        *reached = true;
+        let consumer_name = self.config.durable.as_str();
+        let info = consumer.info().await.map_err(|e| e.to_string())?;
+        metrics::gauge!("events_consumer_pending", "consumer" => consumer_name.to_owned()).set(info.num_pending as f64);
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            self.caught_up.send_replace(true);
+        }
+        tracing::info!(consumer = consumer_name, pending = info.num_pending, "consuming");
         let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
         while let Some(message) = messages.next().await {
             let message = message.map_err(|e| e.to_string())?;
-            let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+            let (delivered, pending) = message.info().map(|i| (i.delivered, i.pending)).unwrap_or((1, 1));
             let fate = match CloudEvent::from_message(message.headers.as_ref(), &message.payload) {
                 Ok(event) => self.apply(&event).await,
                 Err(e) => Fate::Dead(format!("not a CloudEvent: {e}")),
@@ -137,6 +181,7 @@ impl Consumer {
                 }
                 other => other,
             };
+            let settled = !matches!(fate, Fate::Retry(_));
             match fate {
                 Fate::Applied | Fate::Duplicate => {
                     metrics::counter!("events_consumed_total", "consumer" => consumer.to_owned(), "outcome" => if fate == Fate::Applied { "applied" } else { "duplicate" }).increment(1);
@@ -169,6 +214,11 @@ impl Consumer {
                     metrics::counter!("events_dead_lettered_total", "consumer" => consumer.to_owned()).increment(1);
                     message.ack_with(AckKind::Term).await.map_err(|e| e.to_string())?;
                 }
+            }
+            // The broker's count of what is left after this message.
+            metrics::gauge!("events_consumer_pending", "consumer" => consumer.to_owned()).set(pending as f64);
+            if pending == 0 && settled {
+                self.caught_up.send_replace(true);
             }
         }
         Err("the message stream ended".to_owned())

@@ -154,3 +154,30 @@ async fn a_poison_event_is_dead_lettered_and_the_consumer_goes_on() {
         sqlx::query_scalar("SELECT count(*) FROM effects WHERE event_id = 'poison'").fetch_one(&pool).await.unwrap();
     assert_eq!(applied, 0);
 }
+
+/// A read model answers only once its consumer has reached the end of the
+/// stream: `caught_up` turns true after the last event applied, not before,
+/// and at once for a stream with nothing to apply.
+#[tokio::test]
+async fn caught_up_turns_true_once_the_stream_is_applied() {
+    let (pool, nats) = (database().await, Nats::start());
+    let js = stream(&nats).await;
+    let mut empty = config(&nats);
+    empty.durable = "test-empty".into();
+    empty.filter_subject = "platform.test.nothing".into();
+    let idle = Consumer::new(pool.clone(), empty, handler(Arc::default()));
+    let mut idle_caught_up = idle.caught_up();
+    idle.spawn();
+    tokio::time::timeout(Duration::from_secs(20), idle_caught_up.wait_for(|c| *c)).await.unwrap().unwrap();
+
+    for n in 0u8..50 {
+        publish(&js, &format!("event-{n}"), &format!("msg-{n}"), &[n]).await;
+    }
+    let consumer = Consumer::new(pool.clone(), config(&nats), handler(Arc::default()));
+    let mut caught_up = consumer.caught_up();
+    assert!(!*caught_up.borrow(), "not before it started");
+    consumer.spawn();
+    tokio::time::timeout(Duration::from_secs(20), caught_up.wait_for(|c| *c)).await.unwrap().unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM effects").fetch_one(&pool).await.unwrap();
+    assert_eq!(n, 50, "every event applied when it says it has caught up");
+}
