@@ -16,16 +16,11 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use events::{
-    outbox::{self, Event, timestamp},
-    subjects, v1,
-};
 use idempotency::{Begun, Idempotency, Outcome, Scope, rest::json_outcome};
 use platform::{
     audit::{AuditLog, AuditQuery},
     rest::{ApiError, BearerScheme, ErrorBody, Json, Path, Query},
 };
-use prost::Message;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -226,9 +221,6 @@ pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
     Ok(platform::rest::finish(router, max_body_bytes))
 }
 
-/// auth's events' CloudEvents source.
-const SOURCE: &str = "/auth";
-
 /// Token responses must not be cached (RFC 6749 §5.1).
 const NO_STORE: [(HeaderName, &str); 1] = [(header::CACHE_CONTROL, "no-store")];
 
@@ -339,12 +331,7 @@ async fn signup(
     let user = store::create_user(write.conn(), &email, &hash).await.map_err(unavailable)?.ok_or_else(|| {
         ApiError::conflict("email_taken", "an account with this email already exists; log in instead")
     })?;
-    // Published by the outbox relay once this commits, and only then.
-    let registered = v1::UserRegistered { user_id: user.id.clone(), registered_at: Some(timestamp(user.created_at)) };
-    let data = registered.encode_to_vec();
-    outbox::enqueue(write.conn(), &Event::new(subjects::USER_REGISTERED, SOURCE, Some(&user.id), &data))
-        .await
-        .map_err(unavailable)?;
+    // Its user.registered went into the outbox with it: published once this commits.
     // A credential route keeps the status and the user id, nothing more.
     write.commit(|| Outcome { status: 201, body: user.id.clone().into_bytes() }).await.map_err(unavailable)?;
     let tokens = app.start_session(&user.id, &user.email, &user.roles, &client).await?;

@@ -5,7 +5,16 @@ use std::{net::IpAddr, time::Duration};
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgConnection, PgPool};
 
+use events::{
+    outbox::{self, Event},
+    subjects, v1,
+};
+use prost::Message;
+
 use crate::keys::PublicKey;
+
+/// auth's events' CloudEvents `source`.
+pub const EVENT_SOURCE: &str = "/auth";
 
 /// auth_db's migrations: auth's own and the idempotency keys' table.
 pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
@@ -431,16 +440,28 @@ fn is_uuid(s: &str) -> bool {
 // that they commit with the key's record; Store's methods of the same names
 // run them on a pooled connection.
 
-/// The new user, or `None` if the email is taken.
+/// The new user, or `None` if the email is taken. Its `user.registered`
+/// goes into the outbox in the same transaction (a savepoint inside the
+/// caller's), so every way an account is made (sign-up, `auth admin
+/// create`, devstack's local admin) announces it, and only once it commits.
 pub async fn create_user(conn: &mut PgConnection, email: &str, password_hash: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(&format!(
+    let mut tx = conn.begin().await?;
+    let user: Option<UserRow> = sqlx::query_as(&format!(
         "INSERT INTO users (email, password_hash) VALUES ($1, $2)
          ON CONFLICT (email) DO NOTHING RETURNING {USER_COLUMNS}"
     ))
     .bind(email)
     .bind(password_hash)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(user) = &user {
+        let registered =
+            v1::UserRegistered { user_id: user.id.clone(), registered_at: Some(outbox::timestamp(user.created_at)) };
+        let data = registered.encode_to_vec();
+        outbox::enqueue(&mut tx, &Event::new(subjects::USER_REGISTERED, EVENT_SOURCE, Some(&user.id), &data)).await?;
+    }
+    tx.commit().await?;
+    Ok(user)
 }
 
 /// A user's own password change, with its audit record (`password.changed`)

@@ -40,3 +40,25 @@ async fn a_signup_publishes_user_registered_once() {
     let bytes = String::from_utf8_lossy(&event.data);
     assert!(!bytes.contains("ada@") && !bytes.contains("correct horse"), "no email or password in the event");
 }
+
+/// Accounts made by the operator command (`auth admin create`, as devstack
+/// makes its local admin) are registered users too: read models that count
+/// users from events must see them. Making an existing account an admin
+/// registers nobody.
+#[tokio::test]
+async fn an_admin_created_by_the_operator_command_is_registered_once() {
+    let nats = Nats::start();
+    let url = nats.url();
+    let fixture = auth::testing::Fixture::start_with(|c| c.events.nats_url = url.clone()).await;
+    let (root_id, _) = fixture.admin("root@example.com").await;
+    let (ada_id, _) = fixture.user("ada@example.com").await;
+    fixture.admin("ada@example.com").await;
+
+    let wait = Duration::from_secs(20);
+    events::inspect::wait_for(&url, "platform-auth", 2, wait).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let published = events::inspect::wait_for(&url, "platform-auth", 2, wait).await.unwrap();
+    let registered: Vec<String> =
+        published.iter().map(|e| v1::UserRegistered::decode(&e.data[..]).unwrap().user_id).collect();
+    assert_eq!(registered, [root_id, ada_id], "the operator's admin, then the sign-up; no second event for ada");
+}
