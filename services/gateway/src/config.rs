@@ -3,11 +3,10 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `LANG_URL` | lang on loopback at its port (services.toml) | the lang service |
-//! | `AUTH_URL` | auth on loopback at its port | the auth service (`/auth/stats`, and the JWKS unless `AUTH_JWKS_URL` is set) |
+//! | `AUTH_URL` | auth on loopback at its port | the auth service: its JWKS, unless `AUTH_JWKS_URL` is set |
 //! | `LANG_TIMEOUT_MS`, `LANG_RETRIES`, `LANG_BREAKER_FAILURES`, `LANG_BREAKER_COOLDOWN_MS`, `LANG_MAX_CONCURRENCY` | the resilience defaults | deadline per attempt, retries, breaker and bulkhead for calls to lang |
-//! | `AUTH_TIMEOUT_MS`, `AUTH_RETRIES`, `AUTH_BREAKER_FAILURES`, `AUTH_BREAKER_COOLDOWN_MS`, `AUTH_MAX_CONCURRENCY` | likewise | the same for calls to auth |
 //! | `AUTH_JWKS_URL` | `$AUTH_URL/auth/.well-known/jwks.json` | where access tokens' keys are fetched (other `AUTH_*` token variables: [`authn::Config`]) |
-//! | `SERVICE_CLIENT_ID`, `SERVICE_CLIENT_SECRET_FILE` / `SERVICE_CLIENT_SECRET` | `gateway`, empty | gateway's service identity, for `/auth/stats` ([`authn::config::ClientConfig`]); `AUTH_TOKEN_URL` defaults to `$AUTH_URL/auth/token` |
+//! | `NATS_URL` | `nats://127.0.0.1:4222` | the event broker: the user projection's consumers and the cache's eviction on `translation.changed` |
 //! | `GATEWAY_CACHE_TTL_MS` | `30000` | how long a greeting from lang is reused; `0` disables the cache |
 //! | `GATEWAY_CACHE_MAX_ENTRIES` | `10000` | greetings kept at most (least recently used go first) |
 //! | `GATEWAY_METRICS_QUEUE` | `10000` | request records waiting to be written; beyond it they are dropped and counted |
@@ -28,11 +27,10 @@ pub struct Config {
     pub lang_url: url::Url,
     pub auth_url: url::Url,
     pub lang_policy: Policy,
-    pub auth_policy: Policy,
     /// Verifying callers' access tokens.
     pub authn: authn::Config,
-    /// gateway's own identity, for auth's service routes.
-    pub identity: Option<authn::config::ClientConfig>,
+    /// The event broker (`NATS_URL`): the user projection and cache eviction.
+    pub nats_url: String,
     pub cache: CacheConfig,
     pub recorder: RecorderConfig,
     /// How often `WatchOverview` sends an overview.
@@ -76,21 +74,14 @@ impl Config {
         if env.raw("AUTH_JWKS_URL").is_none_or(|v| v.trim().is_empty()) {
             authn.jwks_url = join(&auth_url, "/auth/.well-known/jwks.json");
         }
-        let mut identity = authn::config::ClientConfig::from_env(env, "gateway")?;
-        if let Some(identity) = identity.as_mut()
-            && env.raw("AUTH_TOKEN_URL").is_none_or(|v| v.trim().is_empty())
-        {
-            identity.token_url = join(&auth_url, "/auth/token");
-        }
         let defaults = RecorderConfig::default();
         Ok(Self {
-            identity,
             common: CommonConfig::for_service(env, "gateway")?,
             lang_url: env.url("LANG_URL", &catalog::local_url("lang"))?,
             auth_url,
             lang_policy: Policy::from_env(env, "LANG", Policy::default())?,
-            auth_policy: Policy::from_env(env, "AUTH", Policy::default())?,
             authn,
+            nats_url: env.string("NATS_URL", "nats://127.0.0.1:4222"),
             cache: CacheConfig {
                 ttl: env.millis("GATEWAY_CACHE_TTL_MS", Duration::from_secs(30))?,
                 max_entries: env.nonzero("GATEWAY_CACHE_MAX_ENTRIES", |e, n| e.parse(n, 10_000))?,
@@ -139,12 +130,6 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.authn.jwks_url.as_str(), "http://keys.internal/jwks.json");
-        let c = Config::from_env(&Env::from_pairs([
-            ("AUTH_URL", "http://auth.internal:9000"),
-            ("SERVICE_CLIENT_SECRET", "s"),
-        ]))
-        .unwrap();
-        assert_eq!(c.identity.unwrap().token_url.as_str(), "http://auth.internal:9000/auth/token");
     }
 
     #[test]
@@ -153,7 +138,7 @@ mod tests {
             ("LANG_URL", "lang:3000"),
             ("AUTH_URL", "ftp://auth"),
             ("LANG_TIMEOUT_MS", "1s"),
-            ("AUTH_RETRIES", "-1"),
+            ("LANG_RETRIES", "-1"),
             ("GATEWAY_CACHE_TTL_MS", "soon"),
             ("GATEWAY_METRICS_BATCH", "0"),
             ("GATEWAY_METRICS_RETENTION_DAYS", "0"),

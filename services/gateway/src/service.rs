@@ -1,6 +1,12 @@
 //! `gateway.v1.GatewayService`.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use authn::Identity;
 use chrono::Utc;
@@ -16,9 +22,10 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     config::CacheConfig,
+    projection::Projection,
     recording::Called,
     store::{MethodSummary, Store},
-    upstream::{AuthClient, HttpError, LangClient, LangGreeting, LangLanguage, reached},
+    upstream::{HttpError, LangClient, LangGreeting, LangLanguage, reached},
     watch::OverviewFeed,
 };
 
@@ -46,14 +53,19 @@ const SUMMARY_WINDOWS: u64 = 64;
 /// upstream calls, so a fallback can still be answered in time.
 const MAX_RESERVE: Duration = Duration::from_millis(100);
 
-type CacheKey = (String, String);
+/// Name, language, and the cache's generation when the entry was asked for.
+type CacheKey = (String, String, u64);
 
 #[derive(Clone)]
 pub struct Gateway {
     lang: LangClient,
-    auth: AuthClient,
+    /// The user count, from events ([`crate::projection`]).
+    projection: Projection,
     store: Store,
     cache: Option<Cache<CacheKey, LangGreeting>>,
+    /// Bumped when a translation changes: entries asked for before then,
+    /// even those whose fill is still in flight, are never read again.
+    generation: Arc<AtomicU64>,
     max_window: Duration,
     /// Summaries of the request metrics by window (milliseconds), shared by
     /// Overview and Metrics: concurrent asks share one query, which runs in a
@@ -68,7 +80,7 @@ impl Gateway {
     /// `max_window`: the longest `Metrics` window, i.e. the retention period.
     pub fn new(
         lang: LangClient,
-        auth: AuthClient,
+        projection: Projection,
         store: Store,
         cache: &CacheConfig,
         max_window: Duration,
@@ -77,10 +89,21 @@ impl Gateway {
         let cache = (!cache.ttl.is_zero())
             .then(|| Cache::builder().max_capacity(cache.max_entries).time_to_live(cache.ttl).build());
         let summaries = Cache::builder().max_capacity(SUMMARY_WINDOWS).time_to_live(SUMMARY_TTL).build();
-        Self { lang, auth, store, cache, max_window, summaries, feed }
+        Self { lang, projection, store, cache, generation: Arc::default(), max_window, summaries, feed }
     }
 
-    /// The overview from lang, auth (`with_users`) and the request metrics,
+    /// A translation changed: no cached greeting is served again. Bumping
+    /// the generation first means a fill that started before the change
+    /// lands under a key no request asks for (clearing alone would let it
+    /// in after the clear, for a whole TTL).
+    pub fn translations_changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Some(cache) = &self.cache {
+            cache.invalidate_all();
+        }
+    }
+
+    /// The overview from lang, the user projection (`with_users`) and the request metrics,
     /// with what could not be had listed in `unavailable`, and whether every
     /// upstream asked was down.
     pub(crate) async fn overview_of(&self, with_users: bool, called: &Called) -> (pb::OverviewResponse, bool) {
@@ -90,7 +113,11 @@ impl Gateway {
                 if !with_users {
                     return None;
                 }
-                Some(call_upstream(called, AuthClient::NAME, self.auth.user_count()).await)
+                Some(
+                    within_budget(self.projection.user_count())
+                        .await
+                        .unwrap_or_else(|_| Err("the deadline passed".to_owned())),
+                )
             },
             within_budget(self.summaries(DEFAULT_WINDOW)),
         );
@@ -105,7 +132,7 @@ impl Gateway {
             users
                 .inspect_err(|e| {
                     tracing::warn!(error = %e, "overview without the user count");
-                    unavailable.push("auth".to_owned());
+                    unavailable.push("users".to_owned());
                 })
                 .ok()
         });
@@ -274,7 +301,8 @@ impl GatewayService for Gateway {
         let name = platform::validate::name(&req.name).map_err(|e| invalid_field("name", e))?;
         let language = language_arg(&req.language)?;
 
-        let key = (name.to_owned(), language.to_ascii_lowercase().replace('_', "-"));
+        let generation = self.generation.load(Ordering::SeqCst);
+        let key = (name.to_owned(), language.to_ascii_lowercase().replace('_', "-"), generation);
         // Concurrent misses for one key share a single call to lang; only
         // answers are cached, never failures. The fill is shared work: it
         // runs in its own task under lang's policy alone, so the first
@@ -318,11 +346,11 @@ impl GatewayService for Gateway {
     }
 
     async fn overview(&self, request: Request<pb::OverviewRequest>) -> Result<Response<pb::OverviewResponse>, Status> {
-        // User data is for authenticated callers only; others do not cost auth a call.
+        // User data is for authenticated callers only.
         let with_users = request.extensions().get::<Identity>().is_some();
         let (overview, all_down) = self.overview_of(with_users, &Called::of(&request)).await;
-        // The overview is what lang and auth say; the gateway's own metrics
-        // alone are not worth answering with.
+        // The overview is what lang and the users say; the gateway's own
+        // metrics alone are not worth answering with.
         if all_down {
             return Err(Status::unavailable(format!(
                 "the overview's sources are unavailable ({}); try again",

@@ -1,5 +1,6 @@
-//! Wiring: database, upstream clients, token verification, request
-//! recording, RPC surface, server.
+//! Wiring: database, upstream client, the user projection's consumers and
+//! the cache's eviction, token verification, request recording, RPC
+//! surface, server.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -7,18 +8,24 @@ use platform::{Server, shutdown::Draining};
 use platform_rpc::RpcRouter;
 use sqlx::postgres::PgPoolOptions;
 
-use authn::{AccessLayer, Gate, client::ServiceToken};
+use authn::{AccessLayer, Gate};
 
 use crate::{
     Config,
     access::ACCESS,
+    freshness,
+    projection::Projection,
     recorder::{Recorder, Writer},
     recording::Recording,
     service::Gateway,
     store::{self, Store},
-    upstream::{AuthClient, LangClient},
+    upstream::LangClient,
     watch::OverviewFeed,
 };
+
+/// How long applied event ids are kept: far past any redelivery (the
+/// consumers' ack wait times their deliveries is minutes).
+const INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How long shutdown waits for queued request records to be written.
 const FLUSH_GRACE: Duration = Duration::from_secs(5);
@@ -43,29 +50,30 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
     let (recorder, writer) = Recorder::spawn(Store::new(writes), &config.recorder);
 
     let jwks = Arc::new(authn::Jwks::new(&config.authn)?);
-    let identity = match config.identity.clone() {
-        Some(identity) => Some(ServiceToken::spawn(identity)?),
-        None => {
-            tracing::warn!(
-                "no SERVICE_CLIENT_SECRET(_FILE): gateway has no service identity; overviews lack the user count"
-            );
-            None
-        }
-    };
     let lang = LangClient::new(&config.lang_url, config.lang_policy.clone())?;
-    let auth = AuthClient::new(&config.auth_url, config.auth_policy.clone(), identity)?;
+    let (projection, consumers) = Projection::spawn(pool.clone(), &config.nats_url);
     // Watches end when shutdown begins, not when the grace period runs out.
     let draining = Draining::new();
     let feed = OverviewFeed::new(config.watch_interval, config.max_watchers, draining.clone());
-    let gateway = Gateway::new(lang, auth, Store::new(pool.clone()), &config.cache, config.recorder.retention, feed);
+    let gateway =
+        Gateway::new(lang, projection, Store::new(pool.clone()), &config.cache, config.recorder.retention, feed);
+    let eviction = freshness::spawn(config.nats_url.clone(), {
+        let gateway = gateway.clone();
+        move || gateway.translations_changed()
+    });
     // Recording outermost, so calls the access layer refuses are recorded too.
     let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
     let service = Recording::new(access.wrap(gateway.into_server()), recorder);
-    let server = RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET)
+    let mut server = RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET)
         .add_service(service)
         .bind(&config.common, pool)
         .await?
-        .with_draining(draining);
+        .with_draining(draining)
+        .with_retention(vec![events::consumer::Config::prune(INBOX_RETENTION)])
+        .with_background(eviction);
+    for consumer in consumers {
+        server = server.with_background(consumer);
+    }
     Ok(Application { server, writer })
 }
 

@@ -1,11 +1,15 @@
-//! `gateway_db`: one row per request served, summarised per method.
+//! `gateway_db`: one row per request served, summarised per method; the
+//! user projection's table is written by [`crate::projection`].
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static OWN_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// gateway's tables and the events crate's (the consumers' inbox).
+pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| platform::db::merge(&[&OWN_MIGRATIONS, &events::MIGRATOR]));
 
 /// A request the gateway served.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,6 @@
 
 use std::{fmt, time::Duration};
 
-use authn::client::ServiceToken;
 use http::HeaderMap;
 use resilience::{CallError, Idempotency, Policy, Retryable, Upstream};
 use serde::{Deserialize, de::DeserializeOwned};
@@ -197,12 +196,6 @@ struct Languages {
     languages: Vec<LangLanguage>,
 }
 
-/// auth's `GET /auth/stats` (other fields ignored).
-#[derive(Deserialize)]
-struct AuthStats {
-    users: i64,
-}
-
 #[derive(Clone)]
 pub struct LangClient(JsonApi);
 
@@ -224,30 +217,6 @@ impl LangClient {
 
     pub async fn languages(&self) -> Result<Vec<LangLanguage>, CallError<HttpError>> {
         self.0.get::<Languages>("/lang/v1/languages", &[]).await.map(|l| l.languages)
-    }
-}
-
-#[derive(Clone)]
-pub struct AuthClient {
-    api: JsonApi,
-    /// gateway's service token: `/auth/stats` is a service route.
-    identity: Option<ServiceToken>,
-}
-
-impl AuthClient {
-    pub const NAME: &str = "auth";
-
-    pub fn new(base: &url::Url, policy: Policy, identity: Option<ServiceToken>) -> anyhow::Result<Self> {
-        Ok(Self { api: JsonApi::new(Self::NAME, base, policy)?, identity })
-    }
-
-    /// How many accounts exist.
-    pub async fn user_count(&self) -> Result<i64, CallError<HttpError>> {
-        let Some(identity) = &self.identity else {
-            return Err(CallError::Upstream(HttpError::Transport("gateway has no service identity".into())));
-        };
-        let token = identity.bearer().await.map_err(|e| CallError::Upstream(HttpError::Transport(e.to_string())))?;
-        self.api.get_as::<AuthStats>("/auth/stats", &[], Some(&token)).await.map(|s| s.users)
     }
 }
 

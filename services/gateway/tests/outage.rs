@@ -42,10 +42,11 @@ async fn a_database_outage_drops_records_but_fails_no_request() {
         let r = client.localized_greeting(greet(name)).await.unwrap().into_inner();
         assert!(r.greeting.starts_with("Hallo, "), "{r:?}");
     }
-    // The overview goes on without the gateway's own metrics.
+    // The overview goes on with lang alone: the user projection and the
+    // metrics are both in the database.
     let r = client.overview(authorized(OverviewRequest {}, &token)).await.unwrap().into_inner();
-    assert_eq!(r.unavailable, ["metrics"]);
-    assert_eq!((r.languages.len(), r.user_count), (15, Some(1)));
+    assert_eq!(r.unavailable, ["users", "metrics"]);
+    assert_eq!((r.languages.len(), r.user_count), (15, None));
     // Metrics has nothing else to answer with.
     let err = client.metrics(authorized(MetricsRequest { window: None }, &token)).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);

@@ -1,22 +1,29 @@
-//! Overview: lang and auth asked concurrently, what is missing marked,
-//! user data only for authenticated callers.
+//! Overview: lang asked and the user projection read concurrently, what is
+//! missing marked, user data only for authenticated callers.
 
 mod support;
 
 use platform_proto::gateway::v1::OverviewRequest;
 use serde_json::{Value, json};
 use support::{Auth, Gateway, Neighbours, authorized};
+use testkit::nats::Nats;
 use tonic::Code;
 
 #[tokio::test]
 async fn both_up_gives_languages_and_user_count_to_authenticated_callers_only() {
-    let auth = Auth::start().await;
-    let gateway = Gateway::with(&Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None }).await;
+    let nats = Nats::start();
+    let auth = Auth::with_events(&nats.url()).await;
+    let gateway = support::with_events(
+        &Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None },
+        &nats.url(),
+        &[],
+    )
+    .await;
     let token = auth.token("ada@example.com").await;
     auth.token("grace@example.com").await;
     let mut client = gateway.client().await;
 
-    let r = client.overview(authorized(OverviewRequest {}, &token)).await.unwrap().into_inner();
+    let r = support::counted(&gateway, &token, 2).await;
     assert_eq!(r.user_count, Some(2));
     assert!(r.unavailable.is_empty(), "{:?}", r.unavailable);
     assert_eq!(r.languages.len(), 15);
@@ -44,39 +51,42 @@ async fn both_up_gives_languages_and_user_count_to_authenticated_callers_only() 
 }
 
 #[tokio::test]
-async fn one_upstream_down_is_marked_and_the_rest_answered() {
-    let auth = Auth::start().await;
+async fn one_source_unavailable_is_marked_and_the_rest_answered() {
+    let nats = Nats::start();
+    let auth = Auth::with_events(&nats.url()).await;
     let token = auth.token("ada@example.com").await;
 
     // lang down.
-    let gateway = Gateway::with(&Neighbours { lang: support::dead_port(), auth: auth.addr, jwks: None }).await;
-    let r = gateway.client().await.overview(authorized(OverviewRequest {}, &token)).await.unwrap().into_inner();
+    let gateway =
+        support::with_events(&Neighbours { lang: support::dead_port(), auth: auth.addr, jwks: None }, &nats.url(), &[])
+            .await;
+    let r = support::counted(&gateway, &token, 1).await;
     assert_eq!(r.unavailable, ["lang"]);
     assert!(r.languages.is_empty());
     assert_eq!(r.user_count, Some(1));
 
-    // auth's stats down (its keys still published, so the token verifies).
-    let n = Neighbours { lang: support::lang().await, auth: support::dead_port(), jwks: Some(auth.jwks_url()) };
-    let gateway = Gateway::with(&n).await;
+    // No broker: the users have not been read (the token still verifies).
+    let gateway = Gateway::with(&Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None }).await;
     let r = gateway.client().await.overview(authorized(OverviewRequest {}, &token)).await.unwrap().into_inner();
-    assert_eq!(r.unavailable, ["auth"]);
+    assert_eq!(r.unavailable, ["users"]);
     assert_eq!(r.user_count, None);
     assert_eq!(r.languages.len(), 15);
     let (status, body) = gateway.connect("Overview", Some(&token), json!({})).await;
-    assert_eq!((status, &body["unavailable"]), (200, &json!(["auth"])), "{body}");
+    assert_eq!((status, &body["unavailable"]), (200, &json!(["users"])), "{body}");
 }
 
 #[tokio::test]
 async fn every_upstream_down_is_unavailable() {
     let auth = Auth::start().await;
     let token = auth.token("ada@example.com").await;
-    let n = Neighbours { lang: support::dead_port(), auth: support::dead_port(), jwks: Some(auth.jwks_url()) };
+    // lang down, and no broker for the users.
+    let n = Neighbours { lang: support::dead_port(), auth: auth.addr, jwks: None };
     let gateway = Gateway::with(&n).await;
     let mut client = gateway.client().await;
 
     let err = client.overview(authorized(OverviewRequest {}, &token)).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
-    assert!(err.message().contains("lang") && err.message().contains("auth"), "{}", err.message());
+    assert!(err.message().contains("lang") && err.message().contains("users"), "{}", err.message());
     // Anonymous callers only need lang, which is down.
     let err = client.overview(OverviewRequest {}).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
@@ -124,7 +134,7 @@ async fn a_short_deadline_during_the_key_fetch_does_not_poison_it() {
     loop {
         let (status, body) = gateway.connect("Overview", Some(&token), json!({})).await;
         if status == 200 {
-            assert_eq!(body["userCount"], "1", "{body}");
+            assert_eq!(body["languages"].as_array().map(Vec::len), Some(15), "{body}");
             break;
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(10), "still refused: {status} {body}");

@@ -12,6 +12,7 @@ use platform_proto::gateway::v1::{
 };
 use rpc_testkit::{Client, Wire};
 use support::{Auth, Gateway, Neighbours};
+use testkit::nats::Nats;
 use tonic::Code;
 
 const GREETING: &str = "/gateway.v1.GatewayService/LocalizedGreeting";
@@ -24,15 +25,21 @@ struct Stack {
     anonymous: Client,
     user: Client,
     admin: Client,
+    _nats: Nats,
 }
 
 async fn start() -> Stack {
-    let auth = Auth::start().await;
-    let gateway = Gateway::with(&Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None }).await;
+    let nats = Nats::start();
+    let auth = Auth::with_events(&nats.url()).await;
+    let n = Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None };
+    let gateway = support::with_events(&n, &nats.url(), &[]).await;
     let anonymous = Client::new(gateway.addr, platform_proto::descriptor_pool());
-    let user = anonymous.with_token(&auth.token("ada@example.com").await);
+    let token = auth.token("ada@example.com").await;
+    let user = anonymous.with_token(&token);
     let admin = anonymous.with_token(&auth.admin_token("root@example.com").await);
-    Stack { _gateway: gateway, anonymous, user, admin }
+    // Both sign-ups read from auth's events before anything is asked.
+    support::counted(&gateway, &token, 2).await;
+    Stack { _gateway: gateway, anonymous, user, admin, _nats: nats }
 }
 
 #[tokio::test]

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use platform_proto::gateway::v1::{WatchOverviewRequest, WatchOverviewResponse};
 use rpc_testkit::{Client, Item, Stream, Wire};
-use support::{Auth, Gateway, Neighbours};
+use support::{Auth, Neighbours};
+use testkit::nats::Nats;
 use tonic::Code;
 
 const WATCH: &str = "/gateway.v1.GatewayService/WatchOverview";
@@ -24,11 +25,15 @@ async fn overview(watch: &mut Stream<WatchOverviewResponse>) -> platform_proto::
 
 #[tokio::test]
 async fn watch_overview_streams_one_shared_overview_each_interval_over_every_wire() {
-    let auth = Auth::start().await;
+    let nats = Nats::start();
+    let auth = Auth::with_events(&nats.url()).await;
     let n = Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None };
-    let gateway = Gateway::start(support::config(&n, &[("GATEWAY_WATCH_INTERVAL_SECS", "1")]).await).await;
+    let gateway = support::with_events(&n, &nats.url(), &[("GATEWAY_WATCH_INTERVAL_SECS", "1")]).await;
     let anonymous = Client::new(gateway.addr, platform_proto::descriptor_pool());
-    let user = anonymous.with_token(&auth.token("ada@example.com").await);
+    let token = auth.token("ada@example.com").await;
+    let user = anonymous.with_token(&token);
+    // The sign-up read from auth's events before anyone watches.
+    support::counted(&gateway, &token, 1).await;
 
     let mut watches = tokio::task::JoinSet::new();
     for wire in Wire::streams(false) {

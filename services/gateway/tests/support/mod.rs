@@ -30,7 +30,20 @@ pub async fn lang() -> SocketAddr {
     addr
 }
 
-/// A real auth service (cheap bcrypt) that knows gateway's service identity.
+/// A real lang service trusting `auth`'s tokens (so its admin routes can
+/// be used) and relaying its events to the broker at `nats_url`.
+pub async fn lang_with_events(auth: &Auth, nats_url: &str) -> SocketAddr {
+    let mut config = lang::Config { common: common("lang").await, ..lang::Config::from_env(&Env::default()).unwrap() };
+    config.authn = auth.fixture.authn();
+    config.events.nats_url = nats_url.to_owned();
+    let server = lang::build(config).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run_until(std::future::pending()));
+    addr
+}
+
+/// A real auth service (cheap bcrypt), publishing its events to a broker
+/// when started with [`Auth::with_events`].
 pub struct Auth {
     pub addr: SocketAddr,
     pub fixture: auth::testing::Fixture,
@@ -39,6 +52,12 @@ pub struct Auth {
 impl Auth {
     pub async fn start() -> Self {
         let fixture = auth::testing::Fixture::start().await;
+        Self { addr: fixture.addr, fixture }
+    }
+
+    /// auth relaying its outbox to the broker at `nats_url`.
+    pub async fn with_events(nats_url: &str) -> Self {
+        let fixture = auth::testing::Fixture::start_with(|c| c.events.nats_url = nats_url.to_owned()).await;
         Self { addr: fixture.addr, fixture }
     }
 
@@ -78,9 +97,10 @@ pub struct Neighbours {
 }
 
 /// A gateway configuration for tests: records flushed every 50 ms, lang
-/// and auth called once per request (no retries) unless `env` says otherwise.
+/// called once per request (no retries) unless `env` says otherwise, and no
+/// broker (a test that wants events sets `nats_url`).
 pub async fn config(n: &Neighbours, env: &[(&str, &str)]) -> gateway::Config {
-    let mut pairs = vec![("LANG_RETRIES", "0"), ("AUTH_RETRIES", "0"), ("GATEWAY_METRICS_FLUSH_MS", "50")];
+    let mut pairs = vec![("LANG_RETRIES", "0"), ("GATEWAY_METRICS_FLUSH_MS", "50")];
     pairs.extend_from_slice(env);
     let mut config = gateway::Config::from_env(&Env::from_pairs(pairs)).unwrap();
     config.common = common("gateway").await;
@@ -88,7 +108,8 @@ pub async fn config(n: &Neighbours, env: &[(&str, &str)]) -> gateway::Config {
     config.auth_url = format!("http://{}", n.auth).parse().unwrap();
     config.authn.jwks_url =
         n.jwks.clone().unwrap_or_else(|| format!("http://{}/auth/.well-known/jwks.json", n.auth).parse().unwrap());
-    config.identity = Some(auth::testing::client_config(&format!("http://{}/auth/token", n.auth), "gateway"));
+    // No broker unless a test starts one: nothing is read from a stray one on 4222.
+    config.nats_url = format!("nats://{}", dead_port());
     config
 }
 
@@ -160,6 +181,25 @@ impl Gateway {
             .await
             .unwrap();
     }
+}
+
+/// A gateway whose user projection reads the events at `nats_url`.
+pub async fn with_events(n: &Neighbours, nats_url: &str, env: &[(&str, &str)]) -> Gateway {
+    let mut config = config(n, env).await;
+    config.nats_url = nats_url.to_owned();
+    Gateway::start(config).await
+}
+
+/// The overview once its user count (read from events) has reached `want`.
+pub async fn counted(gateway: &Gateway, token: &str, want: i64) -> platform_proto::gateway::v1::OverviewResponse {
+    eventually(|| async {
+        let mut client = gateway.client().await;
+        // UNAVAILABLE while nothing at all can be had yet (lang down too).
+        let r = client.overview(authorized(platform_proto::gateway::v1::OverviewRequest {}, token)).await.ok()?;
+        let r = r.into_inner();
+        (r.user_count >= Some(want)).then_some(r)
+    })
+    .await
 }
 
 /// `request` with `authorization: Bearer <token>`.
