@@ -10,6 +10,7 @@ import { type Context, createContext } from "./context.js";
 import { access } from "./steps/access.js";
 import { accounts } from "./steps/accounts.js";
 import { edge } from "./steps/edge.js";
+import { events } from "./steps/events.js";
 import { gateway } from "./steps/gateway.js";
 import { greeter } from "./steps/greeter.js";
 import { idempotency } from "./steps/idempotency.js";
@@ -46,6 +47,7 @@ const SECTIONS: [string, (ctx: Context) => Promise<void>][] = [
   ["gateway", gateway],
   ["streaming", streaming],
   ["session", session],
+  ["events", events],
   ["edge", edge],
 ];
 
