@@ -24,6 +24,8 @@ use crate::envelope::CloudEvent;
 pub const DEAD_LETTERS: &str = "platform-dead-letters";
 /// The header a dead letter carries its failure in.
 pub const FAILURE_HEADER: &str = "platform-failure";
+/// The header a dead letter carries the subject it was published on in.
+pub const ORIGINAL_SUBJECT_HEADER: &str = "platform-original-subject";
 
 /// What a handler does with one event, inside the inbox transaction.
 pub type Handler = Box<
@@ -196,7 +198,7 @@ impl Consumer {
                     tracing::error!(consumer, delivered, %reason, "event dead-lettered");
                     let mut headers = message.headers.clone().unwrap_or_default();
                     headers.insert(FAILURE_HEADER, reason.as_str());
-                    headers.insert("platform-original-subject", message.subject.as_str());
+                    headers.insert(ORIGINAL_SUBJECT_HEADER, message.subject.as_str());
                     // Not the original Nats-Msg-Id: one event may die in several consumers.
                     headers.insert(
                         "Nats-Msg-Id",

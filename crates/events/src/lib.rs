@@ -15,7 +15,8 @@
 //! - [`consumer::Consumer`]: a durable pull consumer with explicit acks whose
 //!   handler applies each event and records its id in the `inbox` table in
 //!   one transaction, so a redelivery has no second effect; after
-//!   `max_deliver` failures the event goes to the dead-letter stream.
+//!   `max_deliver` failures the event goes to the dead-letter stream;
+//!   [`dead_letters`] lists and replays it (`events dead-letters`).
 //! - [`envelope`]: CloudEvents 1.0 attributes as NATS headers (the NATS
 //!   protocol binding's binary content mode), the data protobuf.
 
@@ -36,6 +37,7 @@ pub mod subjects {
 }
 
 pub mod consumer;
+pub mod dead_letters;
 pub mod envelope;
 pub mod inspect;
 pub mod outbox;

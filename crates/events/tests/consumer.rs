@@ -81,15 +81,20 @@ fn handler(attempts: Arc<AtomicU32>) -> Handler {
             if event.data == [0xFE] && attempts.fetch_add(1, Ordering::SeqCst) < 2 {
                 return Err("flaky: not yet".to_owned());
             }
-            sqlx::query("INSERT INTO effects (event_id, data) VALUES ($1, $2)")
-                .bind(&event.id)
-                .bind(&event.data)
-                .execute(conn)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(())
+            record(conn, event).await
         })
     })
+}
+
+/// The effect: one row per application.
+async fn record(conn: &mut sqlx::PgConnection, event: &CloudEvent) -> Result<(), String> {
+    sqlx::query("INSERT INTO effects (event_id, data) VALUES ($1, $2)")
+        .bind(&event.id)
+        .bind(&event.data)
+        .execute(conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 async fn effects(pool: &PgPool, want: i64) -> i64 {
@@ -180,4 +185,54 @@ async fn caught_up_turns_true_once_the_stream_is_applied() {
     tokio::time::timeout(Duration::from_secs(20), caught_up.wait_for(|c| *c)).await.unwrap().unwrap();
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM effects").fetch_one(&pool).await.unwrap();
     assert_eq!(n, 50, "every event applied when it says it has caught up");
+}
+
+/// Once the cause is fixed, `events dead-letters replay <consumer>` puts
+/// the consumer's dead letters back on their subjects: each applies once,
+/// and the dead-letter stream is left empty. Run as the operator would, the
+/// real binary against the real broker.
+#[tokio::test]
+async fn dead_letters_are_listed_and_replayed_by_the_command() {
+    let (pool, nats) = (database().await, Nats::start());
+    let js = stream(&nats).await;
+    let fixed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let handler: Handler = {
+        let fixed = fixed.clone();
+        Box::new(move |conn, event| {
+            let fixed = fixed.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if !fixed {
+                    return Err("the handler is broken".to_owned());
+                }
+                record(conn, event).await
+            })
+        })
+    };
+    for n in 0u8..3 {
+        publish(&js, &format!("doomed-{n}"), &format!("doomed-{n}"), &[n]).await;
+    }
+    Consumer::new(pool.clone(), config(&nats), handler).spawn();
+    events::inspect::wait_for(&nats.url(), DEAD_LETTERS, 3, Duration::from_secs(20)).await.unwrap();
+
+    let events = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_events"))
+            .args(args)
+            .env("NATS_URL", nats.url())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (listed, _) = events(&["dead-letters", "list", "--consumer", "test-effects"]);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 3, "{listed}");
+    assert!(lines.iter().all(|l| l.contains(SUBJECT) && l.contains("the handler is broken")), "{listed}");
+    assert_eq!(effects(&pool, 0).await, 0);
+
+    fixed.store(true, Ordering::SeqCst);
+    let (_, said) = events(&["dead-letters", "replay", "test-effects"]);
+    assert!(said.contains("3 dead letters of test-effects replayed"), "{said}");
+    assert_eq!(effects(&pool, 3).await, 3, "each replayed event applied once");
+    let (listed, _) = events(&["dead-letters", "list"]);
+    assert_eq!(listed, "", "nothing left in the dead-letter stream");
 }
