@@ -1,5 +1,6 @@
 # Prometheus alerting rules (the chart's serverFiles."alerting_rules.yml"):
-# a service down, its server-error ratio, its p99 latency, an open breaker.
+# a service down, its server-error ratio, its p99 latency, an open breaker,
+# and the event backbone: outbox lag, dead letters, consumer lag.
 { lib }:
 let
   # Failures that are the server's fault: gRPC codes and HTTP 5xx.
@@ -46,6 +47,36 @@ in
               annotations = {
                 summary = "{{ $labels.service }} p99 latency above 1s";
                 description = "{{ $labels.service }}: p99 latency is {{ $value | humanizeDuration }} over 5 minutes.";
+              };
+            }
+            {
+              # The relay publishes within a second while the broker is up.
+              alert = "PlatformOutboxLag";
+              expr = "max by (service) (outbox_oldest_pending_seconds) > 60";
+              "for" = "5m";
+              labels.severity = "warning";
+              annotations = {
+                summary = "{{ $labels.service }}'s events are not being published";
+                description = "{{ $labels.service }}'s oldest unpublished event is {{ $value | humanizeDuration }} old: is NATS reachable? Nothing is lost; events wait in the outbox.";
+              };
+            }
+            {
+              alert = "PlatformDeadLetters";
+              expr = "sum by (service, consumer) (increase(events_dead_lettered_total[15m])) > 0";
+              labels.severity = "warning";
+              annotations = {
+                summary = "{{ $labels.consumer }} dead-lettered events";
+                description = "{{ $labels.consumer }} ({{ $labels.service }}) gave up on {{ $value }} events in 15 minutes. `events dead-letters list --consumer {{ $labels.consumer }}` shows why; replay them once fixed.";
+              };
+            }
+            {
+              alert = "PlatformConsumerLag";
+              expr = "max by (service, consumer) (events_consumer_pending) > 1000";
+              "for" = "10m";
+              labels.severity = "warning";
+              annotations = {
+                summary = "{{ $labels.consumer }} is falling behind";
+                description = "{{ $labels.consumer }} ({{ $labels.service }}) has {{ $value }} events waiting in its stream.";
               };
             }
             {

@@ -1,7 +1,9 @@
 # A Grafana dashboard per service, from the metrics every service exports
 # (crates/platform): rpc_requests_total and rpc_request_duration_seconds by
 # method, protocol and status, and for services that call others through
-# circuit breakers upstream_breaker_state by upstream. Prometheus adds the
+# circuit breakers upstream_breaker_state by upstream, and the event
+# backbone's (crates/events): the outbox's backlog and age, each consumer's
+# backlog, dead letters. Prometheus adds the
 # `service` label (the pod's app.kubernetes.io/name) when it scrapes; see
 # ./observability.nix.
 { lib }:
@@ -82,6 +84,44 @@ in
         (panel 5 "Pods up" (at 0 16 6 6) {
           type = "stat";
           targets = [ (target "A" "sum(up{${sel}})" "up") ];
+        })
+      ]
+      ++ [
+        # Empty for a service that neither publishes nor consumes events.
+        (panel 7 "Outbox: pending events and the oldest one's age" (at 0 22 12 8) {
+          fieldConfig = {
+            defaults = { };
+            overrides = [
+              {
+                matcher = {
+                  id = "byName";
+                  options = "oldest (s)";
+                };
+                properties = [
+                  {
+                    id = "custom.axisPlacement";
+                    value = "right";
+                  }
+                  {
+                    id = "unit";
+                    value = "s";
+                  }
+                ];
+              }
+            ];
+          };
+          targets = [
+            (target "A" "sum(outbox_pending{${sel}})" "pending")
+            (target "B" "max(outbox_oldest_pending_seconds{${sel}})" "oldest (s)")
+          ];
+        })
+        (panel 8 "Consumers: events waiting in the stream, dead letters per minute" (at 12 22 12 8) {
+          targets = [
+            (target "A" "max by (consumer) (events_consumer_pending{${sel}})" "{{consumer}} waiting")
+            (target "B" "sum by (consumer) (rate(events_dead_lettered_total{${sel}}[$__rate_interval])) * 60"
+              "{{consumer}} dead letters/min"
+            )
+          ];
         })
       ]
       ++ lib.optional (s.callsThroughBreakers or (s.peers != [ ])) (

@@ -178,6 +178,26 @@ in
     lib.filter (r: r.alert == "PlatformServiceDown")
       (lib.head (alerts.forServices services).groups).rules
   )) (lib.attrNames services))
+  (eq "event backbone alerts: outbox lag, dead letters, consumer lag"
+    (lib.filter (
+      a:
+      lib.elem a [
+        "PlatformOutboxLag"
+        "PlatformDeadLetters"
+        "PlatformConsumerLag"
+      ]
+    ) (map (r: r.alert) (lib.head (alerts.forServices services).groups).rules))
+    [
+      "PlatformOutboxLag"
+      "PlatformDeadLetters"
+      "PlatformConsumerLag"
+    ]
+  )
+  (check "every dashboard shows the outbox and the consumers" (
+    lib.all (s: lib.elem "Outbox: pending events and the oldest one's age" (panelTitles s)) (
+      lib.attrValues services
+    )
+  ))
   (eq "Helm charts pinned with a hash" (lib.all (c: lib.hasPrefix "sha256-" c.chartHash) (
     lib.attrValues (import ../k8s/charts.nix)
   )) true)
