@@ -195,6 +195,15 @@ pub struct Observe<S> {
     rpc: Option<Arc<RpcPaths>>,
 }
 
+/// Whether a request's status is the server's failure, which marks its span
+/// as an error: gRPC's server-side codes, as OpenTelemetry's conventions for
+/// RPC server spans list them, and HTTP 5xx. A client's mistake (4xx,
+/// `invalid_argument`, `not_found`, …) is not the server's error.
+fn is_server_error(status: &str) -> bool {
+    matches!(status, "unknown" | "deadline_exceeded" | "unimplemented" | "internal" | "unavailable" | "data_loss")
+        || status.parse::<u16>().is_ok_and(|code| code >= 500)
+}
+
 /// A client's HTTP method as a label: the standard ones, or `OTHER`.
 fn method_label(method: &http::Method) -> &'static str {
     const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
@@ -235,14 +244,35 @@ where
         });
         let request_id =
             req.headers().get(crate::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        // OpenTelemetry's semantic conventions for RPC and HTTP server spans.
         let span = tracing::info_span!(
             "request",
             otel.name = %method,
             request_id = %request_id,
             otel.kind = "server",
             rpc.protocol = protocol.as_str(),
+            rpc.system = tracing::field::Empty,
+            rpc.service = tracing::field::Empty,
+            rpc.method = tracing::field::Empty,
+            http.request.method = method_label(req.method()),
+            http.route = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
             status = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         );
+        match protocol {
+            Protocol::Http => {
+                span.record("http.route", route_of(&req));
+            }
+            _ => {
+                span.record("rpc.system", if protocol == Protocol::Connect { "connect_rpc" } else { "grpc" });
+                // Only served methods: anything else stays `unknown`, as in the metrics.
+                if let Some((service, name)) = method.strip_prefix('/').and_then(|m| m.split_once('/')) {
+                    span.record("rpc.service", service);
+                    span.record("rpc.method", name);
+                }
+            }
+        }
         let parent = crate::propagation::extract(req.headers());
         let _ = span.set_parent(parent);
         let record = Record { start: Instant::now(), method, protocol, span: span.clone(), request_id, http_status: 0 };
@@ -309,6 +339,10 @@ impl Record {
         metrics::counter!("rpc_requests_total", &labels).increment(1);
         metrics::histogram!("rpc_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
         self.span.record("status", &*status);
+        self.span.record("http.response.status_code", self.http_status);
+        if is_server_error(&status) {
+            self.span.record("otel.status_code", "ERROR");
+        }
         let trace_id = self.span.context().span().span_context().trace_id().to_string();
         let (messages_in, messages_out) = messages.unzip();
         tracing::info!(
@@ -396,6 +430,20 @@ impl<B: Body> Body for ObservedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_servers_failures_mark_a_span_as_an_error() {
+        for status in
+            ["internal", "unavailable", "unimplemented", "unknown", "deadline_exceeded", "data_loss", "500", "503"]
+        {
+            assert!(is_server_error(status), "{status}");
+        }
+        for status in
+            ["ok", "invalid_argument", "not_found", "permission_denied", "unauthenticated", "200", "404", "429"]
+        {
+            assert!(!is_server_error(status), "{status}");
+        }
+    }
 
     #[test]
     fn code_names_follow_the_numbers() {
