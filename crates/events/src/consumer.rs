@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use platform::retention::Prune;
 use sqlx::{PgConnection, PgPool};
 use tokio::{sync::watch, task::JoinHandle};
+use tracing::Instrument;
 
 use crate::envelope::CloudEvent;
 
@@ -173,7 +174,21 @@ impl Consumer {
             let message = message.map_err(|e| e.to_string())?;
             let (delivered, pending) = message.info().map(|i| (i.delivered, i.pending)).unwrap_or((1, 1));
             let fate = match CloudEvent::from_message(message.headers.as_ref(), &message.payload) {
-                Ok(event) => self.apply(&event).await,
+                Ok(event) => {
+                    // A consumer span in the producer's trace (crate::trace).
+                    let span = tracing::info_span!(
+                        "process",
+                        otel.name = %format!("process {}", event.kind),
+                        otel.kind = "consumer",
+                        messaging.system = "nats",
+                        messaging.destination.name = %event.kind,
+                        messaging.message.id = %event.id,
+                        messaging.consumer.group.name = %self.config.durable,
+                        delivered,
+                    );
+                    crate::trace::continue_from(&span, event.traceparent.as_deref());
+                    self.apply(&event).instrument(span).await
+                }
                 Err(e) => Fate::Dead(format!("not a CloudEvent: {e}")),
             };
             let consumer = self.config.durable.as_str();

@@ -42,6 +42,7 @@ pub mod envelope;
 pub mod inspect;
 pub mod outbox;
 pub mod relay;
+mod trace;
 
 use sqlx::migrate::Migrator;
 

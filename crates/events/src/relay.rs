@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use platform::{ConfigError, Env, retention::Prune};
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::{envelope::CloudEvent, outbox::CHANNEL};
 
@@ -170,14 +171,29 @@ impl Relay {
             let mut published = Vec::with_capacity(rows.len());
             let mut failure = None;
             for row in rows {
+                // A producer span in the writing request's trace; the
+                // message carries this span's context on to consumers.
+                let span = tracing::info_span!(
+                    "publish",
+                    otel.name = %format!("publish {}", row.subject),
+                    otel.kind = "producer",
+                    messaging.system = "nats",
+                    messaging.destination.name = %row.subject,
+                    messaging.message.id = %row.event.id,
+                );
+                crate::trace::continue_from(&span, row.event.traceparent.as_deref());
+                let mut headers = row.event.headers();
+                if let Some(traceparent) = crate::trace::traceparent_of(&span) {
+                    headers.insert("traceparent", traceparent.as_str());
+                }
                 let sent = async {
                     let ack = js
-                        .publish_with_headers(row.subject.clone(), row.event.headers(), row.event.data.clone().into())
+                        .publish_with_headers(row.subject.clone(), headers, row.event.data.clone().into())
                         .await
                         .map_err(broker)?;
                     ack.await.map_err(broker)
                 };
-                match sent.await {
+                match sent.instrument(span).await {
                     Ok(ack) => {
                         metrics::counter!("outbox_published_total", "duplicate" => ack.duplicate.to_string())
                             .increment(1);
