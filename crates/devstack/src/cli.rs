@@ -73,6 +73,10 @@ pub struct UpArgs {
     /// The broker's port [default: 4222, the services' default NATS_URL].
     #[arg(long)]
     pub broker_port: Option<u16>,
+    /// Export every service's traces to this OTLP/HTTP collector (e.g.
+    /// Jaeger's `http://127.0.0.1:4318`) [default: no export].
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
     /// Seconds services get to stop after SIGTERM before they are killed.
     #[arg(long, default_value_t = 15)]
     pub grace_secs: u64,
@@ -103,6 +107,7 @@ impl Cli {
                     edge_metrics_port: args.edge_metrics_port,
                     no_broker: args.no_broker,
                     broker_port: args.broker_port,
+                    otlp_endpoint: args.otlp_endpoint,
                     grace: Duration::from_secs(args.grace_secs),
                 })
                 .await

@@ -42,6 +42,8 @@ pub struct Options {
     pub edge_metrics_port: Option<u16>,
     pub no_broker: bool,
     pub broker_port: Option<u16>,
+    /// Where the services send their traces; `None`: nowhere.
+    pub otlp_endpoint: Option<String>,
     pub grace: Duration,
 }
 
@@ -50,6 +52,7 @@ struct Plan {
     services: Vec<(&'static Service, PathBuf)>,
     /// The event broker, or why it does not run.
     broker: Result<broker::Broker, String>,
+    otlp_endpoint: Option<String>,
     ports: Ports,
     pg: postgres::Binaries,
     run_as: Option<postgres::RunAs>,
@@ -133,6 +136,7 @@ fn plan(opts: &Options) -> anyhow::Result<Plan> {
     Ok(Plan {
         services: found.into_iter().map(|(s, p)| (s, p.expect("checked above"))).collect(),
         broker: if opts.no_broker { Err("--no-broker given".to_owned()) } else { broker::Broker::find(port) },
+        otlp_endpoint: opts.otlp_endpoint.clone(),
         ports: Ports::new(opts.pg_port, &opts.ports)?,
         pg: postgres::Binaries::find()?,
         run_as: postgres::RunAs::detect()?,
@@ -247,6 +251,9 @@ async fn start_services(
             cmd.envs(services::environment(service, &plan.ports, data_dir, edge, clients));
             if let Ok(broker) = &plan.broker {
                 cmd.env("NATS_URL", broker.url());
+            }
+            if let Some(endpoint) = &plan.otlp_endpoint {
+                cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
             }
             stack.start(&service.name, cmd)?;
             let (client, url, name) =

@@ -412,6 +412,119 @@ async fn up_runs_the_platform_keeps_its_data_and_stops_cleanly() {
     all_stopped(&ports, &data);
 }
 
+/// Spans leave every process and meet in whole traces at a real OTLP
+/// receiver (`testkit::otlp`, decoding opentelemetry-proto's messages): a Greet's
+/// server span in greeter, caller's server span under it; the greeting's
+/// event published under the Greet (greeter's relay) and processed under
+/// that publish (gateway's projection). Each span names its service and
+/// carries the RPC or messaging attributes; a server failure is an error, a
+/// client's mistake is not.
+#[tokio::test]
+async fn traces_cross_every_hop_to_a_real_otlp_receiver() {
+    if which("nats-server").is_none() {
+        panic!("nats-server is not on PATH: the producer → consumer trace needs it (CI installs it)");
+    }
+    let receiver = testkit::otlp::Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ports = Ports::free();
+    let endpoint = receiver.endpoint();
+    let mut up = Up::start(&dir.path().join("stack"), &ports, &["--no-edge", "--otlp-endpoint", &endpoint], &[]);
+    up.ready();
+    let ada = token(&ports, "ada@example.com", "correct horse battery").await;
+    greet(&ports, &ada, "Ada").await;
+    let greet_url = format!("{}/greeter.v1.GreeterService/Greet", ports.url("greeter"));
+    let (status, _) = post_as(&greet_url, Some(&ada), json!({ "name": "" })).await;
+    assert_eq!(status, 400, "a client's mistake");
+    let nope = format!("{}/greeter.v1.GreeterService/Nope", ports.url("greeter"));
+    let (status, _) = post_as(&nope, Some(&ada), json!({})).await;
+    assert_eq!(status, 404, "an RPC greeter does not have: unimplemented");
+
+    // Spans are exported in batches (every 5 s by default): wait for the last hop.
+    let wait = Duration::from_secs(60);
+    let started = Instant::now();
+    let process = receiver
+        .wait_for(wait, |spans| {
+            spans
+                .iter()
+                .find(|s| s.service == "gateway" && s.name == "process platform.greeter.greeting.created")
+                .cloned()
+        })
+        .await
+        .unwrap_or_else(|| panic!("no process span from gateway; received: {:#?}", receiver.spans()));
+    eprintln!("the consumer's span reached the receiver {:?} after the Greet", started.elapsed());
+    let spans = receiver.spans();
+    let by_id = |id: &str| spans.iter().find(|s| s.span_id == id);
+    let ancestors = |span: &testkit::otlp::Span| {
+        let mut chain = Vec::new();
+        let mut at = by_id(&span.parent_span_id);
+        while let Some(parent) = at {
+            chain.push(parent.clone());
+            at = by_id(&parent.parent_span_id);
+        }
+        chain
+    };
+    let ok_greets: Vec<_> = spans
+        .iter()
+        .filter(|s| {
+            s.service == "greeter" && s.name == "/greeter.v1.GreeterService/Greet" && s.attributes["status"] == "ok"
+        })
+        .collect();
+    assert_eq!(ok_greets.len(), 1, "one successful Greet: {ok_greets:#?}");
+    let greet = ok_greets[0];
+    assert_eq!(greet.kind, 2, "a server span");
+    assert_eq!(
+        (
+            greet.attributes["rpc.system"].as_str(),
+            greet.attributes["rpc.service"].as_str(),
+            greet.attributes["rpc.method"].as_str()
+        ),
+        ("connect_rpc", "greeter.v1.GreeterService", "Greet")
+    );
+    assert!(!greet.error);
+
+    // greeter → caller: caller's server span under the Greet, in its trace.
+    let call = spans
+        .iter()
+        .find(|s| s.service == "caller" && s.name == "/caller.v1.CallerService/Call")
+        .unwrap_or_else(|| panic!("no caller span: {spans:#?}"));
+    assert_eq!(call.trace_id, greet.trace_id, "one trace");
+    assert!(ancestors(call).iter().any(|a| a.span_id == greet.span_id), "caller's span is under the Greet");
+    assert_eq!(call.attributes["rpc.system"], "grpc", "greeter calls caller over gRPC");
+
+    // producer → broker → consumer: greeter's publish span under the Greet,
+    // gateway's process span under that publish.
+    let publish = spans
+        .iter()
+        .find(|s| s.service == "greeter" && s.name == "publish platform.greeter.greeting.created")
+        .unwrap_or_else(|| panic!("no publish span: {spans:#?}"));
+    assert_eq!((publish.kind, process.kind), (4, 5), "producer and consumer spans");
+    assert_eq!(publish.trace_id, greet.trace_id, "the event's trace is the request's");
+    assert!(ancestors(publish).iter().any(|a| a.span_id == greet.span_id), "published under the Greet");
+    assert_eq!(process.trace_id, greet.trace_id);
+    assert_eq!(process.parent_span_id, publish.span_id, "processed under the publish");
+    assert_eq!(process.attributes["messaging.system"], "nats");
+    assert_eq!(process.attributes["messaging.consumer.group.name"], "gateway-activity");
+    assert_eq!(process.attributes["messaging.message.id"], publish.attributes["messaging.message.id"]);
+
+    // Error status: a server failure is one, a client's mistake is not.
+    let refused = spans
+        .iter()
+        .find(|s| {
+            s.service == "greeter"
+                && s.name == "/greeter.v1.GreeterService/Greet"
+                && s.attributes["status"] == "invalid_argument"
+        })
+        .expect("the refused Greet's span");
+    assert!(!refused.error, "invalid_argument is the client's mistake");
+    let unimplemented = spans
+        .iter()
+        .find(|s| s.service == "greeter" && s.attributes.get("status").map(String::as_str) == Some("unimplemented"))
+        .unwrap_or_else(|| panic!("no unimplemented span: {spans:#?}"));
+    assert!(unimplemented.error, "unimplemented is the server's failure");
+    assert_eq!(unimplemented.name, "unknown", "an unserved method keeps the bounded name");
+    up.terminate();
+}
+
 #[tokio::test]
 async fn a_port_in_use_is_reported_by_name_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,6 +28,7 @@ use std::{
 };
 
 pub mod nats;
+pub mod otlp;
 
 use platform::db::{DbConfig, parse_url};
 use sqlx::{Connection, Executor, PgConnection};
