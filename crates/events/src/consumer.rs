@@ -23,6 +23,9 @@ use crate::envelope::CloudEvent;
 /// The stream every consumer's dead letters go to, by subject
 /// `platform.dead-letter.<consumer>`.
 pub const DEAD_LETTERS: &str = "platform-dead-letters";
+/// How long a dead letter is kept for an operator to look at and replay:
+/// the stream is bounded like every other queue.
+pub const DEAD_LETTER_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 /// The header a dead letter carries its failure in.
 pub const FAILURE_HEADER: &str = "platform-failure";
 /// The header a dead letter carries the subject it was published on in.
@@ -141,6 +144,7 @@ impl Consumer {
             name: DEAD_LETTERS.to_owned(),
             subjects: vec!["platform.dead-letter.>".to_owned()],
             storage: StorageType::File,
+            max_age: DEAD_LETTER_RETENTION,
             ..Default::default()
         })
         .await

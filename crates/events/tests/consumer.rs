@@ -150,8 +150,10 @@ async fn a_poison_event_is_dead_lettered_and_the_consumer_goes_on() {
     let dead = events::inspect::wait_for(&nats.url(), DEAD_LETTERS, 1, Duration::from_secs(20)).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].id, "poison");
-    let letters =
+    let mut letters =
         jetstream::new(async_nats::connect(nats.url()).await.unwrap()).get_stream(DEAD_LETTERS).await.unwrap();
+    let retention = letters.info().await.unwrap().config.max_age;
+    assert_eq!(retention, events::consumer::DEAD_LETTER_RETENTION, "dead letters are kept for a bounded time");
     let raw = letters.get_raw_message(1).await.unwrap();
     let reason = raw.headers.get(FAILURE_HEADER).unwrap().as_str();
     assert!(reason.contains("failed 3 times") && reason.contains("poison"), "{reason}");
