@@ -57,6 +57,9 @@ pub struct Config {
     pub ack_wait: Duration,
     /// The wait before a failed event is delivered again.
     pub retry_delay: Duration,
+    /// Copies of the dead-letter stream, if this consumer creates it
+    /// (`EVENTS_STREAM_REPLICAS`, as the producers' streams).
+    pub replicas: usize,
 }
 
 impl Config {
@@ -72,6 +75,7 @@ impl Config {
             max_deliver: 5,
             ack_wait: Duration::from_secs(30),
             retry_delay: Duration::from_secs(1),
+            replicas: 1,
         }
     }
 
@@ -138,13 +142,14 @@ impl Consumer {
 
     /// Consumes until the broker goes away; `reached` is set once it was reached.
     async fn consume(&self, reached: &mut bool) -> Result<(), String> {
-        let client = async_nats::connect(&self.config.nats_url).await.map_err(|e| e.to_string())?;
+        let client = crate::connect(&self.config.nats_url).await.map_err(|e| e.to_string())?;
         let js = jetstream::new(client);
         js.get_or_create_stream(jetstream::stream::Config {
             name: DEAD_LETTERS.to_owned(),
             subjects: vec!["platform.dead-letter.>".to_owned()],
             storage: StorageType::File,
             max_age: DEAD_LETTER_RETENTION,
+            num_replicas: self.config.replicas,
             ..Default::default()
         })
         .await

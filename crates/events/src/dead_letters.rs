@@ -43,14 +43,14 @@ fn err(e: impl std::fmt::Display) -> Error {
 
 /// The dead letters of `consumer` (every consumer's when `None`), oldest first.
 pub async fn list(url: &str, consumer: Option<&str>) -> Result<Vec<DeadLetter>, Error> {
-    let js = jetstream::new(async_nats::connect(url).await.map_err(err)?);
+    let js = jetstream::new(crate::connect(url).await.map_err(err)?);
     Ok(read(&js, consumer).await?.into_iter().map(|(letter, ..)| letter).collect())
 }
 
 /// Publishes `consumer`'s dead letters again on their original subjects and
 /// removes them from the dead-letter stream; how many were replayed.
 pub async fn replay(url: &str, consumer: &str) -> Result<usize, Error> {
-    let js = jetstream::new(async_nats::connect(url).await.map_err(err)?);
+    let js = jetstream::new(crate::connect(url).await.map_err(err)?);
     let letters = read(&js, Some(consumer)).await?;
     let stream = js.get_stream(DEAD_LETTERS).await.map_err(err)?;
     for (letter, original, payload) in &letters {

@@ -26,7 +26,7 @@ fn broker(e: impl std::fmt::Display) -> InspectError {
 /// (waiting up to `wait` for the stream to exist and fill), in stream order.
 pub async fn wait_for(url: &str, name: &str, want: u64, wait: Duration) -> Result<Vec<CloudEvent>, InspectError> {
     let deadline = tokio::time::Instant::now() + wait;
-    let js = jetstream::new(async_nats::connect(url).await.map_err(broker)?);
+    let js = jetstream::new(crate::connect(url).await.map_err(broker)?);
     let mut stream = loop {
         match js.get_stream(name).await {
             Ok(stream) => break stream,

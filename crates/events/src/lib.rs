@@ -46,5 +46,13 @@ mod trace;
 
 use sqlx::migrate::Migrator;
 
+/// Connects to the broker at `url`: one server, or a cluster's nodes
+/// comma-separated (as the `nats` CLI takes them). The client also learns
+/// the cluster's other nodes from the one it reaches, and fails over.
+pub async fn connect(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
+    let servers: Vec<&str> = url.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    async_nats::connect(servers).await
+}
+
 /// This crate's tables: `outbox` and `outbox_lease`.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

@@ -18,6 +18,7 @@ use crate::{envelope::CloudEvent, outbox::CHANNEL};
 /// | `OUTBOX_BATCH` | `100` | rows published per round |
 /// | `OUTBOX_RETENTION_SECS` | `86400` | published rows are kept this long, then pruned |
 /// | `EVENTS_STREAM_MAX_AGE_SECS` | `604800` | how long the service's stream keeps events (7 days) |
+/// | `EVENTS_STREAM_REPLICAS` | `1` | copies of the stream in a JetStream cluster (3 in production: one node may fail) |
 #[derive(Debug, Clone)]
 pub struct Config {
     pub nats_url: String,
@@ -38,6 +39,8 @@ pub struct Config {
     pub max_age: Duration,
     /// Messages with the same id within this window are dropped by the stream.
     pub duplicate_window: Duration,
+    /// The stream's copies, on as many nodes of a JetStream cluster.
+    pub replicas: usize,
 }
 
 impl Config {
@@ -54,6 +57,7 @@ impl Config {
             retention: env.nonzero("OUTBOX_RETENTION_SECS", |e, n| e.secs(n, Duration::from_secs(86_400)))?,
             max_age: env.nonzero("EVENTS_STREAM_MAX_AGE_SECS", |e, n| e.secs(n, Duration::from_secs(7 * 86_400)))?,
             duplicate_window: Duration::from_secs(120),
+            replicas: replicas(env)?,
         })
     }
 
@@ -62,6 +66,19 @@ impl Config {
     pub fn prune(&self) -> Prune {
         Prune::new("outbox", "published_at", self.retention).and("published_at IS NOT NULL")
     }
+}
+
+/// `EVENTS_STREAM_REPLICAS`: copies of each stream (JetStream allows 1 to 5).
+pub fn replicas(env: &Env) -> Result<usize, ConfigError> {
+    let n = env.nonzero("EVENTS_STREAM_REPLICAS", |e, n| e.parse(n, 1usize))?;
+    if n > 5 {
+        return Err(ConfigError::Invalid {
+            name: "EVENTS_STREAM_REPLICAS".into(),
+            value: n.to_string(),
+            reason: "at most 5 (JetStream's limit)".into(),
+        });
+    }
+    Ok(n)
 }
 
 /// One service's relay.
@@ -134,7 +151,7 @@ impl Relay {
     }
 
     async fn connect(&self) -> Result<jetstream::Context, Stop> {
-        let client = tokio::time::timeout(self.config.ack_timeout, async_nats::connect(&self.config.nats_url))
+        let client = tokio::time::timeout(self.config.ack_timeout, crate::connect(&self.config.nats_url))
             .await
             .map_err(|_| broker("connecting timed out"))?
             .map_err(broker)?;
@@ -146,6 +163,7 @@ impl Relay {
             storage: StorageType::File,
             max_age: self.config.max_age,
             duplicate_window: self.config.duplicate_window,
+            num_replicas: self.config.replicas,
             ..Default::default()
         };
         js.get_or_create_stream(stream).await.map_err(broker)?;
@@ -265,5 +283,20 @@ impl Relay {
                 .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_are_one_to_five() {
+        let replicas_of = |v: &str| replicas(&Env::from_pairs([("EVENTS_STREAM_REPLICAS", v)]));
+        assert_eq!(replicas(&Env::default()).unwrap(), 1);
+        assert_eq!(replicas_of("3").unwrap(), 3);
+        let too_many = replicas_of("6").unwrap_err().to_string();
+        assert!(too_many.contains("EVENTS_STREAM_REPLICAS") && too_many.contains("at most 5"), "{too_many}");
+        assert!(replicas_of("0").is_err());
     }
 }

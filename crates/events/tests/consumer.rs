@@ -66,6 +66,7 @@ fn config(nats: &Nats) -> Config {
         max_deliver: 3,
         ack_wait: Duration::from_secs(5),
         retry_delay: Duration::from_millis(50),
+        replicas: 1,
     }
 }
 

@@ -12,21 +12,12 @@ use events::{
 use sqlx::{Connection, PgPool};
 use testkit::nats::Nats;
 
+mod support;
+
 const SUBJECT: &str = "platform.test.thing.happened";
 
 fn config(nats: &Nats) -> Config {
-    Config {
-        nats_url: nats.url(),
-        stream: "platform-test".into(),
-        subjects: vec!["platform.test.>".into()],
-        batch: 100,
-        poll: Duration::from_millis(100),
-        lease: Duration::from_secs(2),
-        ack_timeout: Duration::from_secs(2),
-        retention: Duration::from_secs(3600),
-        max_age: Duration::from_secs(3600),
-        duplicate_window: Duration::from_secs(120),
-    }
+    support::relay_config(&nats.url(), 1)
 }
 
 async fn database() -> PgPool {

@@ -29,6 +29,7 @@ use std::{
 
 pub mod nats;
 pub mod otlp;
+pub mod postgres;
 
 use platform::db::{DbConfig, parse_url};
 use sqlx::{Connection, Executor, PgConnection};

@@ -1,6 +1,7 @@
 //! A throwaway nats-server with JetStream, for tests of events: its own
 //! port and store directory, stopped and started again at will (the store
-//! survives), killed when dropped.
+//! survives), killed when dropped. [`Cluster`] runs several as one
+//! JetStream cluster on loopback, as production runs three.
 
 use std::{
     net::TcpStream,
@@ -28,13 +29,19 @@ pub struct Nats {
     child: Option<Child>,
     port: u16,
     store: tempdir::Dir,
+    /// Arguments beyond the standalone server's (a cluster node's).
+    args: Vec<String>,
 }
 
 impl Nats {
     /// Starts one on a free loopback port and waits until it accepts connections.
     pub fn start() -> Nats {
+        Nats::with_args(Vec::new())
+    }
+
+    fn with_args(args: Vec<String>) -> Nats {
         let port = crate::free_port().expect("a free loopback port");
-        let mut nats = Nats { child: None, port, store: tempdir::Dir::new() };
+        let mut nats = Nats { child: None, port, store: tempdir::Dir::new(), args };
         nats.resume();
         nats
     }
@@ -59,6 +66,7 @@ impl Nats {
         let child = Command::new(&binary)
             .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
             .arg(self.store.path())
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -69,6 +77,49 @@ impl Nats {
             assert!(Instant::now() < deadline, "nats-server did not listen on {} within 10 s", self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// A JetStream cluster of nats-servers on loopback, each with its own
+/// client port, route port and store: what production runs, small.
+pub struct Cluster {
+    nodes: Vec<Nats>,
+}
+
+impl Cluster {
+    /// Starts `size` nodes routed to each other. JetStream elects its meta
+    /// leader a moment later: creating a stream may fail until then.
+    pub fn start(size: usize) -> Cluster {
+        let routes: Vec<u16> = (0..size).map(|_| crate::free_port().expect("a free loopback port")).collect();
+        let nodes = routes
+            .iter()
+            .enumerate()
+            .map(|(i, route)| {
+                let others: Vec<String> =
+                    routes.iter().filter(|r| *r != route).map(|r| format!("nats://127.0.0.1:{r}")).collect();
+                Nats::with_args(vec![
+                    "--name".into(),
+                    format!("node-{i}"),
+                    "--cluster_name".into(),
+                    "testkit".into(),
+                    "--cluster".into(),
+                    format!("nats://127.0.0.1:{route}"),
+                    "--routes".into(),
+                    others.join(","),
+                ])
+            })
+            .collect();
+        Cluster { nodes }
+    }
+
+    /// Every node's client URL, comma-separated (as `NATS_URL` takes them).
+    pub fn url(&self) -> String {
+        self.nodes.iter().map(Nats::url).collect::<Vec<_>>().join(",")
+    }
+
+    /// Node `i` (`node-<i>`, its server name), to kill or resume.
+    pub fn node(&mut self, i: usize) -> &mut Nats {
+        &mut self.nodes[i]
     }
 }
 

@@ -48,6 +48,6 @@ pub fn spawn(nats_url: String, changed: impl Fn() + Send + 'static) -> JoinHandl
 }
 
 async fn subscribe(url: &str) -> Result<async_nats::Subscriber, String> {
-    let client = async_nats::connect(url).await.map_err(|e| e.to_string())?;
+    let client = events::connect(url).await.map_err(|e| e.to_string())?;
     client.subscribe(events::subjects::TRANSLATION_CHANGED).await.map_err(|e| e.to_string())
 }

@@ -34,17 +34,15 @@ pub struct Projection {
 impl Projection {
     /// Starts the consumers that feed the projection; the tasks run until
     /// the server stops.
-    pub fn spawn(pool: PgPool, nats_url: &str) -> (Projection, Vec<JoinHandle<()>>) {
-        let users = Consumer::new(
-            pool.clone(),
-            consumer::Config::new(nats_url, "platform-auth", USERS, subjects::USER_REGISTERED),
-            registered(),
-        );
-        let activity = Consumer::new(
-            pool.clone(),
-            consumer::Config::new(nats_url, "platform-greeter", ACTIVITY, subjects::GREETING_CREATED),
-            greeted(),
-        );
+    pub fn spawn(pool: PgPool, nats_url: &str, replicas: usize) -> (Projection, Vec<JoinHandle<()>>) {
+        let config = |stream, durable, subject| consumer::Config {
+            replicas,
+            ..consumer::Config::new(nats_url, stream, durable, subject)
+        };
+        let users =
+            Consumer::new(pool.clone(), config("platform-auth", USERS, subjects::USER_REGISTERED), registered());
+        let activity =
+            Consumer::new(pool.clone(), config("platform-greeter", ACTIVITY, subjects::GREETING_CREATED), greeted());
         let projection = Projection { pool, users_caught_up: users.caught_up() };
         (projection, vec![users.spawn(), activity.spawn()])
     }

@@ -51,7 +51,7 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
 
     let jwks = Arc::new(authn::Jwks::new(&config.authn)?);
     let lang = LangClient::new(&config.lang_url, config.lang_policy.clone())?;
-    let (projection, consumers) = Projection::spawn(pool.clone(), &config.nats_url);
+    let (projection, consumers) = Projection::spawn(pool.clone(), &config.nats_url, config.stream_replicas);
     // Watches end when shutdown begins, not when the grace period runs out.
     let draining = Draining::new();
     let feed = OverviewFeed::new(config.watch_interval, config.max_watchers, draining.clone());
