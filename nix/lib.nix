@@ -74,16 +74,23 @@ rec {
   # its own `path = ...` dependencies of every kind and the workspace
   # dependencies it inherits that have a path. Cargo needs all of them, dev
   # and build dependencies included, to load the workspace.
-  pathDependencies =
-    root: dir:
+  pathDependencies = dependencyPaths [
+    "dependencies"
+    "dev-dependencies"
+    "build-dependencies"
+  ];
+
+  # Only those it runs with: [dependencies], not dev- or build-dependencies.
+  runtimePathDependencies = dependencyPaths [ "dependencies" ];
+
+  # The path dependencies of crate `dir` in the Cargo.toml tables `kinds`
+  # (and their target-specific forms).
+  dependencyPaths =
+    kinds: root: dir:
     let
       toml = readToml (root + "/${dir}/Cargo.toml");
       workspaceDeps = (readToml (root + "/Cargo.toml")).workspace.dependencies or { };
-      tables = t: [
-        (t.dependencies or { })
-        (t.dev-dependencies or { })
-        (t.build-dependencies or { })
-      ];
+      tables = t: map (kind: t.${kind} or { }) kinds;
       allTables = tables toml ++ concatMap tables (lib.attrValues (toml.target or { }));
       inheritsPath =
         name: spec: isAttrs spec && (spec.workspace or false) && workspaceDeps ? ${name}.path;
@@ -109,6 +116,17 @@ rec {
         }
       )
     );
+
+  # The crate behind the platform's events (the outbox and its relay, the
+  # consumers): a service that depends on it talks to the broker (NATS_URL).
+  eventsCrate = "crates/events";
+
+  # Whether an entry's crate exists and uses events: the fact is its
+  # Cargo.toml's, written nowhere else.
+  usesEvents =
+    root: entry:
+    pathExists (root + "/${entry.crateDir}/Cargo.toml")
+    && lib.elem eventsCrate (runtimePathDependencies root entry.crateDir);
 
   crateName = root: dir: (readToml (root + "/${dir}/Cargo.toml")).package.name;
 
@@ -374,7 +392,8 @@ rec {
 
   # Everything the rest of the Nix layer needs to know about the platform.
   #   declared  every table of services.toml, checked and normalized (using
-  #             it throws, naming services.toml, when the description is wrong)
+  #             it throws, naming services.toml, when the description is wrong),
+  #             each with `usesEvents` from its crate's dependencies
   #   services  the entries whose crate exists under `root`
   #   devstack  the devstack crate's directory, or null until it exists
   # `description` is services.toml's content; tests pass others.
@@ -387,7 +406,13 @@ rec {
       found = problems description;
       declared =
         if found == [ ] then
-          mapAttrs normalize description
+          mapAttrs (
+            name: raw:
+            let
+              entry = normalize name raw;
+            in
+            entry // { usesEvents = usesEvents root entry; }
+          ) description
         else
           throw "services.toml: ${concatStringsSep "; " found}";
     in
@@ -434,7 +459,8 @@ rec {
       # Every service but the issuer verifies tokens itself (AUTH_JWKS_URL),
       # and so calls the issuer.
       verifiesTokens = isTokenClient entry;
-      inherit (entry) tokenIssuer;
+      # Whether it publishes or consumes events: it reaches the broker.
+      inherit (entry) tokenIssuer usesEvents;
       # Whether it calls a peer through a circuit breaker (an
       # upstream_breaker_state series): any peer but the issuer, whose keys
       # and token endpoint every client reaches through crates/authn, which

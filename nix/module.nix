@@ -10,6 +10,10 @@
 # which is also its PostgreSQL role (peer authentication over the socket).
 # It starts after the units of its peers that run on the same machine.
 #
+# A service whose crate uses events (nix/lib.nix `usesEvents`) gets NATS_URL
+# from services.platform.broker (./broker.nix, shared by all services): by
+# default the local NATS with JetStream, which it enables and starts after.
+#
 # Secret files (clientSecretFile, clientsFile) are read by systemd as root
 # and handed to the unit with LoadCredential=, so the dynamic user reads them
 # from its credentials directory (%d) and they never enter the Nix store.
@@ -39,6 +43,9 @@ let
     ;
   platformLib = import ./lib.nix { inherit lib; };
   cfg = config.services.platform.${name};
+  broker = config.services.platform.broker;
+  # The local broker's unit, for a service that uses events.
+  brokerUnits = optional (entry.usesEvents && broker.local) "nats.service";
 
   # The issuer (token_issuer in services.toml: auth) issues the tokens;
   # every other service is its client.
@@ -84,10 +91,16 @@ let
     "postgresql.target"
   ];
 
+  # The units on this machine the service starts after: PostgreSQL's, the
+  # broker's, its peers'.
+  localUnits = optionals cfg.createLocalDatabase postgresqlUnits ++ brokerUnits ++ localPeerUnits;
+
   # postgres://user:password@... — a secret that must not land in the store.
   urlHasPassword = builtins.match "postgres(ql)?://[^/@:]*:[^/@]*@.*" cfg.databaseUrl != null;
 in
 {
+  imports = [ ./broker.nix ];
+
   options.services.platform.${name} = {
     enable = mkEnableOption "the platform's ${name} service (${entry.description})";
 
@@ -224,9 +237,10 @@ in
         description = "platform ${name}: ${entry.description}";
         wantedBy = [ "multi-user.target" ];
         # Wants=, not Requires=: a PostgreSQL restart must not stop the
-        # service; it reports not-ready and reconnects on its own.
-        wants = optionals cfg.createLocalDatabase [ "postgresql.target" ];
-        after = [ "network.target" ] ++ optionals cfg.createLocalDatabase postgresqlUnits ++ localPeerUnits;
+        # service; it reports not-ready and reconnects on its own. Nor must
+        # the broker's: events wait in the outbox meanwhile.
+        wants = optionals cfg.createLocalDatabase [ "postgresql.target" ] ++ brokerUnits;
+        after = [ "network.target" ] ++ localUnits;
 
         environment = {
           HOST = cfg.host;
@@ -234,6 +248,7 @@ in
           DATABASE_URL = cfg.databaseUrl;
           OTEL_SERVICE_NAME = name;
         }
+        // lib.optionalAttrs entry.usesEvents { NATS_URL = broker.url; }
         // lib.mapAttrs' (peer: url: lib.nameValuePair (platformLib.peerEnvVar peer) url) cfg.peers
         // lib.optionalAttrs isClient (platformLib.tokenEnv issuerUrl)
         // lib.optionalAttrs (credentials ? client-secret) {
@@ -296,6 +311,17 @@ in
 
       networking.firewall.allowedTCPPorts = optionals cfg.openFirewall [ cfg.port ];
     }
+
+    # One NATS for every service here that uses events (their definitions
+    # merge), on loopback only: nats-server listens on every address unless
+    # told, and nixpkgs' module has no option for it but `settings`.
+    (mkIf (entry.usesEvents && broker.local) {
+      services.nats = {
+        enable = true;
+        jetstream = true;
+        settings.host = lib.mkDefault "127.0.0.1";
+      };
+    })
 
     (mkIf cfg.createLocalDatabase {
       services.postgresql = {

@@ -2,14 +2,27 @@
 # hash of the unpacked chart (what nixidy's `lib.helm.downloadHelmChart`
 # checks). Versions and hashes are those published by farcaller/nixhelm at
 # commit 9ad01544c5b9dbb19e86238a0c56d2be7560746f (2025-03-22), which computes
-# them with the same downloadHelmChart; they were not re-downloaded here (no
-# network). A wrong hash fails `nix run .#gen-manifests` with the right one.
+# them with the same downloadHelmChart (NATS's aside: see there); they were
+# not re-downloaded here (no network). A wrong hash fails
+# `nix run .#gen-manifests` with the right one.
 {
   traefik = {
     repo = "https://traefik.github.io/charts/";
     chart = "traefik";
     version = "34.4.1"; # Traefik v3.3.4
     chartHash = "sha256-72vmP8igomSy2y7YPQUfUFv9Wo72BIwVQnaqpYzqQ34=";
+  };
+  # Not in farcaller/nixhelm: version and hash as josh/nurpkgs publishes them
+  # (pkgs/nats-io/nats-chart.nix at commit
+  # face1d5ef5f56ca36429551712a02f43b496d4dd, 2026-06-11; its fetchhelm runs the
+  # same `helm pull --untar` and hashes the directory the same way). The hash
+  # was also reproduced here from nats-io/k8s's tag nats-2.14.2 (commit
+  # 957650fba03e2e6ad8b5d54d66358f67a431157b), packaged as Helm packages it.
+  nats = {
+    repo = "https://nats-io.github.io/k8s/helm/charts/";
+    chart = "nats";
+    version = "2.14.2"; # NATS server 2.14.2
+    chartHash = "sha256-X5sLK/cOg77H54rxxXENRa3WEH6uLIEkln91IU3YfuI=";
   };
   prometheus = {
     repo = "https://prometheus-community.github.io/helm-charts/";

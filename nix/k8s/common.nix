@@ -38,6 +38,19 @@ rec {
     "app.kubernetes.io/component" = "server";
   };
 
+  # NATS (./nats.nix), named `nats` in its chart and release: the server pods'
+  # selector labels, and the ports, written here once and handed to the chart.
+  natsPods = selectorFor "nats" // {
+    "app.kubernetes.io/component" = "nats";
+  };
+  natsPorts = {
+    client = 4222;
+    cluster = 6222;
+    monitor = 8222;
+    # prometheus-nats-exporter, the pods' sidecar that turns monitor's JSON into metrics
+    metrics = 7777;
+  };
+
   # A NetworkPolicy peer: pods labelled `podLabels` in namespace `namespace`.
   podsIn = namespace: podLabels: {
     namespaceSelector.matchLabels."kubernetes.io/metadata.name" = namespace;

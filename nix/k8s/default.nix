@@ -53,6 +53,7 @@ let
     ./helm.nix
     ./service.nix
     ./postgres.nix
+    ./nats.nix
     ./edge.nix
     ./observability.nix
   ];

@@ -1,5 +1,6 @@
 # Observability in the `monitoring` namespace, each part a pinned Helm chart:
-# Prometheus (scrapes every service's /metrics, evaluates ./alerts.nix),
+# Prometheus (scrapes every service's /metrics, Traefik's and NATS's,
+# evaluates ./alerts.nix),
 # Grafana (datasources and a dashboard per service, ./dashboards.nix), Loki
 # with Promtail shipping the pods' logs, and Tempo receiving the services'
 # OTLP traces (OTEL_EXPORTER_OTLP_ENDPOINT, see ./service.nix).
@@ -200,7 +201,8 @@ in
             securityContext = common.podSecurity 65534;
             containerSecurityContext = common.restrictedContainer;
           };
-          # Replaces the chart's cluster-wide jobs: the platform's pods and Traefik.
+          # Replaces the chart's cluster-wide jobs: the platform's pods,
+          # Traefik and NATS (its exporter, ./nats.nix).
           serverFiles."prometheus.yml".scrape_configs = [
             {
               job_name = "prometheus";
@@ -208,7 +210,8 @@ in
             }
             (podJob "platform" cfg.namespace)
             (podJob "traefik" cfg.edgeNamespace)
-          ];
+          ]
+          ++ lib.optional cfg.nats.enable (podJob "nats" cfg.nats.namespace);
           serverFiles."alerting_rules.yml" = alerts.forServices services;
         };
       };

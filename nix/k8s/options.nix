@@ -12,6 +12,7 @@
 let
   inherit (lib) mkOption types;
   cfg = config.platform;
+  common = import ./common.nix { inherit lib; };
 
   resourcesType = types.submodule {
     options = {
@@ -108,10 +109,10 @@ in
         type = types.bool;
         default = true;
         description = ''
-          Render the Helm releases (Traefik, Prometheus, Grafana, Loki, Promtail,
-          Tempo) with nixidy. Rendering downloads and templates the charts, which
-          needs a build; nix/k8s/render.sh turns this off to evaluate the rest
-          with Nix alone.
+          Render the Helm releases (Traefik, NATS, Prometheus, Grafana, Loki,
+          Promtail, Tempo) with nixidy. Rendering downloads and templates the
+          charts, which needs a build; nix/k8s/render.sh turns this off to
+          evaluate the rest with Nix alone.
         '';
       };
       releases = mkOption {
@@ -240,6 +241,55 @@ in
         type = types.ints.positive;
         default = 60;
         description = "How long a starting service waits for PostgreSQL (DATABASE_CONNECT_TIMEOUT_SECS).";
+      };
+    };
+
+    nats = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Run NATS with JetStream in the cluster (the official Helm chart,
+          ./nats.nix). When false, set `url` to the broker the services use.
+        '';
+      };
+      namespace = mkOption {
+        type = types.str;
+        default = "nats";
+      };
+      replicas = mkOption {
+        # EVENTS_STREAM_REPLICAS, which JetStream allows up to 5
+        type = types.ints.between 1 5;
+        default = 1;
+        description = ''
+          NATS servers. More than one form a JetStream cluster (3 survive the
+          loss of one: its Raft groups need a majority), and every stream
+          keeps this many copies (the services' EVENTS_STREAM_REPLICAS).
+        '';
+      };
+      storage = mkOption {
+        type = types.str;
+        default = "1Gi";
+        description = "Each server's JetStream file store: a PersistentVolumeClaim of this size (also the store's limit).";
+      };
+      resources = mkOption {
+        type = resourcesType;
+        default = {
+          requests = {
+            cpu = "50m";
+            memory = "64Mi";
+          };
+          limits = {
+            cpu = "1";
+            memory = "256Mi";
+          };
+        };
+      };
+      url = mkOption {
+        type = types.str;
+        default = "nats://nats.${cfg.nats.namespace}.svc.cluster.local:${toString common.natsPorts.client}";
+        defaultText = "nats://nats.<platform.nats.namespace>.svc.cluster.local:4222 (the chart's Service)";
+        description = "NATS_URL of every service that uses events (a cluster's nodes may be listed, comma-separated).";
       };
     };
 

@@ -69,6 +69,12 @@ let
           DATABASE_MAX_CONNECTIONS = toString cfg.database.maxConnections;
           DATABASE_CONNECT_TIMEOUT_SECS = toString cfg.database.connectTimeoutSecs;
         }
+        # The broker, for the services that publish or consume events, with
+        # a copy of each stream on every NATS server.
+        // lib.optionalAttrs s.usesEvents {
+          NATS_URL = cfg.nats.url;
+          EVENTS_STREAM_REPLICAS = toString cfg.nats.replicas;
+        }
         # Traefik's requests (forward-auth, the credentials' endpoints) reach
         # the issuer (auth) from the pod network edge.toml names.
         // lib.optionalAttrs (s.tokenIssuer && cfg.edge.trustedProxies != [ ]) {

@@ -230,6 +230,30 @@ let
             default = [ ];
           };
         };
+        # nixos/modules/services/networking/nats.nix: the options the
+        # modules set (settings is pkgs.formats.json's type there).
+        services.nats = {
+          enable = mkOption {
+            type = types.bool;
+            default = false;
+          };
+          jetstream = mkOption {
+            type = types.bool;
+            default = false;
+          };
+          port = mkOption {
+            type = types.port;
+            default = 4222;
+          };
+          dataDir = mkOption {
+            type = types.path;
+            default = "/var/lib/nats";
+          };
+          settings = mkOption {
+            type = types.attrsOf types.anything;
+            default = { };
+          };
+        };
         systemd.services = mkOption {
           default = { };
           type = types.attrsOf (
@@ -347,6 +371,21 @@ let
   ];
 
   nothing = evalSystem [ ];
+
+  # The services that use events, by their crates (nix/lib.nix `usesEvents`).
+  eventServices = lib.attrNames (lib.filterAttrs (_: s: s.usesEvents) declared);
+  # An external broker: no local NATS, the services pointed at it.
+  remoteBroker = evalSystem [
+    { services.platform = lib.mapAttrs (_: _: { enable = true; }) declared; }
+    {
+      services.platform.broker = {
+        local = false;
+        url = "nats://nats.internal:4222";
+      };
+    }
+  ];
+  # Only caller, which uses no events: no broker at all.
+  callerOnly = evalSystem [ { services.platform.caller.enable = true; } ];
 
   # What the NixOS manual renders: every option's description and default.
   inherit
@@ -1192,7 +1231,7 @@ in
   # the flake's real service modules) and their scripts.
   vm = lib.optionals edge.present [
     (eq "the node runs every service present" (lib.attrNames (
-      lib.filterAttrs (_: s: s.enable) node.services.platform
+      lib.filterAttrs (_: s: s.enable or false) node.services.platform
     )) (lib.attrNames services))
     (check "a hardened unit per service" (
       lib.all (name: (nodeUnit name).serviceConfig.DynamicUser) (lib.attrNames services)
@@ -1204,6 +1243,38 @@ in
     (eq "PostgreSQL: a role per service" (lib.sort lib.lessThan (
       map (u: u.name) node.services.postgresql.ensureUsers
     )) (lib.attrNames services))
+    (check "NATS with JetStream on loopback, for the services that use events" (
+      node.services.nats.enable
+      && node.services.nats.jetstream
+      && node.services.nats.settings.host == "127.0.0.1"
+      && lib.all (
+        n: (nodeUnit n).environment.NATS_URL == "nats://127.0.0.1:${toString node.services.nats.port}"
+      ) (lib.attrNames (lib.filterAttrs (_: s: s.usesEvents) services))
+    ))
+    (eq "... its monitoring endpoint on loopback, at the port the scripts use"
+      node.services.nats.settings.http
+      "127.0.0.1:8222"
+    )
+    (check
+      "both scripts wait for NATS, and the platform test sees events flow and ride out a broker outage"
+      (
+        lib.all (step: lib.hasInfix step vmCommon.prelude) [
+          ''machine.wait_for_unit("nats.service")''
+          "machine.wait_for_open_port(NATS_PORT"
+          ''NATS_MONITOR = "http://127.0.0.1:8222"''
+          "NATS_PORT = ${toString node.services.nats.port}"
+        ]
+        && lib.all (step: lib.hasInfix step vmPlatform.testScript) [
+          ''metric("outbox_published_total", "auth")''
+          ''"platform-auth"''
+          "systemctl stop nats.service"
+          "systemctl start nats.service"
+        ]
+        && (
+          !(services ? gateway) || lib.hasInfix "gateway's Overview counts the user" vmPlatform.testScript
+        )
+      )
+    )
     (check "Traefik on" node.services.traefik.enable)
     (eq "Traefik's static settings are deploy/edge/traefik/static.yml's"
       node.services.traefik.static.settings
@@ -1661,9 +1732,59 @@ in
       && !(lib.elem "postgresql.service" remoteDb.systemd.services.platform-caller.after)
     ))
     (eq "disabled services add nothing" nothing.systemd.services { })
-    # ten each, and one secret file each (clientSecretFile, or auth's clientsFile)
+    (check "... nor a broker" (!nothing.services.nats.enable))
+    (eq "the services that use events: those whose crate depends on crates/events" eventServices (
+      lib.filter (
+        n:
+        builtins.pathExists (root + "/services/${n}/Cargo.toml")
+        && (builtins.fromTOML (builtins.readFile (root + "/services/${n}/Cargo.toml"))).dependencies
+        ? events
+      ) (lib.attrNames declared)
+    ))
+    (eq "... auth, gateway, greeter and lang; not caller" eventServices (
+      lib.filter (n: declared ? ${n}) [
+        "auth"
+        "gateway"
+        "greeter"
+        "lang"
+      ]
+    ))
+    (check "the local NATS: JetStream, on loopback only" (
+      all.services.nats.enable
+      && all.services.nats.jetstream
+      && all.services.nats.settings.host == "127.0.0.1"
+    ))
+    (eq "NATS_URL: the local broker's port, for exactly the services that use events" (lib.mapAttrs (
+      n: _: (unit n).environment.NATS_URL or null
+    ) declared) (lib.mapAttrs (n: s: if s.usesEvents then "nats://127.0.0.1:4222" else null) declared))
+    (check
+      "they start after NATS and want it (a broker restart does not stop them); the others do neither"
+      (
+        lib.all (
+          n:
+          (lib.elem "nats.service" (unit n).after && lib.elem "nats.service" (unit n).wants)
+          == declared.${n}.usesEvents
+        ) (lib.attrNames declared)
+      )
+    )
+    (check "broker.local = false: no local NATS, no ordering on it, NATS_URL from broker.url" (
+      !remoteBroker.services.nats.enable
+      && lib.all (
+        n:
+        let
+          u = remoteBroker.systemd.services."platform-${n}";
+        in
+        !(lib.elem "nats.service" u.after) && u.environment.NATS_URL == "nats://nats.internal:4222"
+      ) eventServices
+    ))
+    (check "a machine with only services that use no events runs no broker" (
+      !callerOnly.services.nats.enable
+      && !(callerOnly.systemd.services.platform-caller.environment ? NATS_URL)
+    ))
+    # ten each, and one secret file each (clientSecretFile, or auth's
+    # clientsFile); and the shared broker's two
     (check "option docs render (${toString (lib.length optionDocs)} options)" (
-      lib.length optionDocs == 11 * lib.length (lib.attrNames declared)
+      lib.length optionDocs == 11 * lib.length (lib.attrNames declared) + 2
     ))
   ];
 }

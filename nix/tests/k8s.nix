@@ -22,9 +22,10 @@ let
   issuer = platformLib.issuer declared;
   issuerUrl = "http://${issuer.name}:${toString issuer.port}";
 
-  # options.nix and service.nix with each environment's settings (no nixidy).
+  # options.nix, service.nix and nats.nix with each environment's settings
+  # (no nixidy), and more `modules`.
   envConfig =
-    env:
+    env: modules:
     import ./k8s-modules.nix { inherit lib; } {
       platformSource = {
         inherit
@@ -34,10 +35,45 @@ let
           images
           ;
       };
-      modules = [ ../k8s/envs/${env}.nix ];
+      modules = [
+        ../k8s/nats.nix
+        ../k8s/envs/${env}.nix
+      ]
+      ++ modules;
     };
-  dev = envConfig "dev";
-  prod = envConfig "prod";
+  dev = envConfig "dev" [ ];
+  prod = envConfig "prod" [ ];
+  # prod with a NATS of its own elsewhere
+  externalNats = envConfig "prod" [
+    {
+      platform.nats = {
+        enable = false;
+        url = "nats://nats-1.example.internal:4222,nats://nats-2.example.internal:4222";
+      };
+    }
+  ];
+
+  # NATS (../k8s/nats.nix): the chart's values, and who its NetworkPolicy admits.
+  natsValues = config: config.platform.helm.releases.nats.values;
+  natsIngress = config: config.applications.nats.resources.networkPolicies.nats.spec.ingress;
+  # port -> the peers admitted to it, each as "<namespace>/<app.kubernetes.io/name>"
+  # (the NATS servers' own namespace when the peer names none)
+  natsAdmitted =
+    config:
+    lib.foldl' (
+      acc: rule:
+      let
+        port = toString (lib.head rule.ports).port;
+        peer =
+          from:
+          "${
+            from.namespaceSelector.matchLabels."kubernetes.io/metadata.name" or config.platform.nats.namespace
+          }/${from.podSelector.matchLabels."app.kubernetes.io/name"}";
+      in
+      acc // { ${port} = (acc.${port} or [ ]) ++ map peer rule.from; }
+    ) { } (natsIngress config);
+  eventServices = lib.attrNames (lib.filterAttrs (_: s: s.usesEvents) services);
+  natsUrl = "nats://nats.nats.svc.cluster.local:${toString common.natsPorts.client}";
   replicasAndResources =
     config: lib.mapAttrs (_: s: { inherit (s) replicas resources; }) config.platform.services;
   # What dev.nix sets for every service (the platform-wide override).
@@ -201,6 +237,161 @@ in
   (eq "Helm charts pinned with a hash" (lib.all (c: lib.hasPrefix "sha256-" c.chartHash) (
     lib.attrValues (import ../k8s/charts.nix)
   )) true)
+  (eq "NATS's chart: the official one, pinned by version and hash"
+    (lib.getAttrs [ "repo" "chart" "version" ] prod.platform.helm.releases.nats.chart)
+    {
+      repo = "https://nats-io.github.io/k8s/helm/charts/";
+      chart = "nats";
+      version = "2.14.2";
+    }
+  )
+  (eq "prod NATS: a three-server JetStream cluster, each on a 10Gi volume, spread across nodes"
+    (
+      let
+        v = natsValues prod;
+      in
+      {
+        inherit (v.config) cluster;
+        jetstream = v.config.jetstream.enabled;
+        pvc = v.config.jetstream.fileStore.pvc.size;
+        spread = v.podTemplate.topologySpreadConstraints ? "kubernetes.io/hostname";
+      }
+    )
+    {
+      cluster = {
+        enabled = true;
+        replicas = 3;
+        port = common.natsPorts.cluster;
+      };
+      jetstream = true;
+      pvc = "10Gi";
+      spread = true;
+    }
+  )
+  (eq "dev NATS: one server, not clustered, JetStream on a 1Gi volume"
+    (
+      let
+        v = natsValues dev;
+      in
+      {
+        inherit (v.config.cluster) enabled replicas;
+        jetstream = v.config.jetstream.enabled;
+        pvc = v.config.jetstream.fileStore.pvc.size;
+      }
+    )
+    {
+      enabled = false;
+      replicas = 1;
+      jetstream = true;
+      pvc = "1Gi";
+    }
+  )
+  (check "NATS's containers: non-root, restricted, with requests and limits; no probe-less sidecars" (
+    lib.all
+      (
+        config:
+        let
+          v = natsValues config;
+        in
+        v.container.merge.securityContext == common.restrictedContainer
+        && v.podTemplate.merge.spec.securityContext.runAsNonRoot
+        && v.container.resources.requests ? memory
+        && v.container.resources.limits ? memory
+        && !v.reloader.enabled
+        && !v.natsBox.enabled
+        && (v.promExporter.enabled -> v.promExporter.merge ? readinessProbe)
+      )
+      [
+        dev
+        prod
+      ]
+  ))
+  (eq
+    "NATS admits to its client port exactly the services that use events, from the platform's namespace"
+    (map (config: (natsAdmitted config).${toString common.natsPorts.client}) [
+      dev
+      prod
+    ])
+    (lib.genList (_: map (n: "platform/${n}") eventServices) 2)
+  )
+  (eq "... which are auth, gateway, greeter and lang (caller uses no events)" eventServices (present [
+    "auth"
+    "gateway"
+    "greeter"
+    "lang"
+  ]))
+  (eq "... to its cluster port only its own servers (prod), and its exporter only Prometheus (dev)"
+    (map (config: removeAttrs (natsAdmitted config) [ (toString common.natsPorts.client) ]) [
+      dev
+      prod
+    ])
+    [
+      { ${toString common.natsPorts.metrics} = [ "monitoring/prometheus" ]; }
+      { ${toString common.natsPorts.cluster} = [ "nats/nats" ]; }
+    ]
+  )
+  (check "... and denies the rest of its namespace by default" (
+    lib.all
+      (
+        config:
+        config.applications.nats.resources.networkPolicies.default-deny.spec == {
+          podSelector = { };
+          policyTypes = [ "Ingress" ];
+        }
+      )
+      [
+        dev
+        prod
+      ]
+  ))
+  (eq
+    "NATS_URL (the chart's Service) and a copy of each stream per server, for exactly the services that use events"
+    (map
+      (
+        config:
+        lib.mapAttrs (
+          n: _:
+          let
+            inherit (config.applications.${n}.resources.configMaps.${n}) data;
+          in
+          if data ? NATS_URL then { inherit (data) NATS_URL EVENTS_STREAM_REPLICAS; } else null
+        ) services
+      )
+      [
+        dev
+        prod
+      ]
+    )
+    (
+      map
+        (
+          replicas:
+          lib.mapAttrs (
+            _: s:
+            if s.usesEvents then
+              {
+                NATS_URL = natsUrl;
+                EVENTS_STREAM_REPLICAS = replicas;
+              }
+            else
+              null
+          ) services
+        )
+        [
+          "1"
+          "3"
+        ]
+    )
+  )
+  (check "platform.nats.enable = false: no NATS in the cluster; the services use platform.nats.url" (
+    !(externalNats.applications ? nats)
+    && !(externalNats.platform.helm.releases ? nats)
+    && lib.all (
+      n:
+      externalNats.applications.${n}.resources.configMaps.${n}.data.NATS_URL
+      == externalNats.platform.nats.url
+    ) eventServices
+  ))
   (eq "the in-cluster PostgreSQL runs deploy/images.toml's image, in both environments"
     [
       dev.platform.postgres.image

@@ -7,8 +7,10 @@
 # on the edge's port configured from the committed edge files (nix/edge.nix),
 # auth's signing key and the services' client identities (each client's
 # secret, auth's file of their SHA-256) generated inside the VM at first
-# boot, auth trusting the proxies edge.toml names for `local`, and a local
-# HTTP server for greeter to check through caller.
+# boot, auth trusting the proxies edge.toml names for `local`, NATS with
+# JetStream for the services that use events (nix/module.nix enables it; its
+# monitoring endpoint on loopback for the scripts), and a local HTTP server
+# for greeter to check through caller.
 #
 # Written against these sources, every option and driver call checked in
 # them (nothing here was built or run; the nixos-26.05 revision itself is too
@@ -43,6 +45,12 @@
 #     services implement): a client secret is 32 random bytes, base64url
 #     without padding; AUTH_CLIENTS_FILE lines are `<client>:<hex sha256>`;
 #     `auth admin create --email E` reads AUTH_ADMIN_PASSWORD and DATABASE_URL
+#   nixos/modules/services/networking/nats.nix (NixOS/nixpkgs, the
+#     validateConfig era: enable, jetstream, port, dataDir, settings as JSON
+#     config; no `host` option, unit nats.service); nats-server's
+#     server/opts.go (`host`, `http` as "<host>:<port>"), its monitoring
+#     endpoints /healthz?js-enabled-only=true and /jsz?accounts=true&streams=true
+#   crates/events/src/relay.rs: outbox_published_total, outbox_pending
 #   systemd-run(1): --wait --pipe propagate the command's output and exit
 #     status; a transient unit with DynamicUser=yes and User=auth shares the
 #     running platform-auth unit's dynamic user, so PostgreSQL's peer
@@ -90,9 +98,18 @@ let
   toPython = builtins.toJSON;
   ports = builtins.mapAttrs (_: s: s.port) services;
   databases = builtins.mapAttrs (_: s: s.database) services;
+
+  # The services here that publish or consume events, and the broker they
+  # share (the NixOS module's default URL: loopback, this port).
+  eventServices = builtins.filter (name: services.${name}.usesEvents) (builtins.attrNames services);
+  natsPort = 4222;
+  natsMonitorPort = 8222;
 in
 {
   inherit has;
+
+  # Whether `name` is here and publishes or consumes events.
+  usesEvents = name: has name && services.${name}.usesEvents;
 
   node =
     {
@@ -193,6 +210,18 @@ in
         '';
       };
 
+      services.nats = {
+        port = natsPort;
+        settings = {
+          # Monitoring (health, JetStream's streams) for the scripts, on loopback.
+          http = "127.0.0.1:${toString natsMonitorPort}";
+          # `systemctl stop` is a lame-duck shutdown (26.05: SIGUSR2), which
+          # spreads its clients' disconnection over 2 minutes by default.
+          lame_duck_duration = "5s";
+          lame_duck_grace_period = "1s";
+        };
+      };
+
       services.traefik = edge.traefikConfig options.services.traefik;
       # The 26.05 module runs Traefik as Type=notify with WatchdogSec=1s and
       # Restart=always (start limit 5): on a loaded VM a watchdog ping late by
@@ -231,7 +260,8 @@ in
     import base64
     import json
     import shlex
-    from typing import Any, Optional
+    import time
+    from typing import Any, Callable, Optional
 
     EDGE = "http://127.0.0.1:${toString edge.webPort}"
     TRAEFIK_PING = "http://127.0.0.1:${toString edge.metricsPort}/ping"
@@ -245,6 +275,10 @@ in
     # peer authentication as the role named after it)
     ISSUER = ${toPython issuer.name}
     AUTH_DATABASE_URL = ${toPython issuerDatabaseUrl}
+    # the services that publish or consume events, and their broker (NATS, JetStream)
+    EVENT_SERVICES: list[str] = ${toPython eventServices}
+    NATS_PORT = ${toString natsPort}
+    NATS_MONITOR = "http://127.0.0.1:${toString natsMonitorPort}"
 
 
     class Response:
@@ -345,6 +379,24 @@ in
         return machine.succeed(shlex.join(command) + ' "$(command -v auth)" ' + shlex.join(args) + " </dev/null")
 
 
+    def metric(name: str, service: str) -> float:
+        """The sum of a metric's samples (every label set) on a service's /metrics; 0 if it has none."""
+        text = machine.succeed(f"curl --fail --silent --max-time 10 http://127.0.0.1:{PORTS[service]}/metrics")
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name + " ") or line.startswith(name + "{")
+        )
+
+
+    def eventually(what: str, check: Callable[[], bool], timeout: int = 60) -> None:
+        """Asks `check` once a second until it holds; fails naming `what` after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+            time.sleep(1)
+
+
     def main_pid(unit: str) -> int:
         return int(machine.succeed(f"systemctl show --property=MainPID --value {unit}"))
 
@@ -357,8 +409,12 @@ in
 
 
     def wait_for_platform() -> None:
-        """PostgreSQL with its databases and roles, every service ready, Traefik routing."""
+        """PostgreSQL with its databases and roles, NATS with JetStream, every service ready, Traefik routing."""
         machine.wait_for_unit("postgresql-setup.service")
+        if EVENT_SERVICES:
+            machine.wait_for_unit("nats.service")
+            machine.wait_for_open_port(NATS_PORT, "127.0.0.1")
+            machine.wait_until_succeeds("curl --fail --silent " + shlex.quote(f"{NATS_MONITOR}/healthz?js-enabled-only=true"))
         for name in PORTS:
             wait_ready(name)
         machine.wait_for_unit("http-target.service")

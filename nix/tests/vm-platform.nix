@@ -12,7 +12,10 @@
 # preflight, the credential endpoints' rate limit answering 429, every
 # internal path answering 404 (caller, /auth/stats, /auth/token,
 # /lang/v1/stats) while on loopback those routes admit only the client they
-# name, and the services riding out a PostgreSQL outage.
+# name, and the services riding out a PostgreSQL outage. Events: the
+# sign-up's user.registered leaves auth's outbox for its JetStream stream
+# and raises gateway's user count (its projection, not auth), and a sign-up
+# while NATS is stopped waits in the outbox and is relayed once it is back.
 #
 # Sources read for every option and driver call: see ./vm-common.nix, and
 # services/auth/src/service.rs (signup: 201 {user, tokens}; login: 200, the
@@ -22,8 +25,13 @@
 # field names), deploy/edge/edge.toml (routers and their access levels, CORS
 # origins, rate-limit-credentials: average 5 per minute, burst 10) and
 # /tmp/contract/issue11.md (the access table: 401 without a token, 403 with
-# one that does not grant the route).
+# one that does not grant the route), and the README's Events section (gateway's
+# Overview reads userCount from its projection, eventually consistent).
 { common }:
+let
+  # auth publishes user.registered: the event steps run when it uses events.
+  events = common.usesEvents "auth";
+in
 {
   name = "platform";
 
@@ -69,6 +77,22 @@
           me = request("GET", f"{EDGE}/auth/me", token=token).expect(200).json()
           assert me["email"] == EMAIL, me
           request("POST", f"{EDGE}/auth/login", {"email": EMAIL, "password": "not the password"}).expect(401)
+    ''
+    + (
+      if events then
+        "\n"
+        + ''
+          with subtest("events: the sign-up's user.registered leaves auth's outbox for its JetStream stream"):
+              eventually("auth relays user.registered", lambda: metric("outbox_published_total", "auth") >= 1)
+              eventually("auth's outbox is empty", lambda: metric("outbox_pending", "auth") == 0)
+              streams = machine.succeed("curl --fail --silent " + shlex.quote(f"{NATS_MONITOR}/jsz?accounts=true&streams=true"))
+              assert '"platform-auth"' in streams, streams
+        ''
+      else
+        ""
+    )
+    + "\n"
+    + ''
 
       with subtest("greeter answers only with a valid token (forward-auth to auth)"):
           rpc("greeter.v1.GreeterService/Greet", {"name": "Ada"}).expect(401)
@@ -118,9 +142,11 @@
               anonymous = rpc("gateway.v1.GatewayService/Overview", {}).expect(200).json()
               assert anonymous.get("languages"), anonymous
               assert "userCount" not in anonymous, anonymous
-              # the user count comes from auth's /auth/stats, with gateway's service token
-              overview = rpc("gateway.v1.GatewayService/Overview", {}, token).expect(200).json()
-              assert int(overview.get("userCount", "0")) >= 1, overview
+              # the user count comes from gateway's projection of auth's user.registered events
+              eventually(
+                  "gateway's Overview counts the user",
+                  lambda: int(rpc("gateway.v1.GatewayService/Overview", {}, token).expect(200).json().get("userCount", "0")) >= 1,
+              )
               rpc("gateway.v1.GatewayService/Metrics", {}).expect(401)
               rpc("gateway.v1.GatewayService/Metrics", {}, token).expect(403)
               rpc("gateway.v1.GatewayService/Metrics", {}, admin).expect(200)
@@ -132,6 +158,29 @@
                   request("GET", url, token=token).expect(403)
                   request("GET", url, token=service_token("greeter")).expect(403)
                   request("GET", url, token=stats).expect(200)
+        ''
+      else
+        ""
+    )
+    + (
+      if events then
+        "\n"
+        + ''
+          with subtest("the services ride out a broker outage: a sign-up's event waits in auth's outbox"):
+              eventually("auth's outbox is empty", lambda: metric("outbox_pending", "auth") == 0)
+              published = metric("outbox_published_total", "auth")
+              pids = {name: main_pid(f"platform-{name}.service") for name in PORTS}
+              machine.succeed("systemctl stop nats.service")
+              # on auth's own port: the edge's rate limit is the subtest below's
+              request("POST", f"http://127.0.0.1:{PORTS['auth']}/auth/signup", {"email": "grace@example.com", "password": PASSWORD}).expect(201)
+              time.sleep(3)
+              assert metric("outbox_published_total", "auth") == published, "published without a broker"
+              machine.succeed("systemctl start nats.service")
+              machine.wait_for_open_port(NATS_PORT, "127.0.0.1")
+              eventually("auth relays the waiting event", lambda: metric("outbox_published_total", "auth") > published)
+              eventually("auth's outbox is empty", lambda: metric("outbox_pending", "auth") == 0)
+              # the same processes: their units want NATS, they do not require it
+              assert pids == {name: main_pid(f"platform-{name}.service") for name in PORTS}, pids
         ''
       else
         ""

@@ -2,8 +2,8 @@
 # platform.services.<service>.imageDigest), each service's replicas and
 # resources as services.toml has them (its replicas the autoscaler's floor),
 # an autoscaler and a disruption budget each, an external PostgreSQL (the
-# `<service>-db` Secrets' `url`), and the observability stack only if asked
-# for.
+# `<service>-db` Secrets' `url`), a three-server NATS cluster with 10 GiB of
+# JetStream storage each, and the observability stack only if asked for.
 { lib, ... }:
 {
   platform = {
@@ -20,6 +20,20 @@
     spreadAcrossNodes = true;
     postgres.inCluster = false;
     database.maxConnections = 5;
+    nats = {
+      replicas = 3;
+      storage = "10Gi";
+      resources = {
+        requests = {
+          cpu = "250m";
+          memory = "512Mi";
+        };
+        limits = {
+          cpu = "1";
+          memory = "1Gi";
+        };
+      };
+    };
     observability = {
       enable = lib.mkDefault false;
       nodePorts = false;
