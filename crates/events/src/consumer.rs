@@ -26,6 +26,9 @@ pub const DEAD_LETTERS: &str = "platform-dead-letters";
 /// How long a dead letter is kept for an operator to look at and replay:
 /// the stream is bounded like every other queue.
 pub const DEAD_LETTER_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+/// How long a consumer's inbox remembers an event: past any redelivery, and
+/// as long as the producers' streams keep events (7 days by default).
+pub const INBOX_RETENTION: Duration = Duration::from_secs(7 * 86_400);
 /// The header a dead letter carries its failure in.
 pub const FAILURE_HEADER: &str = "platform-failure";
 /// The header a dead letter carries the subject it was published on in.
@@ -36,6 +39,19 @@ pub type Handler = Box<
     dyn for<'c> Fn(
             &'c mut PgConnection,
             &'c CloudEvent,
+        ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'c>>
+        + Send
+        + Sync,
+>;
+
+/// What a consumer does, in a transaction of its own, with an event it has
+/// given up on (as it goes to the dead-letter stream), given the reason:
+/// for example, tell the event's producer that it failed.
+pub type GiveUp = Box<
+    dyn for<'c> Fn(
+            &'c mut PgConnection,
+            &'c CloudEvent,
+            &'c str,
         ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'c>>
         + Send
         + Sync,
@@ -90,6 +106,7 @@ pub struct Consumer {
     pool: PgPool,
     config: Config,
     handler: Handler,
+    give_up: Option<GiveUp>,
     /// Whether the consumer has once reached the end of its stream: what a
     /// read model needs before its answers mean anything.
     caught_up: watch::Sender<bool>,
@@ -106,7 +123,13 @@ enum Fate {
 
 impl Consumer {
     pub fn new(pool: PgPool, config: Config, handler: Handler) -> Consumer {
-        Consumer { pool, config, handler, caught_up: watch::Sender::new(false) }
+        Consumer { pool, config, handler, give_up: None, caught_up: watch::Sender::new(false) }
+    }
+
+    /// Runs `give_up` for each event this consumer dead-letters.
+    pub fn on_give_up(mut self, give_up: GiveUp) -> Consumer {
+        self.give_up = Some(give_up);
+        self
     }
 
     /// Becomes `true` once every event in the stream when the consumer
@@ -238,6 +261,16 @@ impl Consumer {
                     .await
                     .map_err(|e| e.to_string())?;
                     metrics::counter!("events_dead_lettered_total", "consumer" => consumer.to_owned()).increment(1);
+                    if let (Some(give_up), Ok(event)) =
+                        (&self.give_up, CloudEvent::from_message(message.headers.as_ref(), &message.payload))
+                    {
+                        // Its own transaction: the handler's failed. If this
+                        // fails too, the producer learns nothing from here and
+                        // must notice the silence (auth's saga retries).
+                        if let Err(e) = self.gave_up(give_up, &event, &reason).await {
+                            tracing::error!(consumer, error = %e, "reporting a dead-lettered event failed");
+                        }
+                    }
                     message.ack_with(AckKind::Term).await.map_err(|e| e.to_string())?;
                 }
             }
@@ -248,6 +281,12 @@ impl Consumer {
             }
         }
         Err("the message stream ended".to_owned())
+    }
+
+    async fn gave_up(&self, give_up: &GiveUp, event: &CloudEvent, reason: &str) -> Result<(), String> {
+        let mut tx = self.pool.begin().await.map_err(|e| e.to_string())?;
+        give_up(&mut tx, event, reason).await?;
+        tx.commit().await.map_err(|e| e.to_string())
     }
 
     /// The event's effect and its inbox row, in one transaction.

@@ -17,6 +17,7 @@
 //!   one transaction, so a redelivery has no second effect; after
 //!   `max_deliver` failures the event goes to the dead-letter stream;
 //!   [`dead_letters`] lists and replays it (`events dead-letters`).
+//! - [`deletion`]: a participant's side of the account-deletion saga.
 //! - [`envelope`]: CloudEvents 1.0 attributes as NATS headers (the NATS
 //!   protocol binding's binary content mode), the data protobuf.
 
@@ -34,10 +35,25 @@ pub mod subjects {
     pub const GREETING_CREATED: &str = "platform.greeter.greeting.created";
     /// [`crate::v1::TranslationChanged`].
     pub const TRANSLATION_CHANGED: &str = "platform.lang.translation.changed";
+    /// [`crate::v1::UserDeletionRequested`].
+    pub const USER_DELETION_REQUESTED: &str = "platform.auth.user.deletion_requested";
+    /// [`crate::v1::UserDeleted`].
+    pub const USER_DELETED: &str = "platform.auth.user.deleted";
+
+    /// [`crate::v1::UserDataDeleted`] from `participant`.
+    pub fn user_data_deleted(participant: &str) -> String {
+        format!("platform.{participant}.user_data.deleted")
+    }
+
+    /// [`crate::v1::UserDataDeletionFailed`] from `participant`.
+    pub fn user_data_deletion_failed(participant: &str) -> String {
+        format!("platform.{participant}.user_data.deletion_failed")
+    }
 }
 
 pub mod consumer;
 pub mod dead_letters;
+pub mod deletion;
 pub mod envelope;
 pub mod inspect;
 pub mod outbox;

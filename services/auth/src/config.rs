@@ -54,6 +54,8 @@ pub struct Config {
     pub idempotency: idempotency::Config,
     /// The outbox relay (`NATS_URL`, `OUTBOX_*`): auth publishes `user.registered`.
     pub events: events::relay::Config,
+    /// Account deletions (`DELETION_*`): [`crate::deletion::Config`].
+    pub deletion: crate::deletion::Config,
 }
 
 /// The service clients auth issues service tokens to, by client id, each
@@ -180,6 +182,7 @@ impl Config {
             audit_retention: env.retention_days("AUTH_AUDIT_RETENTION_DAYS", 365)?,
             idempotency: idempotency::Config::from_env(env)?,
             events: events::relay::Config::from_env(env, "auth")?,
+            deletion: crate::deletion::Config::from_env(env)?,
         })
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod config;
+pub mod deletion;
 pub mod email;
 pub mod keys;
 pub mod ops;

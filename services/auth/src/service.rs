@@ -29,6 +29,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     client::{Client, TrustedProxies},
     config::Clients,
+    deletion::{self, Deletion, Retried, Started},
     email,
     keys::Jwks,
     password::{self, Hasher},
@@ -47,6 +48,8 @@ pub const ACCESS: &[Route] = &[
     Route::new("GET", "/auth/.well-known/jwks.json", Access::Public),
     Route::new("GET", "/auth/openapi.json", Access::Public),
     Route::new("GET", "/auth/me", Access::User),
+    Route::new("DELETE", "/auth/me", Access::User),
+    Route::new("GET", "/auth/me/deletion", Access::User),
     Route::new("GET", "/auth/verify", Access::User),
     Route::new("POST", "/auth/logout-all", Access::User),
     Route::new("POST", "/auth/password", Access::User),
@@ -54,6 +57,9 @@ pub const ACCESS: &[Route] = &[
     Route::new("PUT", "/auth/admin/users/{user_id}/roles/{role}", Access::Admin),
     Route::new("DELETE", "/auth/admin/users/{user_id}/roles/{role}", Access::Admin),
     Route::new("GET", "/auth/admin/audit", Access::Admin),
+    Route::new("DELETE", "/auth/admin/users/{user_id}", Access::Admin),
+    Route::new("GET", "/auth/admin/users/{user_id}/deletion", Access::Admin),
+    Route::new("POST", "/auth/admin/users/{user_id}/deletion/retry", Access::Admin),
     Route::new("GET", "/auth/stats", Access::Service),
     // Client credentials are checked by the handler: the request is the credential.
     Route::new("POST", "/auth/token", Access::Client),
@@ -73,6 +79,7 @@ pub struct App {
     pub gate: Gate,
     pub clients: Arc<Clients>,
     pub idempotency: Idempotency,
+    pub deletion: crate::deletion::Config,
 }
 
 impl FromRef<App> for TrustedProxies {
@@ -201,7 +208,11 @@ pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
         .routes(routes!(login))
         .routes(routes!(refresh))
         .routes(routes!(logout))
-        .routes(routes!(me))
+        .routes(routes!(me, delete_me))
+        .routes(routes!(my_deletion))
+        .routes(routes!(delete_user))
+        .routes(routes!(user_deletion))
+        .routes(routes!(retry_deletion))
         .routes(routes!(verify))
         .routes(routes!(logout_all))
         .routes(routes!(change_password))
@@ -466,6 +477,127 @@ async fn me(State(app): State<App>, Caller(caller): Caller) -> Result<Json<User>
     match app.store.user(&caller.user_id).await.map_err(unavailable)? {
         Some(user) => Ok(Json(user.into())),
         None => Err(authn::rest::unauthorized(Some("the account no longer exists"))),
+    }
+}
+
+/// Deletes the caller's account. Every service that holds the user's data
+/// removes it, then the account goes (a saga: see `GET /auth/me/deletion`).
+/// Sessions are revoked and logging in is refused at once. Asking again
+/// while it runs returns the same deletion.
+#[utoipa::path(
+    delete, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The deletion has started, or was under way", body = Deletion),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "A service token", body = ErrorBody),
+        (status = 409, description = "The only admin's account, or a deletion that failed (an admin can retry it)", body = ErrorBody),
+    )
+)]
+async fn delete_me(State(app): State<App>, Caller(caller): Caller) -> Result<Response, ApiError> {
+    let started = deletion::start(app.store.pool(), &app.deletion, &caller.user_id, "self").await;
+    deletion_started(started.map_err(unavailable)?)
+}
+
+/// Where the deletion of the caller's account stands: which services have
+/// removed the user's data. It stays readable with the caller's access token
+/// after the account is gone, until the token expires.
+#[utoipa::path(
+    get, path = "/auth/me/deletion", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The deletion", body = Deletion),
+        (status = 401, description = "Missing or invalid access token", body = ErrorBody),
+        (status = 403, description = "A service token", body = ErrorBody),
+        (status = 404, description = "No deletion of this account was asked for", body = ErrorBody),
+    )
+)]
+async fn my_deletion(State(app): State<App>, Caller(caller): Caller) -> Result<Json<Deletion>, ApiError> {
+    deletion_status(&app, &caller.user_id).await
+}
+
+/// Deletes any account (admin), as `DELETE /auth/me` does for one's own.
+#[utoipa::path(
+    delete, path = "/auth/admin/users/{user_id}", tag = "admin", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    responses(
+        (status = 202, description = "The deletion has started, or was under way", body = Deletion),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "The only admin's account, or a deletion that failed (retry it)", body = ErrorBody),
+    )
+)]
+async fn delete_user(
+    State(app): State<App>,
+    Admin(admin): Admin,
+    Path(user_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let started = deletion::start(app.store.pool(), &app.deletion, &user_id, &admin.user_id).await;
+    deletion_started(started.map_err(unavailable)?)
+}
+
+/// Where the deletion of an account stands (admin).
+#[utoipa::path(
+    get, path = "/auth/admin/users/{user_id}/deletion", tag = "admin", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    responses(
+        (status = 200, description = "The deletion", body = Deletion),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No deletion of this account was asked for", body = ErrorBody),
+    )
+)]
+async fn user_deletion(
+    State(app): State<App>,
+    Admin(_): Admin,
+    Path(user_id): Path<String>,
+) -> Result<Json<Deletion>, ApiError> {
+    deletion_status(&app, &user_id).await
+}
+
+/// Retries a failed deletion (admin): the participants that failed are
+/// asked again.
+#[utoipa::path(
+    post, path = "/auth/admin/users/{user_id}/deletion/retry", tag = "admin", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    responses(
+        (status = 202, description = "Retrying", body = Deletion),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No deletion of this account was asked for", body = ErrorBody),
+        (status = 409, description = "The deletion has not failed", body = ErrorBody),
+    )
+)]
+async fn retry_deletion(
+    State(app): State<App>,
+    Admin(admin): Admin,
+    Path(user_id): Path<String>,
+) -> Result<Response, ApiError> {
+    match deletion::retry(app.store.pool(), &app.deletion, &user_id, &admin.user_id).await.map_err(unavailable)? {
+        Retried::Retried(d) => Ok((StatusCode::ACCEPTED, Json(d)).into_response()),
+        Retried::NotFailed(d) => Err(ApiError::conflict(
+            "deletion_not_failed",
+            format!("the deletion is {}; only a failed one can be retried", d.state),
+        )),
+        Retried::NotFound => Err(ApiError::not_found("no deletion of this account was asked for")),
+    }
+}
+
+fn deletion_started(started: Started) -> Result<Response, ApiError> {
+    match started {
+        Started::Running(d) => Ok((StatusCode::ACCEPTED, Json(d)).into_response()),
+        Started::Failed(_) => Err(ApiError::conflict(
+            "deletion_failed",
+            "deleting this account failed; see its deletion for why, and ask an admin to retry it",
+        )),
+        Started::NoSuchUser => Err(ApiError::not_found("there is no such user")),
+        Started::LastAdmin => Err(ApiError::conflict(
+            "last_admin",
+            "this is the only admin; grant the role to someone else before deleting the account",
+        )),
+    }
+}
+
+async fn deletion_status(app: &App, user_id: &str) -> Result<Json<Deletion>, ApiError> {
+    match deletion::status(app.store.pool(), user_id).await.map_err(unavailable)? {
+        Some(d) => Ok(Json(d)),
+        None => Err(ApiError::not_found("no deletion of this account was asked for")),
     }
 }
 

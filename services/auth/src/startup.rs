@@ -10,6 +10,7 @@ use platform::{Server, retention::Prune};
 use crate::{
     Config,
     client::TrustedProxies,
+    deletion,
     password::Hasher,
     service::{self, App},
     store::{self, Store},
@@ -39,14 +40,22 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         store: store.clone(),
         issuer: issuer.clone(),
         idempotency: Idempotency::new(pool.clone(), config.idempotency.clone()),
+        deletion: config.deletion.clone(),
     };
     let refresh = tokio::spawn(refresh_keys(store, issuer, config.tokens.key_refresh));
     let relay = Relay::new(pool.clone(), config.events.clone()).spawn();
-    Ok(Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
+    let retrier = deletion::spawn_retrier(pool.clone(), config.deletion.clone());
+    let answers = deletion::answers(&pool, &config.events);
+    let mut server = Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
         .await?
         .with_background(refresh)
         .with_background(relay)
-        .with_retention(prunes(&config)))
+        .with_background(retrier)
+        .with_retention(prunes(&config));
+    for consumer in answers {
+        server = server.with_background(consumer.spawn());
+    }
+    Ok(server)
 }
 
 /// What auth_db keeps, and for how long.
@@ -59,6 +68,8 @@ fn prunes(config: &Config) -> Vec<Prune> {
         Prune::new("audit_log", "at", config.audit_retention),
         Idempotency::prune(),
         config.events.prune(),
+        events::consumer::Config::prune(events::consumer::INBOX_RETENTION),
+        config.deletion.prune(),
     ]
 }
 

@@ -103,7 +103,7 @@ const USER_COLUMNS: &str = "id::text AS id, email, roles, created_at";
 
 /// Serialises role changes, so two concurrent revocations cannot both
 /// remove "the other" admin.
-const ROLE_LOCK: i64 = 0x617574685f726f6c; // "auth_rol"
+pub(crate) const ROLE_LOCK: i64 = 0x617574685f726f6c; // "auth_rol"
 
 impl PartialEq for UserRow {
     fn eq(&self, other: &Self) -> bool {
@@ -114,6 +114,10 @@ impl PartialEq for UserRow {
 impl Eq for UserRow {}
 
 impl Store {
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
@@ -124,10 +128,15 @@ impl Store {
     }
 
     pub async fn credentials(&self, email: &str) -> sqlx::Result<Option<Credentials>> {
-        sqlx::query_as("SELECT id::text AS id, email, roles, password_hash FROM users WHERE email = $1")
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await
+        // An account being deleted cannot log in (its sessions were revoked
+        // when the deletion started).
+        sqlx::query_as(
+            "SELECT id::text AS id, email, roles, password_hash FROM users u WHERE email = $1
+             AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.user_id = u.id)",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
     }
 
     pub async fn credentials_of(&self, id: &str) -> sqlx::Result<Option<Credentials>> {
@@ -431,7 +440,7 @@ async fn revoke_family_in(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, family
 
 /// Whether `s` is a canonical UUID, so a malformed id is "not found"
 /// rather than a database error.
-fn is_uuid(s: &str) -> bool {
+pub(crate) fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() })
 }

@@ -6,8 +6,8 @@
 //! | `AUTH_URL` | auth on loopback at its port | the auth service: its JWKS, unless `AUTH_JWKS_URL` is set |
 //! | `LANG_TIMEOUT_MS`, `LANG_RETRIES`, `LANG_BREAKER_FAILURES`, `LANG_BREAKER_COOLDOWN_MS`, `LANG_MAX_CONCURRENCY` | the resilience defaults | deadline per attempt, retries, breaker and bulkhead for calls to lang |
 //! | `AUTH_JWKS_URL` | `$AUTH_URL/auth/.well-known/jwks.json` | where access tokens' keys are fetched (other `AUTH_*` token variables: [`authn::Config`]) |
-//! | `NATS_URL` | `nats://127.0.0.1:4222` | the event broker (a cluster's nodes comma-separated): the user projection's consumers and the cache's eviction on `translation.changed` |
-//! | `EVENTS_STREAM_REPLICAS` | `1` | copies of the dead-letter stream, if gateway creates it (3 on a 3-node cluster) |
+//! | `NATS_URL` | `nats://127.0.0.1:4222` | the event broker (a cluster's nodes comma-separated): the user projection's consumers, the cache's eviction on `translation.changed`, gateway's answers in account deletions |
+//! | `OUTBOX_*`, `EVENTS_STREAM_*` | | gateway's own events (its part in account deletions): [`events::relay::Config`] |
 //! | `GATEWAY_CACHE_TTL_MS` | `30000` | how long a greeting from lang is reused; `0` disables the cache |
 //! | `GATEWAY_CACHE_MAX_ENTRIES` | `10000` | greetings kept at most (least recently used go first) |
 //! | `GATEWAY_METRICS_QUEUE` | `10000` | request records waiting to be written; beyond it they are dropped and counted |
@@ -30,10 +30,9 @@ pub struct Config {
     pub lang_policy: Policy,
     /// Verifying callers' access tokens.
     pub authn: authn::Config,
-    /// The event broker (`NATS_URL`): the user projection and cache eviction.
-    pub nats_url: String,
-    /// `EVENTS_STREAM_REPLICAS`.
-    pub stream_replicas: usize,
+    /// The event broker (`NATS_URL`: the user projection, cache eviction)
+    /// and gateway's own events' relay.
+    pub events: events::relay::Config,
     pub cache: CacheConfig,
     pub recorder: RecorderConfig,
     /// How often `WatchOverview` sends an overview.
@@ -84,8 +83,7 @@ impl Config {
             auth_url,
             lang_policy: Policy::from_env(env, "LANG", Policy::default())?,
             authn,
-            nats_url: env.string("NATS_URL", "nats://127.0.0.1:4222"),
-            stream_replicas: events::relay::replicas(env)?,
+            events: events::relay::Config::from_env(env, "gateway")?,
             cache: CacheConfig {
                 ttl: env.millis("GATEWAY_CACHE_TTL_MS", Duration::from_secs(30))?,
                 max_entries: env.nonzero("GATEWAY_CACHE_MAX_ENTRIES", |e, n| e.parse(n, 10_000))?,

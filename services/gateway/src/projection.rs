@@ -105,3 +105,8 @@ fn greeted() -> Handler {
         })
     })
 }
+
+/// gateway's part in deleting an account: the user's projection entry.
+pub fn remove_user() -> events::deletion::Remove {
+    events::deletion::remove_with("DELETE FROM user_activity WHERE user_id = $1")
+}

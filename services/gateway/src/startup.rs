@@ -2,6 +2,7 @@
 //! the cache's eviction, token verification, request recording, RPC
 //! surface, server.
 
+use events::{deletion, relay::Relay};
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use platform::{Server, shutdown::Draining};
@@ -22,10 +23,6 @@ use crate::{
     upstream::LangClient,
     watch::OverviewFeed,
 };
-
-/// How long applied event ids are kept: far past any redelivery (the
-/// consumers' ack wait times their deliveries is minutes).
-const INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How long shutdown waits for queued request records to be written.
 const FLUSH_GRACE: Duration = Duration::from_secs(5);
@@ -51,13 +48,21 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
 
     let jwks = Arc::new(authn::Jwks::new(&config.authn)?);
     let lang = LangClient::new(&config.lang_url, config.lang_policy.clone())?;
-    let (projection, consumers) = Projection::spawn(pool.clone(), &config.nats_url, config.stream_replicas);
+    let (projection, consumers) = Projection::spawn(pool.clone(), &config.events.nats_url, config.events.replicas);
+    let relay = Relay::new(pool.clone(), config.events.clone()).spawn();
+    let deletions = deletion::consumer(
+        pool.clone(),
+        deletion::config(&config.events, "gateway"),
+        "gateway",
+        crate::projection::remove_user(),
+    )
+    .spawn();
     // Watches end when shutdown begins, not when the grace period runs out.
     let draining = Draining::new();
     let feed = OverviewFeed::new(config.watch_interval, config.max_watchers, draining.clone());
     let gateway =
         Gateway::new(lang, projection, Store::new(pool.clone()), &config.cache, config.recorder.retention, feed);
-    let eviction = freshness::spawn(config.nats_url.clone(), {
+    let eviction = freshness::spawn(config.events.nats_url.clone(), {
         let gateway = gateway.clone();
         move || gateway.translations_changed()
     });
@@ -69,8 +74,10 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .bind(&config.common, pool)
         .await?
         .with_draining(draining)
-        .with_retention(vec![events::consumer::Config::prune(INBOX_RETENTION)])
-        .with_background(eviction);
+        .with_retention(vec![events::consumer::Config::prune(events::consumer::INBOX_RETENTION), config.events.prune()])
+        .with_background(eviction)
+        .with_background(relay)
+        .with_background(deletions);
     for consumer in consumers {
         server = server.with_background(consumer);
     }

@@ -21,7 +21,7 @@ async fn a_changed_translation_is_served_well_inside_the_cache_ttl() {
     let mut replicas = Vec::new();
     for _ in 0..2 {
         let mut config = support::config(&n, &[]).await;
-        config.nats_url = nats.url();
+        config.events.nats_url = nats.url();
         assert_eq!(config.cache.ttl, Duration::from_secs(30), "the default TTL, unchanged");
         replicas.push(Gateway::start(config).await);
     }

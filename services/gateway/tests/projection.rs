@@ -32,7 +32,7 @@ async fn the_user_count_follows_registrations_without_asking_auth() {
     let token = auth.token("ada@example.com").await;
     let n = Neighbours { lang: support::lang().await, auth: support::dead_port(), jwks: Some(auth.jwks_url()) };
     let mut config = support::config(&n, &[]).await;
-    config.nats_url = nats.url();
+    config.events.nats_url = nats.url();
     let gateway = Gateway::start(config).await;
 
     assert_eq!(user_count(&gateway, &token, 1).await, 1);
@@ -112,7 +112,7 @@ async fn redelivered_events_count_once() {
     let token = auth.token("ada@example.com").await;
     let mut config =
         support::config(&Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None }, &[]).await;
-    config.nats_url = nats.url();
+    config.events.nats_url = nats.url();
     let gateway = Gateway::start(config).await;
     assert_eq!(user_count(&gateway, &token, 3).await, 3);
     let mut db = gateway.db().await;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use authn::{AccessLayer, Gate, Jwks, client::ServiceToken};
-use events::relay::Relay;
+use events::{deletion, relay::Relay};
 use idempotency::Idempotency;
 use platform::{Server, retention::Prune, shutdown::Draining};
 use platform_rpc::RpcRouter;
@@ -28,6 +28,9 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let (watchers, listener) = Watchers::spawn(pool.clone(), config.watch.clone(), draining.clone());
     let idempotency = Idempotency::new(pool.clone(), config.idempotency.clone());
     let relay = Relay::new(pool.clone(), config.events.clone()).spawn();
+    let deletions =
+        deletion::consumer(pool.clone(), deletion::config(&config.events, "greeter"), "greeter", store::remove_user())
+            .spawn();
     let greeter = Greeter::new(caller, store::Store::new(pool.clone()), idempotency, config.default_url, watchers);
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
@@ -39,8 +42,10 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
             Prune::new("greetings", "created_at", config.retention),
             Idempotency::prune(),
             config.events.prune(),
+            events::consumer::Config::prune(events::consumer::INBOX_RETENTION),
         ])
         .with_background(relay)
+        .with_background(deletions)
         .with_background(listener)
         .with_draining(draining))
 }

@@ -117,3 +117,17 @@ pub async fn insert(conn: &mut PgConnection, g: &NewGreeting<'_>) -> sqlx::Resul
     outbox::enqueue(conn, &outbox::Event::new(subjects::GREETING_CREATED, "/greeter", Some(&id), &data)).await?;
     Ok(row)
 }
+
+/// Removes every greeting `owner` made, and ends every replica's watches of
+/// them when the transaction commits (the account-deletion saga); how many
+/// greetings went.
+pub async fn delete_owner(conn: &mut PgConnection, owner: &str) -> sqlx::Result<i64> {
+    let removed = sqlx::query("DELETE FROM greetings WHERE owner = $1").bind(owner).execute(&mut *conn).await?;
+    crate::watch::notify_deleted(conn, owner).await?;
+    Ok(i64::try_from(removed.rows_affected()).unwrap_or(i64::MAX))
+}
+
+/// greeter's part in deleting an account: [`delete_owner`].
+pub fn remove_user() -> events::deletion::Remove {
+    Box::new(|conn, user_id| Box::pin(async move { delete_owner(conn, user_id).await.map_err(|e| e.to_string()) }))
+}

@@ -15,7 +15,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU8, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -72,9 +72,14 @@ struct Watcher {
     /// Whose greetings it gets; `None` for everyone's.
     owner: Option<String>,
     tx: mpsc::Sender<Arc<GreetingRow>>,
-    /// Set when it was dropped for not keeping up.
-    dropped: Arc<AtomicBool>,
+    /// Why it was ended from here, if it was: [`SLOW`] or [`DELETED`].
+    dropped: Arc<AtomicU8>,
 }
+
+/// A watch dropped for not keeping up.
+const SLOW: u8 = 1;
+/// A watch of a user whose account is being deleted.
+const DELETED: u8 = 2;
 
 impl Watchers {
     /// Starts listening on `pool`'s database. The task ends when aborted
@@ -92,7 +97,7 @@ impl Watchers {
     ) -> Result<impl Stream<Item = Result<Event, Status>> + Send + 'static, Status> {
         let hub = self.hub.clone();
         let (tx, rx) = mpsc::channel(hub.config.buffer);
-        let dropped = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicU8::new(0));
         let id = hub.next_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut watchers = hub.watchers.lock().expect("not poisoned");
@@ -128,13 +133,13 @@ impl Watchers {
                         s.heartbeat.reset();
                         Some((Ok(Event::Greeting(row)), Some(s)))
                     }
-                    None if s.dropped.load(Ordering::Relaxed) => Some((
-                        Err(Status::resource_exhausted(
+                    None => Some((Err(match s.dropped.load(Ordering::Relaxed) {
+                        SLOW => Status::resource_exhausted(
                             "the watch fell too far behind: its reader did not keep up; watch again",
-                        )),
-                        None,
-                    )),
-                    None => Some((Err(Status::unavailable("the watch ended; watch again")), None)),
+                        ),
+                        DELETED => Status::permission_denied("the account is being deleted; its greetings are gone"),
+                        _ => Status::unavailable("the watch ended; watch again"),
+                    }), None)),
                 },
                 _ = s.heartbeat.tick() => Some((Ok(Event::Heartbeat), Some(s))),
             }
@@ -145,7 +150,7 @@ impl Watchers {
 struct WatchState {
     registration: Registration,
     rx: mpsc::Receiver<Arc<GreetingRow>>,
-    dropped: Arc<AtomicBool>,
+    dropped: Arc<AtomicU8>,
     heartbeat: tokio::time::Interval,
     first: bool,
 }
@@ -206,9 +211,39 @@ struct Notice {
     owner: Option<String>,
 }
 
+/// The notice [`notify_deleted`] sends.
+#[derive(serde::Deserialize)]
+struct Deleted {
+    deleted_owner: String,
+}
+
+/// Tells every replica's listener, when `conn`'s transaction commits, that
+/// `owner`'s greetings are gone: their watches of that owner end.
+pub async fn notify_deleted(conn: &mut sqlx::PgConnection, owner: &str) -> sqlx::Result<()> {
+    let payload = serde_json::json!({ "deleted_owner": owner }).to_string();
+    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(conn).await?;
+    Ok(())
+}
+
+/// Ends every watch of `owner`'s greetings.
+fn end_watches_of(hub: &Hub, owner: &str) {
+    let mut watchers = hub.watchers.lock().expect("not poisoned");
+    watchers.retain(|_, w| {
+        let theirs = w.owner.as_deref() == Some(owner);
+        if theirs {
+            w.dropped.store(DELETED, Ordering::Relaxed);
+        }
+        !theirs
+    });
+    metrics::gauge!("greeter_watchers").set(watchers.len() as f64);
+}
+
 /// Reads the greeting of `payload` once, if anyone watches it, and hands it
 /// to each watch of its owner; a watch whose buffer is full is dropped.
 async fn deliver(hub: &Hub, store: &Store, payload: &str) {
+    if let Ok(deleted) = serde_json::from_str::<Deleted>(payload) {
+        return end_watches_of(hub, &deleted.deleted_owner);
+    }
     let Ok(notice) = serde_json::from_str::<Notice>(payload) else {
         tracing::warn!(payload, "an unreadable greetings notice");
         return;
@@ -234,7 +269,7 @@ async fn deliver(hub: &Hub, store: &Store, payload: &str) {
         match w.tx.try_send(row.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                w.dropped.store(true, Ordering::Relaxed);
+                w.dropped.store(SLOW, Ordering::Relaxed);
                 metrics::counter!("greeter_watchers_dropped_total", "reason" => "slow_reader").increment(1);
                 tracing::info!("a watch fell too far behind and was dropped");
                 false

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use authn::{Gate, Jwks};
-use events::relay::Relay;
+use events::{deletion, relay::Relay};
 use idempotency::Idempotency;
 use platform::{Server, retention::Prune};
 
@@ -19,6 +19,9 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let relay = Relay::new(pool.clone(), config.events.clone()).spawn();
+    let deletions =
+        deletion::consumer(pool.clone(), deletion::config(&config.events, "lang"), "lang", store::remove_user())
+            .spawn();
     let app = App {
         store: Store::new(pool.clone()),
         gate: Gate::new(jwks, config.allowed_clients.clone()),
@@ -30,6 +33,8 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
             Prune::new("audit_log", "at", config.audit_retention),
             Idempotency::prune(),
             config.events.prune(),
+            events::consumer::Config::prune(events::consumer::INBOX_RETENTION),
         ])
-        .with_background(relay))
+        .with_background(relay)
+        .with_background(deletions))
 }

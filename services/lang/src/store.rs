@@ -199,3 +199,8 @@ pub async fn set_preference(
         Err(e) => Err(e),
     }
 }
+
+/// lang's part in deleting an account: the user's language preference.
+pub fn remove_user() -> events::deletion::Remove {
+    events::deletion::remove_with("DELETE FROM preferences WHERE user_id = $1")
+}

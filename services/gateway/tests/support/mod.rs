@@ -109,7 +109,7 @@ pub async fn config(n: &Neighbours, env: &[(&str, &str)]) -> gateway::Config {
     config.authn.jwks_url =
         n.jwks.clone().unwrap_or_else(|| format!("http://{}/auth/.well-known/jwks.json", n.auth).parse().unwrap());
     // No broker unless a test starts one: nothing is read from a stray one on 4222.
-    config.nats_url = format!("nats://{}", dead_port());
+    config.events.nats_url = format!("nats://{}", dead_port());
     config
 }
 
@@ -186,7 +186,7 @@ impl Gateway {
 /// A gateway whose user projection reads the events at `nats_url`.
 pub async fn with_events(n: &Neighbours, nats_url: &str, env: &[(&str, &str)]) -> Gateway {
     let mut config = config(n, env).await;
-    config.nats_url = nats_url.to_owned();
+    config.events.nats_url = nats_url.to_owned();
     Gateway::start(config).await
 }
 

@@ -1,0 +1,313 @@
+//! Deleting an account, auth's saga, with every participant real: auth,
+//! greeter, lang and gateway in-process on their own databases, one
+//! nats-server between them. The data is made through each service's own
+//! code (greeter's store, lang's REST API, gateway's projection fed by
+//! events), and its removal is checked in each database, next to another
+//! user's data that must stay.
+
+mod support;
+
+use std::{net::SocketAddr, time::Duration};
+
+use auth::testing::Fixture;
+use platform::{Env, db::DbConfig};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use support::{Gateway, Neighbours};
+use testkit::nats::Nats;
+use tokio::sync::oneshot;
+
+/// How often auth asks silent participants again, here.
+const RETRY: Duration = Duration::from_millis(500);
+
+async fn auth(nats: &Nats) -> Fixture {
+    let url = nats.url();
+    Fixture::start_with(|c| {
+        c.events.nats_url = url;
+        c.deletion.retry = RETRY;
+        c.deletion.max_attempts = 1000;
+    })
+    .await
+}
+
+/// A service running until [`Running::stop`].
+struct Running {
+    addr: SocketAddr,
+    db: DbConfig,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    fn spawn(server: platform::Server, db: DbConfig) -> Running {
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(server.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Running { addr, db, stop: Some(stop), done }
+    }
+
+    /// Stops it as SIGTERM would (its consumers and relay with it).
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.done.await.unwrap().unwrap();
+    }
+
+    async fn db(&self) -> PgConnection {
+        PgConnection::connect_with(&self.db.url.options).await.unwrap()
+    }
+}
+
+async fn greeter(auth: &Fixture, nats: &Nats) -> Running {
+    let mut config = greeter::Config {
+        common: support::common("greeter").await,
+        ..greeter::Config::from_env(&Env::default()).unwrap()
+    };
+    config.authn = auth.authn();
+    config.events.nats_url = nats.url();
+    let db = config.common.database.clone();
+    Running::spawn(greeter::build(config).await.unwrap(), db)
+}
+
+/// lang on `db` (a fresh database when `None`).
+async fn lang(auth: &Fixture, nats: &Nats, db: Option<DbConfig>) -> Running {
+    let mut config =
+        lang::Config { common: support::common("lang").await, ..lang::Config::from_env(&Env::default()).unwrap() };
+    if let Some(db) = db {
+        config.common.database = db;
+    }
+    config.authn = auth.authn();
+    config.events.nats_url = nats.url();
+    let db = config.common.database.clone();
+    Running::spawn(lang::build(config).await.unwrap(), db)
+}
+
+async fn gateway(auth: &Fixture, lang: SocketAddr, nats: &Nats) -> Gateway {
+    let jwks = Some(auth.authn().jwks_url.clone());
+    let n = Neighbours { lang, auth: support::dead_port(), jwks };
+    support::with_events(&n, &nats.url(), &[]).await
+}
+
+/// One user's data at each participant: greetings (through greeter's own
+/// store, which also announces them), a language preference (through
+/// lang's API) and gateway's projection entry (from the events).
+async fn make_data(
+    auth: &Fixture,
+    greeter: &Running,
+    lang: &Running,
+    gateway: &Gateway,
+    email: &str,
+) -> (String, String) {
+    let (id, token) = auth.user(email).await;
+    let mut db = greeter.db().await;
+    for name in ["Ada", "Grace", "Edsger"] {
+        let greeting = format!("Hello, {name}!");
+        let new = greeter::store::NewGreeting {
+            owner: &id,
+            name,
+            greeting: &greeting,
+            url: "https://example.com/",
+            external_status: Some(200),
+            external_error: None,
+        };
+        greeter::store::insert(&mut db, &new).await.unwrap();
+    }
+    let http = reqwest::Client::new();
+    let res = http
+        .put(format!("http://{}/lang/v1/preferences/me", lang.addr))
+        .bearer_auth(&token)
+        .json(&json!({ "language": "fr" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    support::eventually(|| async {
+        let mut db = gateway.db().await;
+        let greetings: Option<i64> =
+            sqlx::query_scalar("SELECT greetings FROM user_activity WHERE user_id = $1 AND registered_at IS NOT NULL")
+                .bind(&id)
+                .fetch_optional(&mut db)
+                .await
+                .unwrap();
+        (greetings == Some(3)).then_some(())
+    })
+    .await;
+    (id, token)
+}
+
+/// What each participant still holds of `id`: greetings, preferences, projection rows.
+async fn held(greeter: &Running, lang_db: &DbConfig, gateway: &Gateway, id: &str) -> (i64, i64, i64) {
+    let mut g = greeter.db().await;
+    let greetings: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM greetings WHERE owner = $1").bind(id).fetch_one(&mut g).await.unwrap();
+    let mut l = PgConnection::connect_with(&lang_db.url.options).await.unwrap();
+    let preferences: i64 = sqlx::query_scalar("SELECT count(*) FROM preferences WHERE user_id = $1")
+        .bind(id)
+        .fetch_one(&mut l)
+        .await
+        .unwrap_or(-1);
+    let mut gw = gateway.db().await;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM user_activity WHERE user_id = $1")
+        .bind(id)
+        .fetch_one(&mut gw)
+        .await
+        .unwrap();
+    (greetings, preferences, rows)
+}
+
+async fn get(auth: &Fixture, path: &str, token: &str) -> (u16, Value) {
+    let res = reqwest::Client::new().get(auth.url(path)).bearer_auth(token).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+async fn send(auth: &Fixture, method: reqwest::Method, path: &str, token: &str) -> (u16, Value) {
+    let res = reqwest::Client::new().request(method, auth.url(path)).bearer_auth(token).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+/// The deletion once `done` says it is where the test wants it.
+async fn deletion_when(auth: &Fixture, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = get(auth, "/auth/me/deletion", token).await;
+        assert_eq!(status, 200, "{body}");
+        if done(&body) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the deletion did not get there within 60 s: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn step<'a>(deletion: &'a Value, participant: &str) -> &'a Value {
+    deletion["participants"].as_array().unwrap().iter().find(|s| s["participant"] == participant).unwrap()
+}
+
+async fn login(auth: &Fixture, email: &str) -> u16 {
+    let body = json!({ "email": email, "password": auth::testing::PASSWORD });
+    reqwest::Client::new().post(auth.url("/auth/login")).json(&body).send().await.unwrap().status().as_u16()
+}
+
+async fn account_exists(auth: &Fixture, id: &str) -> bool {
+    let mut db = PgConnection::connect_with(&auth.config.common.database.url.options).await.unwrap();
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1::uuid)")
+        .bind(id)
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_deletion_removes_the_users_data_everywhere_then_the_account() {
+    let nats = Nats::start();
+    let auth = auth(&nats).await;
+    let (greeter, lang) = (greeter(&auth, &nats).await, lang(&auth, &nats, None).await);
+    let gateway = gateway(&auth, lang.addr, &nats).await;
+    let (ada, token) = make_data(&auth, &greeter, &lang, &gateway, "ada@example.com").await;
+    let (bob, _) = make_data(&auth, &greeter, &lang, &gateway, "bob@example.com").await;
+    assert_eq!(held(&greeter, &lang.db, &gateway, &ada).await, (3, 1, 1));
+
+    let started = std::time::Instant::now();
+    let (status, body) = send(&auth, reqwest::Method::DELETE, "/auth/me", &token).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(["requested", "in_progress", "completed"].contains(&body["state"].as_str().unwrap()), "{body}");
+    assert_eq!(login(&auth, "ada@example.com").await, 401, "no logging in once the deletion has started");
+
+    let done = deletion_when(&auth, &token, |d| d["state"] == "completed").await;
+    eprintln!("the deletion completed {:?} after it was asked for", started.elapsed());
+    assert_eq!(step(&done, "greeter")["removed"], 3, "{done}");
+    assert_eq!(step(&done, "lang")["removed"], 1, "{done}");
+    assert_eq!(step(&done, "gateway")["removed"], 1, "{done}");
+    assert_eq!(held(&greeter, &lang.db, &gateway, &ada).await, (0, 0, 0), "nothing of ada's is left");
+    assert!(!account_exists(&auth, &ada).await, "the account is gone");
+    assert_eq!(held(&greeter, &lang.db, &gateway, &bob).await, (3, 1, 1), "bob's data is untouched");
+    assert!(account_exists(&auth, &bob).await);
+
+    // auth announces the deletion last, once the account is gone.
+    let announced = events::inspect::wait_for(&nats.url(), "platform-auth", 1, Duration::from_secs(20)).await.unwrap();
+    let deleted: Vec<_> = announced.iter().filter(|e| e.kind == events::subjects::USER_DELETED).collect();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].subject.as_deref(), Some(ada.as_str()));
+}
+
+#[tokio::test]
+async fn a_participant_down_for_a_while_is_asked_again_and_the_deletion_completes() {
+    let nats = Nats::start();
+    let auth = auth(&nats).await;
+    let (greeter, lang_first) = (greeter(&auth, &nats).await, lang(&auth, &nats, None).await);
+    let gateway = gateway(&auth, lang_first.addr, &nats).await;
+    let (ada, token) = make_data(&auth, &greeter, &lang_first, &gateway, "ada@example.com").await;
+    let lang_db = lang_first.db.clone();
+    lang_first.stop().await;
+
+    let (status, body) = send(&auth, reqwest::Method::DELETE, "/auth/me", &token).await;
+    assert_eq!(status, 202, "{body}");
+    // The others answer; lang is silent, and auth keeps asking it.
+    let waiting = deletion_when(&auth, &token, |d| {
+        d["state"] == "in_progress" && d["attempts"].as_i64().unwrap() >= 3 && step(d, "gateway")["state"] == "deleted"
+    })
+    .await;
+    assert_eq!(step(&waiting, "greeter")["state"], "deleted", "{waiting}");
+    assert_eq!(step(&waiting, "lang")["state"], "pending", "{waiting}");
+    assert!(account_exists(&auth, &ada).await, "the account stays while a participant has not answered");
+
+    let lang = lang(&auth, &nats, Some(lang_db)).await;
+    let done = deletion_when(&auth, &token, |d| d["state"] == "completed").await;
+    eprintln!("completed after {} requests: {done}", done["attempts"]);
+    assert_eq!(step(&done, "lang")["removed"], 1, "{done}");
+    assert_eq!(held(&greeter, &lang.db, &gateway, &ada).await, (0, 0, 0));
+    assert!(!account_exists(&auth, &ada).await);
+}
+
+#[tokio::test]
+async fn a_participant_that_fails_stops_the_deletion_visibly_until_an_admin_retries() {
+    let nats = Nats::start();
+    let auth = auth(&nats).await;
+    let (greeter, lang) = (greeter(&auth, &nats).await, lang(&auth, &nats, None).await);
+    let gateway = gateway(&auth, lang.addr, &nats).await;
+    let (_, admin) = auth.admin("root@example.com").await;
+    let (ada, token) = make_data(&auth, &greeter, &lang, &gateway, "ada@example.com").await;
+    // lang cannot delete anything: its table is not where it looks.
+    let mut lang_db = PgConnection::connect_with(&lang.db.url.options).await.unwrap();
+    sqlx::query("ALTER TABLE preferences RENAME TO preferences_moved").execute(&mut lang_db).await.unwrap();
+
+    let (status, body) = send(&auth, reqwest::Method::DELETE, &format!("/auth/admin/users/{ada}"), &admin).await;
+    assert_eq!(status, 202, "{body}");
+    let failed = deletion_when(&auth, &token, |d| d["state"] == "failed").await;
+    assert_eq!(step(&failed, "greeter")["state"], "deleted", "{failed}");
+    assert_eq!(step(&failed, "gateway")["state"], "deleted", "{failed}");
+    let lang_step = step(&failed, "lang");
+    assert_eq!(lang_step["state"], "failed", "{failed}");
+    let reason = lang_step["reason"].as_str().unwrap();
+    assert!(reason.contains("preferences"), "the reason says what failed: {reason}");
+    assert!(account_exists(&auth, &ada).await, "never reported done with data left behind");
+    assert_eq!(login(&auth, "ada@example.com").await, 401, "still no logging in");
+    // Asking again as the user does not resume it; an admin's retry does.
+    let (status, body) = send(&auth, reqwest::Method::DELETE, "/auth/me", &token).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("deletion_failed")), "{body}");
+    let (status, body) = get(&auth, &format!("/auth/admin/users/{ada}/deletion"), &admin).await;
+    assert_eq!((status, &body["state"]), (200, &json!("failed")), "{body}");
+
+    sqlx::query("ALTER TABLE preferences_moved RENAME TO preferences").execute(&mut lang_db).await.unwrap();
+    let retry = format!("/auth/admin/users/{ada}/deletion/retry");
+    let (status, body) = send(&auth, reqwest::Method::POST, &retry, &admin).await;
+    assert_eq!(status, 202, "{body}");
+    let done = deletion_when(&auth, &token, |d| d["state"] == "completed").await;
+    assert_eq!(step(&done, "lang")["removed"], 1, "{done}");
+    assert_eq!(held(&greeter, &lang.db, &gateway, &ada).await, (0, 0, 0));
+    assert!(!account_exists(&auth, &ada).await);
+    let (status, body) = send(&auth, reqwest::Method::POST, &retry, &admin).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("deletion_not_failed")), "{body}");
+}
+
+#[tokio::test]
+async fn the_only_admin_cannot_delete_their_account() {
+    let nats = Nats::start();
+    let auth = auth(&nats).await;
+    let (_, admin) = auth.admin("root@example.com").await;
+    let (status, body) = send(&auth, reqwest::Method::DELETE, "/auth/me", &admin).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("last_admin")), "{body}");
+    let (status, _) = get(&auth, "/auth/me/deletion", &admin).await;
+    assert_eq!(status, 404);
+}
