@@ -54,7 +54,7 @@ async fn deleting_a_users_greetings_ends_their_watches_on_every_replica() {
         tokio::spawn(server.run_until(std::future::pending()));
     }
     let descriptors = platform_proto::descriptor_pool();
-    let client = |replica, token| Client::new(replica, &descriptors).with_token(token);
+    let client = |replica, token| Client::new(replica, descriptors).with_token(token);
     let mut ada_first = open(&client(replicas[0], &ada)).await;
     let mut ada_second = open(&client(replicas[1], &ada)).await;
     let mut bob_first = open(&client(replicas[0], &bob)).await;
