@@ -131,11 +131,19 @@ impl Verify for crate::Jwks {
 pub struct Gate {
     pub verifier: Arc<dyn Verify>,
     pub allowed_clients: Arc<[String]>,
+    /// Tokens refused before they expire, when the service follows them.
+    pub revocations: Option<crate::Revocations>,
 }
 
 impl Gate {
     pub fn new(verifier: Arc<dyn Verify>, allowed_clients: impl IntoIterator<Item = String>) -> Self {
-        Self { verifier, allowed_clients: allowed_clients.into_iter().collect() }
+        Self { verifier, allowed_clients: allowed_clients.into_iter().collect(), revocations: None }
+    }
+
+    /// Also refuses the tokens `revocations` names.
+    pub fn with_revocations(mut self, revocations: crate::Revocations) -> Self {
+        self.revocations = Some(revocations);
+        self
     }
 
     /// The caller behind an `Authorization` header value, if any. A header
@@ -145,7 +153,11 @@ impl Gate {
         let token = value.to_str().ok().and_then(crate::claims::bearer).ok_or_else(|| {
             Denied::Unauthenticated("the Authorization header must be \"Bearer <access token>\"".into())
         })?;
-        Ok(Some(self.verifier.verify(token).await.map(Identity::from)?))
+        let claims = self.verifier.verify(token).await?;
+        if let Some(reason) = self.revocations.as_ref().and_then(|r| r.refused(&claims)) {
+            return Err(Denied::Unauthenticated(reason.into()));
+        }
+        Ok(Some(Identity::from(claims)))
     }
 
     /// Identifies the caller and checks `access`.

@@ -7,6 +7,7 @@
 //! | `AUTH_AUDIENCE` | `platform` | the `aud` every token must carry (likewise) |
 //! | `AUTH_LEEWAY_SECS` | `30` | clock skew tolerated on `exp` |
 //! | `AUTH_JWKS_MAX_AGE_SECS` | `600` | how long fetched keys are used before they are fetched again |
+//! | `AUTH_REVOCATION_RETAIN_SECS` | `3600` | how long a revoked session or deleted account is remembered; must exceed the access tokens' lifetime (`AUTH_ACCESS_TTL_SECS`, 900) |
 //! | `AUTH_JWKS_MIN_REFRESH_SECS` | `30` | least time between two fetches, however many unknown key ids arrive |
 //! | `AUTH_JWKS_TIMEOUT_MS` | `3000` | deadline for one fetch |
 //! | `SERVICE_ALLOWED_CLIENTS` | per service | service clients admitted to the service's `service` routes |
@@ -35,6 +36,13 @@ pub struct Config {
     pub max_age: Duration,
     pub min_refresh: Duration,
     pub timeout: Duration,
+    /// `AUTH_REVOCATION_RETAIN_SECS`: [`crate::Revocations`].
+    pub revocation_retain: Duration,
+}
+
+/// `AUTH_REVOCATION_RETAIN_SECS`, for [`crate::Revocations::new`].
+pub fn revocation_retain(env: &Env) -> Result<Duration, ConfigError> {
+    env.nonzero("AUTH_REVOCATION_RETAIN_SECS", |e, n| e.secs(n, Duration::from_secs(3600)))
 }
 
 impl Config {
@@ -45,6 +53,7 @@ impl Config {
             max_age: env.nonzero("AUTH_JWKS_MAX_AGE_SECS", |e, n| e.secs(n, Duration::from_secs(600)))?,
             min_refresh: env.secs("AUTH_JWKS_MIN_REFRESH_SECS", Duration::from_secs(30))?,
             timeout: env.nonzero("AUTH_JWKS_TIMEOUT_MS", |e, n| e.millis(n, Duration::from_secs(3)))?,
+            revocation_retain: revocation_retain(env)?,
         })
     }
 

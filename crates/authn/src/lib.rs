@@ -22,6 +22,7 @@ pub mod keys;
 #[cfg(feature = "grpc")]
 pub mod layer;
 pub mod rest;
+pub mod revocations;
 pub mod verify;
 
 pub use access::{Access, Denied, Gate, Route, Verify};
@@ -30,4 +31,5 @@ pub use config::Config;
 pub use jwks::Jwks;
 #[cfg(feature = "grpc")]
 pub use layer::AccessLayer;
+pub use revocations::Revocations;
 pub use verify::{Expected, KeySet, Rejected, verify};

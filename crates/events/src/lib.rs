@@ -39,6 +39,8 @@ pub mod subjects {
     pub const USER_DELETION_REQUESTED: &str = "platform.auth.user.deletion_requested";
     /// [`crate::v1::UserDeleted`].
     pub const USER_DELETED: &str = "platform.auth.user.deleted";
+    /// [`crate::v1::SessionsRevoked`].
+    pub const SESSIONS_REVOKED: &str = "platform.auth.sessions.revoked";
 
     /// [`crate::v1::UserDataDeleted`] from `participant`.
     pub fn user_data_deleted(participant: &str) -> String {

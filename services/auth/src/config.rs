@@ -56,6 +56,9 @@ pub struct Config {
     pub events: events::relay::Config,
     /// Account deletions (`DELETION_*`): [`crate::deletion::Config`].
     pub deletion: crate::deletion::Config,
+    /// How long revoked sessions and deleted accounts are remembered
+    /// (`AUTH_REVOCATION_RETAIN_SECS`): [`authn::Revocations`].
+    pub revocation_retain: Duration,
 }
 
 /// The service clients auth issues service tokens to, by client id, each
@@ -183,6 +186,7 @@ impl Config {
             idempotency: idempotency::Config::from_env(env)?,
             events: events::relay::Config::from_env(env, "auth")?,
             deletion: crate::deletion::Config::from_env(env)?,
+            revocation_retain: authn::config::revocation_retain(env)?,
         })
     }
 }

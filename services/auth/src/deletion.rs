@@ -168,7 +168,7 @@ pub async fn start(pool: &PgPool, config: &Config, user_id: &str, requested_by: 
     .bind(PARTICIPANTS)
     .execute(&mut *tx)
     .await?;
-    store::revoke_sessions(&mut tx, user_id, None).await?;
+    store::revoke_refresh_sessions(&mut tx, user_id).await?;
     let detail = serde_json::json!({ "participants": PARTICIPANTS });
     platform::audit::record(&mut tx, requested_by, "account.deletion_requested", user_id, &detail).await?;
     request(&mut tx, user_id, PARTICIPANTS, 1).await?;

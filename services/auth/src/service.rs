@@ -450,8 +450,8 @@ async fn refresh(
     }
 }
 
-/// Ends the session the refresh token belongs to. Access tokens already
-/// issued stay valid until they expire.
+/// Ends the session the refresh token belongs to. Its access tokens are
+/// refused by every service moments later (`sessions.revoked`).
 #[utoipa::path(
     post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses(
@@ -629,8 +629,8 @@ async fn verify(Caller(caller): Caller, Query(q): Query<VerifyQuery>) -> Result<
     Ok((headers, Json(Verified { user_id: caller.user_id, email: caller.email })).into_response())
 }
 
-/// Logs out everywhere: revokes every refresh session of the caller.
-/// Access tokens already issued stay valid until they expire.
+/// Logs out everywhere: revokes every refresh session of the caller, whose
+/// access tokens every service refuses moments later (`sessions.revoked`).
 #[utoipa::path(
     post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])),
     responses(

@@ -31,11 +31,12 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     if config.clients.0.is_empty() {
         tracing::warn!("no service clients configured (AUTH_CLIENTS_FILE, AUTH_CLIENTS): no service tokens are issued");
     }
+    let revocations = authn::Revocations::new(config.revocation_retain);
     let app = App {
         hasher: Hasher::new(config.passwords.bcrypt_cost, config.passwords.concurrency).await?,
         throttle: Throttle::new(store.clone(), config.throttle.clone()),
         proxies: TrustedProxies(Arc::new(config.trusted_proxies.clone())),
-        gate: Gate::new(issuer.clone(), config.allowed_clients.clone()),
+        gate: Gate::new(issuer.clone(), config.allowed_clients.clone()).with_revocations(revocations.clone()),
         clients: Arc::new(config.clients.clone()),
         store: store.clone(),
         issuer: issuer.clone(),
@@ -45,12 +46,14 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let refresh = tokio::spawn(refresh_keys(store, issuer, config.tokens.key_refresh));
     let relay = Relay::new(pool.clone(), config.events.clone()).spawn();
     let retrier = deletion::spawn_retrier(pool.clone(), config.deletion.clone());
+    let revoking = revocations.follow(config.events.nats_url.clone());
     let answers = deletion::answers(&pool, &config.events);
     let mut server = Server::http(&config.common, pool, service::router(app, config.max_body_bytes)?)
         .await?
         .with_background(refresh)
         .with_background(relay)
         .with_background(retrier)
+        .with_background(revoking)
         .with_retention(prunes(&config));
     for consumer in answers {
         server = server.with_background(consumer.spawn());

@@ -427,10 +427,15 @@ impl Store {
 /// row's update takes its lock (waiting for a rotation in flight), and the
 /// token update that follows sees what that rotation committed.
 async fn revoke_family_in(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, family: &str) -> sqlx::Result<u64> {
-    sqlx::query("UPDATE session_families SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::uuid")
-        .bind(family)
-        .execute(&mut **tx)
-        .await?;
+    let user: Option<String> = sqlx::query_scalar(
+        "UPDATE session_families SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::uuid RETURNING user_id::text",
+    )
+    .bind(family)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(user) = user {
+        announce_revoked(tx, &user, &[family.to_owned()]).await?;
+    }
     let res = sqlx::query("UPDATE sessions SET revoked_at = now() WHERE family_id = $1::uuid AND revoked_at IS NULL")
         .bind(family)
         .execute(&mut **tx)
@@ -537,6 +542,35 @@ pub async fn change_role(
 /// `conn` (a savepoint inside the caller's transaction); how many refresh
 /// tokens were revoked.
 pub async fn revoke_sessions(conn: &mut PgConnection, user_id: &str, keep: Option<&str>) -> sqlx::Result<u64> {
+    revoke_sessions_in(conn, user_id, keep, true).await
+}
+
+/// Revokes every refresh session of the user without announcing it: the
+/// access tokens already issued keep working until they expire (or until
+/// the account is deleted, for [`crate::deletion`], whose progress the user
+/// follows with them).
+pub async fn revoke_refresh_sessions(conn: &mut PgConnection, user_id: &str) -> sqlx::Result<u64> {
+    revoke_sessions_in(conn, user_id, None, false).await
+}
+
+/// `sessions.revoked`: every service refuses those sessions' access tokens.
+async fn announce_revoked(conn: &mut PgConnection, user_id: &str, sessions: &[String]) -> sqlx::Result<()> {
+    let event = v1::SessionsRevoked {
+        user_id: user_id.to_owned(),
+        sessions: sessions.to_vec(),
+        revoked_at: Some(outbox::timestamp(Utc::now())),
+    };
+    let data = event.encode_to_vec();
+    outbox::enqueue(conn, &Event::new(subjects::SESSIONS_REVOKED, EVENT_SOURCE, Some(user_id), &data)).await?;
+    Ok(())
+}
+
+async fn revoke_sessions_in(
+    conn: &mut PgConnection,
+    user_id: &str,
+    keep: Option<&str>,
+    announce: bool,
+) -> sqlx::Result<u64> {
     if !is_uuid(user_id) {
         return Ok(0);
     }
@@ -556,6 +590,9 @@ pub async fn revoke_sessions(conn: &mut PgConnection, user_id: &str, keep: Optio
             .bind(&ids)
             .execute(&mut *tx)
             .await?;
+    if announce && !ids.is_empty() {
+        announce_revoked(&mut tx, user_id, &ids).await?;
+    }
     tx.commit().await?;
     Ok(res.rows_affected())
 }

@@ -67,7 +67,9 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         move || gateway.translations_changed()
     });
     // Recording outermost, so calls the access layer refuses are recorded too.
-    let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
+    let revocations = authn::Revocations::new(config.authn.revocation_retain);
+    let revoking = revocations.clone().follow(config.events.nats_url.clone());
+    let access = AccessLayer::new(Gate::new(jwks, Vec::new()).with_revocations(revocations), ACCESS);
     let service = Recording::new(access.wrap(gateway.into_server()), recorder);
     let mut server = RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET)
         .add_service(service)
@@ -77,7 +79,8 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .with_retention(vec![events::consumer::Config::prune(events::consumer::INBOX_RETENTION), config.events.prune()])
         .with_background(eviction)
         .with_background(relay)
-        .with_background(deletions);
+        .with_background(deletions)
+        .with_background(revoking);
     for consumer in consumers {
         server = server.with_background(consumer);
     }

@@ -7,87 +7,17 @@
 
 mod support;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use auth::testing::Fixture;
-use platform::{Env, db::DbConfig};
+use platform::db::DbConfig;
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
-use support::{Gateway, Neighbours};
+use support::{
+    Gateway,
+    stack::{Running, auth, gateway, greeter, lang},
+};
 use testkit::nats::Nats;
-use tokio::sync::oneshot;
-
-/// How often auth asks silent participants again, here.
-const RETRY: Duration = Duration::from_millis(500);
-
-async fn auth(nats: &Nats) -> Fixture {
-    let url = nats.url();
-    Fixture::start_with(|c| {
-        c.events.nats_url = url;
-        c.deletion.retry = RETRY;
-        c.deletion.max_attempts = 1000;
-    })
-    .await
-}
-
-/// A service running until [`Running::stop`].
-struct Running {
-    addr: SocketAddr,
-    db: DbConfig,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Running {
-    fn spawn(server: platform::Server, db: DbConfig) -> Running {
-        let addr = server.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(server.run_until(async move {
-            let _ = stopped.await;
-        }));
-        Running { addr, db, stop: Some(stop), done }
-    }
-
-    /// Stops it as SIGTERM would (its consumers and relay with it).
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.done.await.unwrap().unwrap();
-    }
-
-    async fn db(&self) -> PgConnection {
-        PgConnection::connect_with(&self.db.url.options).await.unwrap()
-    }
-}
-
-async fn greeter(auth: &Fixture, nats: &Nats) -> Running {
-    let mut config = greeter::Config {
-        common: support::common("greeter").await,
-        ..greeter::Config::from_env(&Env::default()).unwrap()
-    };
-    config.authn = auth.authn();
-    config.events.nats_url = nats.url();
-    let db = config.common.database.clone();
-    Running::spawn(greeter::build(config).await.unwrap(), db)
-}
-
-/// lang on `db` (a fresh database when `None`).
-async fn lang(auth: &Fixture, nats: &Nats, db: Option<DbConfig>) -> Running {
-    let mut config =
-        lang::Config { common: support::common("lang").await, ..lang::Config::from_env(&Env::default()).unwrap() };
-    if let Some(db) = db {
-        config.common.database = db;
-    }
-    config.authn = auth.authn();
-    config.events.nats_url = nats.url();
-    let db = config.common.database.clone();
-    Running::spawn(lang::build(config).await.unwrap(), db)
-}
-
-async fn gateway(auth: &Fixture, lang: SocketAddr, nats: &Nats) -> Gateway {
-    let jwks = Some(auth.authn().jwks_url.clone());
-    let n = Neighbours { lang, auth: support::dead_port(), jwks };
-    support::with_events(&n, &nats.url(), &[]).await
-}
 
 /// One user's data at each participant: greetings (through greeter's own
 /// store, which also announces them), a language preference (through
@@ -166,11 +96,13 @@ async fn send(auth: &Fixture, method: reqwest::Method, path: &str, token: &str) 
     (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
 }
 
-/// The deletion once `done` says it is where the test wants it.
-async fn deletion_when(auth: &Fixture, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+/// The deletion of `user`'s account, read by an admin (the user's own
+/// token stops working when the account goes), once `done` says it is
+/// where the test wants it.
+async fn deletion_when(auth: &Fixture, admin: &str, user: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let (status, body) = get(auth, "/auth/me/deletion", token).await;
+        let (status, body) = get(auth, &format!("/auth/admin/users/{user}/deletion"), admin).await;
         assert_eq!(status, 200, "{body}");
         if done(&body) {
             return body;
@@ -204,8 +136,9 @@ async fn a_deletion_removes_the_users_data_everywhere_then_the_account() {
     let auth = auth(&nats).await;
     let (greeter, lang) = (greeter(&auth, &nats).await, lang(&auth, &nats, None).await);
     let gateway = gateway(&auth, lang.addr, &nats).await;
+    let (_, admin) = auth.admin("root@example.com").await;
     let (ada, token) = make_data(&auth, &greeter, &lang, &gateway, "ada@example.com").await;
-    let (bob, _) = make_data(&auth, &greeter, &lang, &gateway, "bob@example.com").await;
+    let (bob, bob_token) = make_data(&auth, &greeter, &lang, &gateway, "bob@example.com").await;
     assert_eq!(held(&greeter, &lang.db, &gateway, &ada).await, (3, 1, 1));
 
     let started = std::time::Instant::now();
@@ -213,8 +146,11 @@ async fn a_deletion_removes_the_users_data_everywhere_then_the_account() {
     assert_eq!(status, 202, "{body}");
     assert!(["requested", "in_progress", "completed"].contains(&body["state"].as_str().unwrap()), "{body}");
     assert_eq!(login(&auth, "ada@example.com").await, 401, "no logging in once the deletion has started");
+    // The user follows it with the token they have, until the account goes.
+    let (status, own) = get(&auth, "/auth/me/deletion", &token).await;
+    assert!(status == 200 || (status == 401 && own["error"]["message"].as_str().unwrap().contains("deleted")), "{own}");
 
-    let done = deletion_when(&auth, &token, |d| d["state"] == "completed").await;
+    let done = deletion_when(&auth, &admin, &ada, |d| d["state"] == "completed").await;
     eprintln!("the deletion completed {:?} after it was asked for", started.elapsed());
     assert_eq!(step(&done, "greeter")["removed"], 3, "{done}");
     assert_eq!(step(&done, "lang")["removed"], 1, "{done}");
@@ -223,6 +159,17 @@ async fn a_deletion_removes_the_users_data_everywhere_then_the_account() {
     assert!(!account_exists(&auth, &ada).await, "the account is gone");
     assert_eq!(held(&greeter, &lang.db, &gateway, &bob).await, (3, 1, 1), "bob's data is untouched");
     assert!(account_exists(&auth, &bob).await);
+
+    // ada's access token, minutes from expiry, stops working everywhere.
+    let took = support::stack::refused_everywhere(&auth, &lang, &greeter, &gateway, &token).await;
+    eprintln!(
+        "the deleted account's access token was refused by auth, lang, greeter and gateway {took:?} after completion"
+    );
+    let bob_admitted = support::stack::admitted(&auth, &lang, &greeter, &gateway, &bob_token).await;
+    assert_eq!(bob_admitted, [true; 4], "bob's token still works everywhere");
+    let (status, body) = get(&auth, "/auth/me", &token).await;
+    assert_eq!(status, 401);
+    assert!(body["error"]["message"].as_str().unwrap().contains("deleted"), "{body}");
 
     // auth announces the deletion last, once the account is gone.
     let announced = events::inspect::wait_for(&nats.url(), "platform-auth", 1, Duration::from_secs(20)).await.unwrap();
@@ -237,6 +184,7 @@ async fn a_participant_down_for_a_while_is_asked_again_and_the_deletion_complete
     let auth = auth(&nats).await;
     let (greeter, lang_first) = (greeter(&auth, &nats).await, lang(&auth, &nats, None).await);
     let gateway = gateway(&auth, lang_first.addr, &nats).await;
+    let (_, admin) = auth.admin("root@example.com").await;
     let (ada, token) = make_data(&auth, &greeter, &lang_first, &gateway, "ada@example.com").await;
     let lang_db = lang_first.db.clone();
     lang_first.stop().await;
@@ -244,7 +192,7 @@ async fn a_participant_down_for_a_while_is_asked_again_and_the_deletion_complete
     let (status, body) = send(&auth, reqwest::Method::DELETE, "/auth/me", &token).await;
     assert_eq!(status, 202, "{body}");
     // The others answer; lang is silent, and auth keeps asking it.
-    let waiting = deletion_when(&auth, &token, |d| {
+    let waiting = deletion_when(&auth, &admin, &ada, |d| {
         d["state"] == "in_progress" && d["attempts"].as_i64().unwrap() >= 3 && step(d, "gateway")["state"] == "deleted"
     })
     .await;
@@ -253,7 +201,7 @@ async fn a_participant_down_for_a_while_is_asked_again_and_the_deletion_complete
     assert!(account_exists(&auth, &ada).await, "the account stays while a participant has not answered");
 
     let lang = lang(&auth, &nats, Some(lang_db)).await;
-    let done = deletion_when(&auth, &token, |d| d["state"] == "completed").await;
+    let done = deletion_when(&auth, &admin, &ada, |d| d["state"] == "completed").await;
     eprintln!("completed after {} requests: {done}", done["attempts"]);
     assert_eq!(step(&done, "lang")["removed"], 1, "{done}");
     assert_eq!(held(&greeter, &lang.db, &gateway, &ada).await, (0, 0, 0));
@@ -274,7 +222,7 @@ async fn a_participant_that_fails_stops_the_deletion_visibly_until_an_admin_retr
 
     let (status, body) = send(&auth, reqwest::Method::DELETE, &format!("/auth/admin/users/{ada}"), &admin).await;
     assert_eq!(status, 202, "{body}");
-    let failed = deletion_when(&auth, &token, |d| d["state"] == "failed").await;
+    let failed = deletion_when(&auth, &admin, &ada, |d| d["state"] == "failed").await;
     assert_eq!(step(&failed, "greeter")["state"], "deleted", "{failed}");
     assert_eq!(step(&failed, "gateway")["state"], "deleted", "{failed}");
     let lang_step = step(&failed, "lang");
@@ -293,7 +241,7 @@ async fn a_participant_that_fails_stops_the_deletion_visibly_until_an_admin_retr
     let retry = format!("/auth/admin/users/{ada}/deletion/retry");
     let (status, body) = send(&auth, reqwest::Method::POST, &retry, &admin).await;
     assert_eq!(status, 202, "{body}");
-    let done = deletion_when(&auth, &token, |d| d["state"] == "completed").await;
+    let done = deletion_when(&auth, &admin, &ada, |d| d["state"] == "completed").await;
     assert_eq!(step(&done, "lang")["removed"], 1, "{done}");
     assert_eq!(held(&greeter, &lang.db, &gateway, &ada).await, (0, 0, 0));
     assert!(!account_exists(&auth, &ada).await);

@@ -33,7 +33,9 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
             .spawn();
     let greeter = Greeter::new(caller, store::Store::new(pool.clone()), idempotency, config.default_url, watchers);
     let jwks = Arc::new(Jwks::new(&config.authn)?);
-    let access = AccessLayer::new(Gate::new(jwks, Vec::new()), ACCESS);
+    let revocations = authn::Revocations::new(config.authn.revocation_retain);
+    let revoking = revocations.clone().follow(config.events.nats_url.clone());
+    let access = AccessLayer::new(Gate::new(jwks, Vec::new()).with_revocations(revocations), ACCESS);
     Ok(RpcRouter::new(platform_proto::FILE_DESCRIPTOR_SET)
         .add_service(access.wrap(greeter.into_server()))
         .bind(&config.common, pool)
@@ -46,6 +48,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         ])
         .with_background(relay)
         .with_background(deletions)
+        .with_background(revoking)
         .with_background(listener)
         .with_draining(draining))
 }

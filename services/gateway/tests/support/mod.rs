@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod stack;
+
 use std::{net::SocketAddr, time::Duration};
 
 use axum::Router;
