@@ -9,6 +9,7 @@
 import { type Context, createContext } from "./context.js";
 import { access } from "./steps/access.js";
 import { accounts } from "./steps/accounts.js";
+import { deletion } from "./steps/deletion.js";
 import { edge } from "./steps/edge.js";
 import { events } from "./steps/events.js";
 import { gateway } from "./steps/gateway.js";
@@ -48,6 +49,7 @@ const SECTIONS: [string, (ctx: Context) => Promise<void>][] = [
   ["streaming", streaming],
   ["session", session],
   ["events", events],
+  ["deletion", deletion],
   ["edge", edge],
 ];
 

@@ -39,6 +39,10 @@ pub mod subjects {
     pub const USER_DELETION_REQUESTED: &str = "platform.auth.user.deletion_requested";
     /// [`crate::v1::UserDeleted`].
     pub const USER_DELETED: &str = "platform.auth.user.deleted";
+    /// [`crate::v1::UserRolesChanged`].
+    pub const USER_ROLES_CHANGED: &str = "platform.auth.user.roles_changed";
+    /// [`crate::v1::PreferenceChanged`].
+    pub const PREFERENCE_CHANGED: &str = "platform.lang.preference.changed";
     /// [`crate::v1::SessionsRevoked`].
     pub const SESSIONS_REVOKED: &str = "platform.auth.sessions.revoked";
 

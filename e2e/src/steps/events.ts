@@ -3,11 +3,10 @@
 // nothing, and a changed translation reaches gateway's answer at once, not
 // after its 30 s cache TTL. The delays are printed.
 
-import { setTimeout as sleep } from "node:timers/promises";
-
 import { account, type Context } from "../context.js";
 import { expect, expectEqual } from "../report.js";
 import { curl, json, randomLoopback } from "../tools/curl.js";
+import { eventually as waitFor } from "../tools/wait.js";
 import { adminToken } from "./access.js";
 
 /** Generous: events move in well under a second on a quiet machine. */
@@ -29,16 +28,7 @@ export async function events(ctx: Context): Promise<void> {
     const count = json(reply).userCount;
     return count === undefined ? undefined : Number(count);
   };
-  /** Polls `probe` until it gives a value, for at most PATIENCE_MS; the value and the wait. */
-  const eventually = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<[T, number]> => {
-    const started = Date.now();
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return [value, Date.now() - started];
-      if (Date.now() - started > PATIENCE_MS) throw new Error(`${what}: not within ${PATIENCE_MS} ms`);
-      await sleep(50);
-    }
-  };
+  const eventually = <T>(what: string, probe: () => Promise<T | undefined>) => waitFor(what, PATIENCE_MS, probe);
   // auth's own metrics, straight from its port (the edge does not route them).
   const authMetrics = process.env.E2E_AUTH_URL || "http://127.0.0.1:8090";
   const statsCalls = async (): Promise<number> => {

@@ -25,6 +25,7 @@ import { account, type Context } from "../context.js";
 import { expect, expectEqual } from "../report.js";
 import { curl, json } from "../tools/curl.js";
 import { run } from "../tools/exec.js";
+import { eventually as waitFor } from "../tools/wait.js";
 
 /** How long a step waits for what should come: a safety net, not a measure. */
 const PATIENCE_MS = 15_000;
@@ -210,13 +211,8 @@ export async function streaming(ctx: Context): Promise<void> {
     const line = text.split("\n").find((l) => l.startsWith(`${series} `));
     return line ? Number(line.split(" ")[1]) : 0;
   };
-  const eventually = async (what: string, ok: () => Promise<boolean>) => {
-    const until = Date.now() + PATIENCE_MS;
-    while (!(await ok())) {
-      if (Date.now() > until) throw new Error(`${what} did not happen within ${PATIENCE_MS} ms`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const eventually = (what: string, ok: () => Promise<boolean>) =>
+    waitFor(what, PATIENCE_MS, async () => ((await ok()) ? true : undefined));
 
   await report.check("edge: greeter notices a watcher that cancels", async () => {
     const before = await gauge("greeter_watchers");

@@ -534,6 +534,13 @@ pub async fn change_role(
     let action = if grant { "role.granted" } else { "role.revoked" };
     let detail = serde_json::json!({ "role": role, "email": user.email });
     platform::audit::record(&mut tx, actor.name(), action, &user.id, &detail).await?;
+    let changed = v1::UserRolesChanged {
+        user_id: user.id.clone(),
+        roles: user.roles.clone(),
+        changed_at: Some(outbox::timestamp(Utc::now())),
+    };
+    let data = changed.encode_to_vec();
+    outbox::enqueue(&mut tx, &Event::new(subjects::USER_ROLES_CHANGED, EVENT_SOURCE, Some(&user.id), &data)).await?;
     tx.commit().await?;
     Ok(RoleChange::Done(Box::new(user)))
 }

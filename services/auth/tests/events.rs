@@ -54,11 +54,24 @@ async fn an_admin_created_by_the_operator_command_is_registered_once() {
     let (ada_id, _) = fixture.user("ada@example.com").await;
     fixture.admin("ada@example.com").await;
 
+    // Each grant of the admin role is announced too (user.roles_changed).
     let wait = Duration::from_secs(20);
-    events::inspect::wait_for(&url, "platform-auth", 2, wait).await.unwrap();
+    events::inspect::wait_for(&url, "platform-auth", 4, wait).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let published = events::inspect::wait_for(&url, "platform-auth", 2, wait).await.unwrap();
+    let published = events::inspect::wait_for(&url, "platform-auth", 4, wait).await.unwrap();
+    let of = |kind: &'static str| published.iter().filter(move |e| e.kind == kind);
     let registered: Vec<String> =
-        published.iter().map(|e| v1::UserRegistered::decode(&e.data[..]).unwrap().user_id).collect();
-    assert_eq!(registered, [root_id, ada_id], "the operator's admin, then the sign-up; no second event for ada");
+        of(subjects::USER_REGISTERED).map(|e| v1::UserRegistered::decode(&e.data[..]).unwrap().user_id).collect();
+    assert_eq!(
+        registered,
+        [root_id.clone(), ada_id.clone()],
+        "the operator's admin, then the sign-up; no second event for ada"
+    );
+    let roles: Vec<(String, Vec<String>)> = of(subjects::USER_ROLES_CHANGED)
+        .map(|e| v1::UserRolesChanged::decode(&e.data[..]).unwrap())
+        .map(|c| (c.user_id, c.roles))
+        .collect();
+    let admin = vec!["admin".to_owned()];
+    assert_eq!(roles, [(root_id, admin.clone()), (ada_id, admin)], "each grant, with the roles held after it");
+    assert_eq!(published.len(), 4, "nothing else");
 }

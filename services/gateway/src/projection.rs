@@ -1,5 +1,7 @@
 //! gateway's read model of users and their activity, kept in `gateway_db`
-//! from auth's `user.registered` and greeter's `greeting.created`. Overview
+//! from auth's `user.registered` and `user.roles_changed` and greeter's
+//! `greeting.created`; an account deletion removes the entry and leaves a
+//! tombstone, so that later events about the user do not bring it back. Overview
 //! reads the user count here instead of asking auth on every call.
 //!
 //! Each stream has a durable consumer shared by all gateway replicas (one
@@ -23,6 +25,7 @@ use tokio::{sync::watch, task::JoinHandle};
 /// The durable consumers' names (`<consuming service>-<purpose>`).
 pub const USERS: &str = "gateway-users";
 pub const ACTIVITY: &str = "gateway-activity";
+pub const ROLES: &str = "gateway-roles";
 
 /// The read side of the projection.
 #[derive(Clone)]
@@ -43,8 +46,9 @@ impl Projection {
             Consumer::new(pool.clone(), config("platform-auth", USERS, subjects::USER_REGISTERED), registered());
         let activity =
             Consumer::new(pool.clone(), config("platform-greeter", ACTIVITY, subjects::GREETING_CREATED), greeted());
+        let roles = Consumer::new(pool.clone(), config("platform-auth", ROLES, subjects::USER_ROLES_CHANGED), roles());
         let projection = Projection { pool, users_caught_up: users.caught_up() };
-        (projection, vec![users.spawn(), activity.spawn()])
+        (projection, vec![users.spawn(), activity.spawn(), roles.spawn()])
     }
 
     /// How many accounts exist, as far as auth's events have told; an error
@@ -74,7 +78,8 @@ fn registered() -> Handler {
         Box::pin(async move {
             let e: v1::UserRegistered = decode(event)?;
             sqlx::query(
-                "INSERT INTO user_activity (user_id, registered_at) VALUES ($1, $2)
+                "INSERT INTO user_activity (user_id, registered_at) SELECT $1, $2 WHERE NOT EXISTS
+                     (SELECT 1 FROM deleted_users WHERE user_id = $1)
                  ON CONFLICT (user_id) DO UPDATE SET registered_at = EXCLUDED.registered_at",
             )
             .bind(&e.user_id)
@@ -92,7 +97,8 @@ fn greeted() -> Handler {
         Box::pin(async move {
             let e: v1::GreetingCreated = decode(event)?;
             sqlx::query(
-                "INSERT INTO user_activity (user_id, greetings, last_greeted_at) VALUES ($1, 1, $2)
+                "INSERT INTO user_activity (user_id, greetings, last_greeted_at) SELECT $1, 1, $2 WHERE NOT EXISTS
+                     (SELECT 1 FROM deleted_users WHERE user_id = $1)
                  ON CONFLICT (user_id) DO UPDATE SET greetings = user_activity.greetings + 1,
                      last_greeted_at = GREATEST(user_activity.last_greeted_at, EXCLUDED.last_greeted_at)",
             )
@@ -106,7 +112,47 @@ fn greeted() -> Handler {
     })
 }
 
-/// gateway's part in deleting an account: the user's projection entry.
+fn roles() -> Handler {
+    Box::new(|conn: &mut PgConnection, event: &CloudEvent| {
+        Box::pin(async move {
+            let e: v1::UserRolesChanged = decode(event)?;
+            sqlx::query(
+                "INSERT INTO user_activity (user_id, roles) SELECT $1, $2 WHERE NOT EXISTS
+                     (SELECT 1 FROM deleted_users WHERE user_id = $1)
+                 ON CONFLICT (user_id) DO UPDATE SET roles = EXCLUDED.roles",
+            )
+            .bind(&e.user_id)
+            .bind(&e.roles)
+            .execute(conn)
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    })
+}
+
+/// How long a deleted user's tombstone is kept: as long as the streams
+/// keep events about them (`EVENTS_STREAM_MAX_AGE_SECS`, 7 days).
+pub fn prune_tombstones(keep: std::time::Duration) -> platform::retention::Prune {
+    platform::retention::Prune::new("deleted_users", "deleted_at", keep)
+}
+
+/// gateway's part in deleting an account: the user's projection entry,
+/// and a tombstone against events about them still on their way.
 pub fn remove_user() -> events::deletion::Remove {
-    events::deletion::remove_with("DELETE FROM user_activity WHERE user_id = $1")
+    Box::new(|conn, user_id| {
+        Box::pin(async move {
+            let removed = sqlx::query("DELETE FROM user_activity WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            sqlx::query("INSERT INTO deleted_users (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(i64::try_from(removed.rows_affected()).unwrap_or(i64::MAX))
+        })
+    })
 }

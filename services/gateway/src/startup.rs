@@ -76,7 +76,11 @@ pub async fn build(config: Config) -> anyhow::Result<Application> {
         .bind(&config.common, pool)
         .await?
         .with_draining(draining)
-        .with_retention(vec![events::consumer::Config::prune(events::consumer::INBOX_RETENTION), config.events.prune()])
+        .with_retention(vec![
+            events::consumer::Config::prune(events::consumer::INBOX_RETENTION),
+            config.events.prune(),
+            crate::projection::prune_tombstones(config.events.max_age),
+        ])
         .with_background(eviction)
         .with_background(relay)
         .with_background(deletions)

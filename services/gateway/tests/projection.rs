@@ -149,3 +149,89 @@ async fn without_the_events_the_count_is_unavailable_not_zero() {
     assert_eq!((r.user_count, r.unavailable.as_slice()), (None, ["users".to_owned()].as_slice()));
     assert_eq!(r.languages.len(), 15, "the rest is answered");
 }
+
+/// Role changes reach the projection; a deleted user's entry stays gone
+/// when an event about them arrives late (another stream lagging behind).
+#[tokio::test]
+async fn the_projection_follows_roles_and_keeps_deleted_users_out() {
+    let nats = Nats::start();
+    let js = jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    for (stream, subjects) in [("platform-auth", "platform.auth.>"), ("platform-greeter", "platform.greeter.>")] {
+        let config =
+            jetstream::stream::Config { name: stream.into(), subjects: vec![subjects.into()], ..Default::default() };
+        js.get_or_create_stream(config).await.unwrap();
+    }
+    let publish = |id: &'static str, kind: &'static str, data: Vec<u8>| {
+        let js = js.clone();
+        async move {
+            let event = CloudEvent {
+                id: id.into(),
+                source: "/test".into(),
+                kind: kind.into(),
+                time: chrono::Utc::now(),
+                subject: None,
+                traceparent: None,
+                data: data.clone(),
+            };
+            js.publish_with_headers(kind, event.headers(), data.into()).await.unwrap().await.unwrap();
+        }
+    };
+    for user in ["ada", "bob"] {
+        let registered = v1::UserRegistered { user_id: user.into(), registered_at: None };
+        publish(
+            if user == "ada" { "reg-ada" } else { "reg-bob" },
+            subjects::USER_REGISTERED,
+            registered.encode_to_vec(),
+        )
+        .await;
+    }
+    let roles = v1::UserRolesChanged { user_id: "bob".into(), roles: vec!["admin".into()], changed_at: None };
+    publish("roles-bob", subjects::USER_ROLES_CHANGED, roles.encode_to_vec()).await;
+
+    let auth = Auth::start().await;
+    let n = Neighbours { lang: support::lang().await, auth: auth.addr, jwks: None };
+    let mut config = support::config(&n, &[]).await;
+    config.events.nats_url = nats.url();
+    let gateway = Gateway::start(config).await;
+    let options = gateway.database.url.options.clone();
+    let roles_of = |user: &'static str| {
+        let options = options.clone();
+        async move {
+            let mut db = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
+            sqlx::query_scalar::<_, Vec<String>>("SELECT roles FROM user_activity WHERE user_id = $1")
+                .bind(user)
+                .fetch_optional(&mut db)
+                .await
+                .unwrap()
+        }
+    };
+    support::eventually(|| async { roles_of("bob").await.filter(|r| r == &["admin"]) }).await;
+    assert_eq!(roles_of("ada").await, Some(vec![]));
+
+    // ada's account is deleted: gateway removes her entry and answers.
+    let request =
+        v1::UserDeletionRequested { user_id: "ada".into(), participants: vec![], attempt: 1, requested_at: None };
+    publish("delete-ada", subjects::USER_DELETION_REQUESTED, request.encode_to_vec()).await;
+    let answered =
+        events::inspect::wait_for(&nats.url(), "platform-gateway", 1, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(answered[0].kind, subjects::user_data_deleted("gateway"));
+    assert_eq!(v1::UserDataDeleted::decode(&answered[0].data[..]).unwrap().removed, 1);
+    // A greeting of hers that greeter announced just before, read late.
+    let late = v1::GreetingCreated { greeting_id: 7, owner: "ada".into(), ..Default::default() };
+    publish("greet-ada", subjects::GREETING_CREATED, late.encode_to_vec()).await;
+    let bob_greets = v1::GreetingCreated { greeting_id: 8, owner: "bob".into(), ..Default::default() };
+    publish("greet-bob", subjects::GREETING_CREATED, bob_greets.encode_to_vec()).await;
+    support::eventually(|| {
+        let options = options.clone();
+        async move {
+            let mut db = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
+            let n: i64 = sqlx::query_scalar("SELECT greetings FROM user_activity WHERE user_id = 'bob'")
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            (n == 1).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(roles_of("ada").await, None, "the late greeting did not bring ada's entry back");
+}

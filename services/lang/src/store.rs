@@ -178,7 +178,8 @@ async fn changed(conn: &mut PgConnection, language: &str, key: &str, deleted: bo
     Ok(())
 }
 
-/// Sets a user's preferred language.
+/// Sets a user's preferred language, announcing `preference.changed` in
+/// the same transaction.
 pub async fn set_preference(
     conn: &mut PgConnection,
     user_id: &str,
@@ -191,13 +192,22 @@ pub async fn set_preference(
     )
     .bind(user_id)
     .bind(language)
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await;
-    match res {
-        Ok(row) => Ok(Ok(row)),
-        Err(e) if is_unknown_language(&e) => Ok(Err(UnknownLanguage)),
-        Err(e) => Err(e),
-    }
+    let row: PreferenceRow = match res {
+        Ok(row) => row,
+        Err(e) if is_unknown_language(&e) => return Ok(Err(UnknownLanguage)),
+        Err(e) => return Err(e),
+    };
+    let changed = v1::PreferenceChanged {
+        user_id: row.user_id.clone(),
+        language: row.language.clone(),
+        changed_at: Some(outbox::timestamp(row.updated_at)),
+    };
+    let data = changed.encode_to_vec();
+    let event = outbox::Event::new(subjects::PREFERENCE_CHANGED, "/lang", Some(user_id), &data);
+    outbox::enqueue(conn, &event).await?;
+    Ok(Ok(row))
 }
 
 /// lang's part in deleting an account: the user's language preference.

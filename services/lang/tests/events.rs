@@ -48,3 +48,31 @@ async fn translation_writes_and_deletes_publish_translation_changed() {
         "the write, then the delete, in order"
     );
 }
+
+#[tokio::test]
+async fn setting_a_preference_publishes_preference_changed() {
+    let nats = Nats::start();
+    let url = nats.url();
+    let lang = support::spawn_with(|c| c.events.nats_url = url.clone()).await;
+    let (ada, token) = lang.auth.user("ada@example.com").await;
+    let http = reqwest::Client::new();
+    let at = format!("{}/lang/v1/preferences/me", lang.base);
+    for language in ["fr", "xx", "de"] {
+        let res = http.put(&at).bearer_auth(&token).json(&json!({ "language": language })).send().await.unwrap();
+        assert_eq!(res.status().is_success(), language != "xx", "{language}: {}", res.status());
+    }
+
+    let wait = Duration::from_secs(20);
+    events::inspect::wait_for(&url, "platform-lang", 2, wait).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let published = events::inspect::wait_for(&url, "platform-lang", 2, wait).await.unwrap();
+    let changes: Vec<(String, String)> = published
+        .iter()
+        .map(|e| {
+            assert_eq!((e.kind.as_str(), e.subject.as_deref()), (subjects::PREFERENCE_CHANGED, Some(ada.as_str())));
+            let c = v1::PreferenceChanged::decode(&e.data[..]).unwrap();
+            (c.user_id, c.language)
+        })
+        .collect();
+    assert_eq!(changes, [(ada.clone(), "fr".into()), (ada, "de".into())], "each change once, none for a refused one");
+}
