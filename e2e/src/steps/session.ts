@@ -3,6 +3,10 @@
 import { account, type Context } from "../context.js";
 import { expect, expectEqual } from "../report.js";
 import { curl, json } from "../tools/curl.js";
+import { eventually } from "../tools/wait.js";
+
+/** Generous: revocations travel in milliseconds on a quiet machine. */
+const PATIENCE_MS = 20_000;
 
 export async function session(ctx: Context): Promise<void> {
   const { report, urls } = ctx;
@@ -33,6 +37,19 @@ export async function session(ctx: Context): Promise<void> {
     expectEqual((await refresh(rotated)).status, 401, "status");
   });
 
+  await report.check("auth: the reused session's access token is refused too, not only at expiry", async () => {
+    const [, waited] = await eventually("the access token refused", PATIENCE_MS, async () =>
+      (await me(account(ctx).access)).status === 401 ? true : undefined,
+    );
+    console.log(`      refused ${waited} ms after the reuse`);
+    // The steps after this one need a working session: a new login.
+    const { email, password } = account(ctx);
+    const login = await curl(auth("login"), { json: { email, password } });
+    expectEqual(login.status, 200, "login status");
+    account(ctx).access = json(login).access_token;
+    account(ctx).refresh = json(login).refresh_token;
+  });
+
   let loggedOut = { access: "", refresh: "" };
   await report.check("auth: logout ends the session (204)", async () => {
     const { email, password } = account(ctx);
@@ -46,10 +63,13 @@ export async function session(ctx: Context): Promise<void> {
     expectEqual((await refresh(loggedOut.refresh)).status, 401, "status");
   });
 
-  // auth's documented design: logout revokes refresh sessions only; access
-  // tokens are self-contained and valid until they expire (AUTH_ACCESS_TTL_SECS).
-  await report.check("auth: after logout the access token still works until it expires (by design)", async () => {
-    expectEqual((await me(loggedOut.access)).status, 200, "status");
+  // Access tokens are verified locally; every service learns of the logout
+  // from auth's sessions.revoked event and refuses the session's tokens.
+  await report.check("auth: after logout the session's access token is refused at once", async () => {
+    const [, waited] = await eventually("the access token refused", PATIENCE_MS, async () =>
+      (await me(loggedOut.access)).status === 401 ? true : undefined,
+    );
+    console.log(`      refused ${waited} ms after the logout`);
   });
 
   await report.check("auth: logout is idempotent (204 again)", async () => {
