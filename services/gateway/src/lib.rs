@@ -4,7 +4,8 @@
 //! [`upstream`] calls lang through the shared resilience stack,
 //! [`service`] is the `gateway.v1.GatewayService` RPC surface (cache and
 //! fallback for greetings, partial overviews), [`projection`] is the read
-//! model of users fed by auth's and greeter's events, [`freshness`] drops
+//! model of users fed by auth's and greeter's events ([`rebuild`] rebuilds
+//! it from the streams), [`freshness`] drops
 //! cached greetings when a translation changes, [`access`] decides which
 //! RPCs need a token, [`recording`] notes every call and [`recorder`]
 //! writes the notes to [`store`] off the request path.
@@ -13,6 +14,7 @@ pub mod access;
 pub mod config;
 pub mod freshness;
 pub mod projection;
+pub mod rebuild;
 pub mod recorder;
 pub mod recording;
 pub mod service;

@@ -73,7 +73,7 @@ fn time(at: Option<prost_types::Timestamp>, event: &CloudEvent) -> DateTime<Utc>
     at.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.clamp(0, 999_999_999) as u32)).unwrap_or(event.time)
 }
 
-fn registered() -> Handler {
+pub(crate) fn registered() -> Handler {
     Box::new(|conn: &mut PgConnection, event: &CloudEvent| {
         Box::pin(async move {
             let e: v1::UserRegistered = decode(event)?;
@@ -92,7 +92,7 @@ fn registered() -> Handler {
     })
 }
 
-fn greeted() -> Handler {
+pub(crate) fn greeted() -> Handler {
     Box::new(|conn: &mut PgConnection, event: &CloudEvent| {
         Box::pin(async move {
             let e: v1::GreetingCreated = decode(event)?;
@@ -112,7 +112,7 @@ fn greeted() -> Handler {
     })
 }
 
-fn roles() -> Handler {
+pub(crate) fn roles() -> Handler {
     Box::new(|conn: &mut PgConnection, event: &CloudEvent| {
         Box::pin(async move {
             let e: v1::UserRolesChanged = decode(event)?;
