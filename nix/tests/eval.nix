@@ -1741,9 +1741,10 @@ in
         ? events
       ) (lib.attrNames declared)
     ))
-    (eq "... auth, gateway, greeter and lang; not caller" eventServices (
+    (eq "... all five (caller announces call.completed)" eventServices (
       lib.filter (n: declared ? ${n}) [
         "auth"
+        "caller"
         "gateway"
         "greeter"
         "lang"
@@ -1777,9 +1778,9 @@ in
         !(lib.elem "nats.service" u.after) && u.environment.NATS_URL == "nats://nats.internal:4222"
       ) eventServices
     ))
-    (check "a machine with only services that use no events runs no broker" (
-      !callerOnly.services.nats.enable
-      && !(callerOnly.systemd.services.platform-caller.environment ? NATS_URL)
+    (check "a machine with caller alone runs the broker it publishes to" (
+      callerOnly.services.nats.enable
+      && callerOnly.systemd.services.platform-caller.environment ? NATS_URL
     ))
     # ten each, and one secret file each (clientSecretFile, or auth's
     # clientsFile); and the shared broker's two

@@ -314,8 +314,9 @@ in
     ])
     (lib.genList (_: map (n: "platform/${n}") eventServices) 2)
   )
-  (eq "... which are auth, gateway, greeter and lang (caller uses no events)" eventServices (present [
+  (eq "... which are all five (caller announces call.completed)" eventServices (present [
     "auth"
+    "caller"
     "gateway"
     "greeter"
     "lang"

@@ -39,6 +39,8 @@ pub mod subjects {
     pub const USER_DELETION_REQUESTED: &str = "platform.auth.user.deletion_requested";
     /// [`crate::v1::UserDeleted`].
     pub const USER_DELETED: &str = "platform.auth.user.deleted";
+    /// [`crate::v1::CallCompleted`].
+    pub const CALL_COMPLETED: &str = "platform.caller.call.completed";
     /// [`crate::v1::UserRolesChanged`].
     pub const USER_ROLES_CHANGED: &str = "platform.auth.user.roles_changed";
     /// [`crate::v1::PreferenceChanged`].

@@ -25,6 +25,8 @@ pub struct Config {
     pub allowed_clients: Vec<String>,
     /// How long call records are kept (`CALLER_RETENTION_DAYS`).
     pub retention: Duration,
+    /// The outbox relay (`NATS_URL`, `OUTBOX_*`): caller publishes `call.completed`.
+    pub events: events::relay::Config,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +62,7 @@ impl Config {
             authn: authn::Config::from_env(env)?,
             allowed_clients: authn::config::allowed_clients_from_env(env, &["greeter"])?,
             retention: env.retention_days("CALLER_RETENTION_DAYS", 30)?,
+            events: events::relay::Config::from_env(env, "caller")?,
         })
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use authn::{AccessLayer, Gate, Jwks};
+use events::relay::Relay;
 use platform::{Server, retention::Prune};
 use platform_rpc::RpcRouter;
 
@@ -17,6 +18,7 @@ use crate::{
 /// returned server runs with [`Server::run_until`].
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     let pool = platform::db::connect(&config.common.database, &store::MIGRATOR).await?;
+    let relay = Relay::new(pool.clone(), config.events.clone()).spawn();
     let caller = Caller::new(Fetcher::new(config.fetch)?, store::Store::new(pool.clone()));
     let jwks = Arc::new(Jwks::new(&config.authn)?);
     let access = AccessLayer::new(Gate::new(jwks, config.allowed_clients.clone()), ACCESS);
@@ -24,5 +26,6 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         .add_service(access.wrap(caller.into_server()))
         .bind(&config.common, pool)
         .await?
-        .with_retention(vec![Prune::new("calls", "created_at", config.retention)]))
+        .with_retention(vec![Prune::new("calls", "created_at", config.retention), config.events.prune()])
+        .with_background(relay))
 }

@@ -1,10 +1,15 @@
 //! `caller_db`: the call history.
 
 use chrono::{DateTime, Utc};
+use events::{outbox, subjects, v1};
 use platform_rpc::pagination::{Cursor, PageRequest};
+use prost::Message;
 use sqlx::PgPool;
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// caller_db's migrations: caller's own and the events' outbox.
+pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| platform::db::merge(&[&OWN_MIGRATIONS, &events::MIGRATOR]));
+static OWN_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// A call to record, owned so a recording task can outlive the request.
 pub struct NewCall {
@@ -40,10 +45,12 @@ impl Store {
         Self { pool }
     }
 
+    /// Records the call and announces it (`call.completed`) in one transaction.
     pub async fn record(&self, c: &NewCall) -> sqlx::Result<i64> {
-        sqlx::query_scalar(
+        let mut tx = self.pool.begin().await?;
+        let (id, at): (i64, DateTime<Utc>) = sqlx::query_as(
             "INSERT INTO calls (url, method, status_code, error, duration_ms, content_length, content_type)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at",
         )
         .bind(&c.url)
         .bind(c.method)
@@ -52,8 +59,22 @@ impl Store {
         .bind(c.duration_ms)
         .bind(c.content_length)
         .bind(&c.content_type)
-        .fetch_one(&self.pool)
-        .await
+        .fetch_one(&mut *tx)
+        .await?;
+        let completed = v1::CallCompleted {
+            call_id: id,
+            url: c.url.clone(),
+            method: c.method.to_owned(),
+            status_code: c.status_code.unwrap_or(0),
+            error: c.error.clone().unwrap_or_default(),
+            duration_ms: c.duration_ms,
+            completed_at: Some(outbox::timestamp(at)),
+        };
+        let data = completed.encode_to_vec();
+        let about = id.to_string();
+        outbox::enqueue(&mut tx, &outbox::Event::new(subjects::CALL_COMPLETED, "/caller", Some(&about), &data)).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// A page of calls, newest first, and the next page's token.

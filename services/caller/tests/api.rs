@@ -68,12 +68,27 @@ async fn start(auth: &Fixture, fetch: FetchConfig) -> SocketAddr {
 }
 
 async fn start_on(auth: &Fixture, fetch: FetchConfig, database: platform::db::DbConfig) -> SocketAddr {
+    start_with(auth, fetch, database, None).await
+}
+
+/// caller, relaying its events to the broker at `nats_url` if given.
+async fn start_with(
+    auth: &Fixture,
+    fetch: FetchConfig,
+    database: platform::db::DbConfig,
+    nats_url: Option<String>,
+) -> SocketAddr {
     testkit::init_telemetry();
     let mut common = CommonConfig::from_env(&Env::default(), "caller", 0).unwrap();
     common.port = 0;
     common.database = database;
     let retention = Duration::from_secs(30 * 86_400);
-    let config = Config { common, fetch, authn: auth.authn(), allowed_clients: vec!["greeter".into()], retention };
+    let mut events = events::relay::Config::from_env(&Env::default(), "caller").unwrap();
+    if let Some(url) = nats_url {
+        events.nats_url = url;
+    }
+    let allowed_clients = vec!["greeter".into()];
+    let config = Config { common, fetch, authn: auth.authn(), allowed_clients, retention, events };
     let server = caller::build(config).await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));
@@ -328,4 +343,39 @@ async fn an_unrecordable_call_still_answers_its_outcome() {
     assert_eq!((answer.status_code, answer.call_id), (200, 0), "made, and said to be unrecorded");
     let metrics = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
     assert!(metrics.lines().any(|l| l.starts_with("caller_unrecorded_calls_total") && !l.ends_with(" 0")), "{metrics}");
+}
+
+/// Each recorded call is announced once (`call.completed`), a refused one
+/// too, in the transaction that records it; the URL carries no credentials.
+#[tokio::test]
+async fn each_recorded_call_publishes_call_completed() {
+    let nats = testkit::nats::Nats::start();
+    let auth = Fixture::start().await;
+    let addr = start_with(&auth, loopback_allowed(), testkit::database().await, Some(nats.url())).await;
+    let target = target().await;
+    let mut c = client(addr, auth.service_token("greeter").await).await;
+    let ok = c.call(call(format!("http://user:s3cret@{target}/ok"))).await.unwrap().into_inner();
+    assert_eq!(ok.status_code, 200);
+    let refused = c.call(call("http://169.254.169.254/latest/meta-data/")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    let wait = Duration::from_secs(20);
+    events::inspect::wait_for(&nats.url(), "platform-caller", 2, wait).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let published = events::inspect::wait_for(&nats.url(), "platform-caller", 2, wait).await.unwrap();
+    assert_eq!(published.len(), 2, "one event per recorded call");
+    let completed: Vec<events::v1::CallCompleted> = published
+        .iter()
+        .map(|e| {
+            assert_eq!((e.kind.as_str(), e.source.as_str()), (events::subjects::CALL_COMPLETED, "/caller"));
+            <events::v1::CallCompleted as prost::Message>::decode(&e.data[..]).unwrap()
+        })
+        .collect();
+    assert_eq!((completed[0].call_id, completed[0].status_code), (ok.call_id, 200));
+    assert!(!completed[0].url.contains("s3cret") && !completed[0].url.contains("user:"), "{}", completed[0].url);
+    assert_eq!(completed[1].status_code, 0);
+    assert!(!completed[1].error.is_empty(), "the refusal's reason");
+    for e in &published {
+        assert!(!String::from_utf8_lossy(&e.data).contains("s3cret"), "no credential anywhere in the event");
+    }
 }

@@ -26,7 +26,9 @@ async fn start() -> (Client, Client, SocketAddr) {
     common.database = testkit::database().await;
     let fetch = FetchConfig { allowed_networks: vec!["127.0.0.0/8".parse().unwrap()], ..FetchConfig::default() };
     let retention = Duration::from_secs(30 * 86_400);
-    let config = Config { common, fetch, authn: auth.authn(), allowed_clients: vec!["greeter".into()], retention };
+    let events = events::relay::Config::from_env(&Env::default(), "caller").unwrap();
+    let allowed_clients = vec!["greeter".into()];
+    let config = Config { common, fetch, authn: auth.authn(), allowed_clients, retention, events };
     let server = caller::build(config).await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));

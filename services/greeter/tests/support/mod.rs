@@ -90,6 +90,7 @@ pub async fn caller(auth: &Fixture) -> SocketAddr {
         authn: auth.authn(),
         allowed_clients: vec!["greeter".into()],
         retention: Duration::from_secs(30 * 86_400),
+        events: events::relay::Config::from_env(&platform::Env::default(), "caller").unwrap(),
     };
     let server = caller::build(config).await.unwrap();
     let addr = server.local_addr();
