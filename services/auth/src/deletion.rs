@@ -79,7 +79,8 @@ pub struct Deletion {
     pub state: String,
     pub requested_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// Requests sent to the participants so far.
+    /// Requests sent to the participants since the deletion started, or
+    /// since an admin last retried it.
     pub attempts: i32,
     /// Each participant's part.
     pub participants: Vec<Step>,
@@ -210,8 +211,10 @@ pub async fn retry(pool: &PgPool, config: &Config, user_id: &str, actor: &str) -
     .bind(user_id)
     .fetch_all(&mut *tx)
     .await?;
+    // A fresh round: participants that were silent get the full number of
+    // requests again, not one before they count as failed once more.
     let attempt: i32 = sqlx::query_scalar(
-        "UPDATE deletions SET state = 'in_progress', finished_at = NULL, attempts = attempts + 1,
+        "UPDATE deletions SET state = 'in_progress', finished_at = NULL, attempts = 1,
              next_attempt_at = now() + make_interval(secs => $2)
          WHERE user_id = $1::uuid RETURNING attempts",
     )

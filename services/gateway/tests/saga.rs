@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use support::{
     Gateway,
-    stack::{Running, auth, gateway, greeter, lang},
+    stack::{RETRY, Running, auth, gateway, greeter, lang},
 };
 use testkit::nats::Nats;
 
@@ -336,4 +336,38 @@ async fn the_projection_rebuilt_from_the_streams_equals_the_live_one() {
     assert_eq!(projected(bob.clone()).await.map(|(n, _)| n), Some(4), "counted once");
     let (equal, said) = rebuild(&[]);
     assert!(equal, "{said}");
+}
+
+/// A participant silent for too long counts as failed ("no answer"); an
+/// admin's retry gives it the full number of requests again, and the
+/// deletion completes once it is back.
+#[tokio::test]
+async fn a_silent_participant_fails_the_deletion_and_a_retry_asks_it_afresh() {
+    let nats = Nats::start();
+    let auth = support::stack::auth_giving_up_after(&nats, 3).await;
+    let (greeter, lang_first) = (greeter(&auth, &nats).await, lang(&auth, &nats, None).await);
+    let gateway = gateway(&auth, lang_first.addr, &nats).await;
+    let (_, admin) = auth.admin("root@example.com").await;
+    let (ada, token) = make_data(&auth, &greeter, &lang_first, &gateway, "ada@example.com").await;
+    let lang_db = lang_first.db.clone();
+    lang_first.stop().await;
+
+    let (status, body) = send(&auth, reqwest::Method::DELETE, "/auth/me", &token).await;
+    assert_eq!(status, 202, "{body}");
+    let failed = deletion_when(&auth, &admin, &ada, |d| d["state"] == "failed").await;
+    let reason = step(&failed, "lang")["reason"].as_str().unwrap().to_owned();
+    assert_eq!(reason, "no answer after 3 requests", "{failed}");
+    assert_eq!(step(&failed, "greeter")["state"], "deleted", "{failed}");
+
+    let retry = format!("/auth/admin/users/{ada}/deletion/retry");
+    let (status, body) = send(&auth, reqwest::Method::POST, &retry, &admin).await;
+    assert_eq!((status, &body["attempts"]), (202, &json!(1)), "{body}");
+    // Past the next request's time, lang is still being asked, not failed again.
+    tokio::time::sleep(RETRY * 3).await;
+    let (_, now) = get(&auth, &format!("/auth/admin/users/{ada}/deletion"), &admin).await;
+    assert_eq!(now["state"], "in_progress", "{now}");
+
+    let lang = lang(&auth, &nats, Some(lang_db)).await;
+    deletion_when(&auth, &admin, &ada, |d| d["state"] == "completed").await;
+    assert_eq!(held(&greeter, &lang.db, &gateway, &ada).await, (0, 0, 0));
 }

@@ -17,11 +17,16 @@ use super::{Gateway, Neighbours};
 pub const RETRY: Duration = Duration::from_millis(500);
 
 pub async fn auth(nats: &Nats) -> Fixture {
+    auth_giving_up_after(nats, 1000).await
+}
+
+/// auth whose deletions count a participant failed after `max_attempts` silent requests.
+pub async fn auth_giving_up_after(nats: &Nats, max_attempts: i32) -> Fixture {
     let url = nats.url();
     Fixture::start_with(|c| {
         c.events.nats_url = url;
         c.deletion.retry = RETRY;
-        c.deletion.max_attempts = 1000;
+        c.deletion.max_attempts = max_attempts;
     })
     .await
 }
