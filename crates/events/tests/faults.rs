@@ -28,6 +28,12 @@ use support::relay_config;
 const SUBJECT: &str = "platform.test.thing.happened";
 const STREAM: &str = "platform-test";
 
+/// These tests run one at a time. They kill servers and start them again
+/// on the same ports; run side by side, another test's free port could be
+/// one of those, taken in the meantime (a cluster node then fails to bind
+/// its route port, and JetStream finds too few peers).
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn consumer_config(url: &str, replicas: usize) -> consumer::Config {
     consumer::Config {
         // Faults are not poison: nothing here may be dead-lettered.
@@ -141,6 +147,7 @@ async fn in_stream(js: &jetstream::Context) -> u64 {
 
 #[tokio::test]
 async fn the_broker_killed_mid_publish_loses_and_doubles_nothing() {
+    let _alone = ALONE.lock().await;
     let mut nats = Nats::start();
     let pool = migrate(&testkit::database().await).await;
     Relay::new(pool.clone(), relay_config(&nats.url(), 1)).spawn();
@@ -176,6 +183,7 @@ async fn the_broker_killed_mid_publish_loses_and_doubles_nothing() {
 
 #[tokio::test]
 async fn a_consumer_killed_mid_batch_applies_each_event_once() {
+    let _alone = ALONE.lock().await;
     let nats = Nats::start();
     let pool = migrate(&testkit::database().await).await;
     Relay::new(pool.clone(), relay_config(&nats.url(), 1)).spawn();
@@ -212,6 +220,7 @@ async fn a_consumer_killed_mid_batch_applies_each_event_once() {
 
 #[tokio::test]
 async fn postgres_crashing_under_the_relay_loses_and_doubles_nothing() {
+    let _alone = ALONE.lock().await;
     let mut postgres = testkit::postgres::Postgres::start();
     let nats = Nats::start();
     let pool = migrate(&postgres.database().await).await;
@@ -234,11 +243,12 @@ async fn postgres_crashing_under_the_relay_loses_and_doubles_nothing() {
 
 #[tokio::test]
 async fn a_three_node_cluster_losing_the_stream_leader_under_load_loses_and_doubles_nothing() {
+    let _alone = ALONE.lock().await;
     let mut cluster = Cluster::start(3);
     let url = cluster.url();
-    // The cluster elects its JetStream leader first; the stream, three copies.
+    // The cluster elects its JetStream leader first (slow on a loaded machine); the stream, three copies.
     let js = jetstream::new(events::connect(&url).await.unwrap());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut stream = loop {
         let config = jetstream::stream::Config {
             name: STREAM.into(),
@@ -250,7 +260,7 @@ async fn a_three_node_cluster_losing_the_stream_leader_under_load_loses_and_doub
         };
         match js.get_or_create_stream(config).await {
             Ok(stream) => break stream,
-            Err(e) => assert!(tokio::time::Instant::now() < deadline, "no JetStream cluster within 30 s: {e}"),
+            Err(e) => assert!(tokio::time::Instant::now() < deadline, "no JetStream cluster within 60 s: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };

@@ -77,6 +77,15 @@ impl Nats {
             assert!(Instant::now() < deadline, "nats-server did not listen on {} within 10 s", self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
+        // A server that cannot bind a port it was given (a cluster node's
+        // route port, taken meanwhile) exits just after listening.
+        std::thread::sleep(Duration::from_millis(100));
+        let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+        assert!(
+            exited.is_none(),
+            "nats-server on {} exited at start ({exited:?}): a port it needs is taken",
+            self.port
+        );
     }
 }
 
