@@ -15,6 +15,9 @@ use tower::util::rng::{HasherRng, Rng};
 
 use crate::{CallError, Idempotency, Policy, Retryable};
 
+/// The least time left before the deadline for a retry to be made.
+const MIN_ATTEMPT: Duration = Duration::from_millis(1);
+
 #[derive(Clone)]
 pub(crate) struct RetryPolicy {
     upstream: &'static str,
@@ -55,7 +58,11 @@ impl RetryPolicy {
             return None;
         }
         let delay = full_jitter(self.base, self.max, self.retry, self.rng.next_f64());
-        if self.deadline.is_some_and(|d| Instant::now() + delay >= d) {
+        // An attempt needs some time to be worth making: a wait that ends
+        // within a millisecond of the deadline (tokio's timer resolution)
+        // would start one that can only time out, and report a timeout
+        // instead of the upstream's own error.
+        if self.deadline.is_some_and(|d| Instant::now() + delay + MIN_ATTEMPT >= d) {
             return None;
         }
         self.retries_left -= 1;
