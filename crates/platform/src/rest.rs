@@ -103,8 +103,9 @@ impl std::fmt::Display for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (self.status, axum::Json(self.body())).into_response();
+        // Appended: a header may come more than once (two `Set-Cookie`s).
         for (name, value) in self.headers {
-            res.headers_mut().insert(name, value);
+            res.headers_mut().append(name, value);
         }
         res
     }

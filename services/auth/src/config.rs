@@ -22,6 +22,7 @@
 //! | `SERVICE_ALLOWED_CLIENTS` | `gateway` | clients whose service tokens may read `/auth/stats` |
 //! | `AUTH_SESSION_RETENTION_DAYS` | `7` | sessions are deleted this long after they expired |
 //! | `AUTH_AUDIT_RETENTION_DAYS` | `365` | audit records older than this are deleted |
+//! | `AUTH_COOKIE_ORIGINS` | empty | comma-separated origins (`http(s)://host[:port]`) whose pages may keep the refresh token in an HttpOnly cookie (`Session-Mode: cookie`); empty refuses cookie mode |
 //! | `AUTH_KEY_REFRESH_SECS` | `30` | how often the published keys are re-read from `auth_db` (keys other replicas or a rotation added) |
 //!
 //! Events go out through the outbox ([`events::relay::Config`]: `NATS_URL`,
@@ -43,6 +44,8 @@ pub struct Config {
     pub passwords: PasswordConfig,
     pub throttle: ThrottleConfig,
     pub trusted_proxies: Vec<IpNet>,
+    /// Origins allowed to use cookie sessions (`AUTH_COOKIE_ORIGINS`).
+    pub cookie_origins: Vec<crate::cookies::Origin>,
     pub max_body_bytes: usize,
     pub clients: Clients,
     pub allowed_clients: Vec<String>,
@@ -178,6 +181,7 @@ impl Config {
                 window: env.nonzero("AUTH_LOGIN_WINDOW_SECS", |e, n| e.secs(n, d.window))?,
             },
             trusted_proxies: env.list("AUTH_TRUSTED_PROXIES")?,
+            cookie_origins: env.list("AUTH_COOKIE_ORIGINS")?,
             max_body_bytes: env.nonzero("AUTH_MAX_BODY_BYTES", |e, n| e.parse(n, 16 * 1024))?,
             clients: clients(env)?,
             allowed_clients: authn::config::allowed_clients_from_env(env, &["gateway"])?,

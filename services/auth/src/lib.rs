@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod config;
+pub mod cookies;
 pub mod deletion;
 pub mod email;
 pub mod keys;

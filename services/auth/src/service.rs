@@ -29,6 +29,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     client::{Client, TrustedProxies},
     config::Clients,
+    cookies::{self, Origins, Presented},
     deletion::{self, Deletion, Retried, Started},
     email,
     keys::Jwks,
@@ -80,6 +81,14 @@ pub struct App {
     pub clients: Arc<Clients>,
     pub idempotency: Idempotency,
     pub deletion: crate::deletion::Config,
+    /// Origins whose pages may keep the refresh token in a cookie.
+    pub cookie_origins: Origins,
+}
+
+impl FromRef<App> for Origins {
+    fn from_ref(app: &App) -> Self {
+        app.cookie_origins.clone()
+    }
 }
 
 impl FromRef<App> for TrustedProxies {
@@ -105,6 +114,7 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// In cookie mode (`Session-Mode: cookie`) no body is needed: the cookie holds the token.
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
@@ -168,7 +178,9 @@ pub struct TokenPair {
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
-    pub refresh_token: String,
+    /// Absent in cookie mode (`Session-Mode: cookie`): an HttpOnly cookie holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// Seconds until the refresh token expires.
     pub refresh_expires_in: u64,
 }
@@ -201,9 +213,24 @@ pub struct Stats {
 )]
 struct ApiDoc;
 
+/// The OpenAPI document `/auth/openapi.json` serves (web/openapi/ holds a copy).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
 /// The `/auth/` routes, `/auth/openapi.json` included.
 pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, api) = routes().with_state(app).split_for_parts();
+    let doc: Arc<str> = api.to_json()?.into();
+    let router = router.route(
+        "/auth/openapi.json",
+        get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()) }),
+    );
+    Ok(platform::rest::finish(router, max_body_bytes))
+}
+
+fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(signup))
         .routes(routes!(login))
         .routes(routes!(refresh))
@@ -222,14 +249,6 @@ pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
         .routes(routes!(jwks))
         .routes(routes!(stats))
         .routes(routes!(token))
-        .with_state(app)
-        .split_for_parts();
-    let doc: Arc<str> = api.to_json()?.into();
-    let router = router.route(
-        "/auth/openapi.json",
-        get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc.to_string()) }),
-    );
-    Ok(platform::rest::finish(router, max_body_bytes))
 }
 
 /// Token responses must not be cached (RFC 6749 §5.1).
@@ -287,19 +306,56 @@ impl App {
             access_token: self.issuer.access_token(subject).map_err(internal)?,
             token_type: "Bearer".into(),
             expires_in: self.issuer.access_ttl.as_secs(),
-            refresh_token,
+            refresh_token: Some(refresh_token),
             refresh_expires_in: self.issuer.refresh_ttl.as_secs(),
         })
     }
+
+    /// In cookie mode, moves the pair's refresh token into `Set-Cookie`
+    /// values, so that the body page scripts read carries none.
+    fn keep_in_cookie(&self, cookie: bool, pair: &mut TokenPair) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(token) = pair.refresh_token.take_if(|_| cookie) {
+            for value in cookies::set(&token, self.issuer.refresh_ttl) {
+                headers.append(header::SET_COOKIE, value);
+            }
+        }
+        headers
+    }
+
+    /// Cookie mode asked for, from an allowed origin.
+    fn cookie_mode(&self, headers: &HeaderMap) -> Result<bool, ApiError> {
+        let cookie = cookies::requested(headers)?;
+        if cookie {
+            self.cookie_origins.check(headers)?;
+        }
+        Ok(cookie)
+    }
 }
+
+/// `Set-Cookie` values that drop the refresh cookie.
+fn cleared() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for value in cookies::clear() {
+        headers.append(header::SET_COOKIE, value);
+    }
+    headers
+}
+
+/// Documents `Session-Mode` on the routes that take it.
+const SESSION_MODE: &str = "`cookie` for browsers: the refresh token is set as an HttpOnly, Secure, SameSite=Strict cookie (Path=/auth/refresh and /auth/logout) instead of returned in JSON. The request's Origin must be on AUTH_COOKIE_ORIGINS (else 403 origin_not_allowed)";
 
 /// Creates an account and logs it in.
 #[utoipa::path(
     post, path = "/auth/signup", tag = "auth", request_body = Credentials,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 16-255 visible ASCII characters, such as a random UUID; a repeat with the same key gets the first outcome")),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: 16-255 visible ASCII characters, such as a random UUID; a repeat with the same key gets the first outcome"),
+        ("Session-Mode" = Option<String>, Header, description = SESSION_MODE),
+    ),
     responses(
         (status = 201, description = "Account created", body = SignupResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 403, description = "Cookie mode from an origin not on the allow-list", body = ErrorBody),
         (status = 409, description = "The email is taken, or a request with this Idempotency-Key is still running", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
@@ -315,6 +371,7 @@ async fn signup(
     headers: HeaderMap,
     Json(body): Json<Credentials>,
 ) -> Result<Response, ApiError> {
+    let cookie = app.cookie_mode(&headers)?;
     let email = email::normalize(&body.email).map_err(|m| ApiError::unprocessable("invalid_email", m))?;
     password::check_strength(&body.password, &email).map_err(|m| ApiError::unprocessable("weak_password", m))?;
     // An anonymous client's keys are its address's.
@@ -325,7 +382,7 @@ async fn signup(
         Some(request) => match app.idempotency.begin(Some(&request)).await.map_err(idempotency::rest::refused)? {
             Begun::Write(write) => Some(write),
             // The same account again, with a fresh token pair: tokens are never stored.
-            Begun::Replay(outcome) => return replay_with_session(&app, &outcome, &client).await,
+            Begun::Replay(outcome) => return replay_with_session(&app, &outcome, &client, cookie).await,
         },
         None => None,
     };
@@ -345,13 +402,19 @@ async fn signup(
     // Its user.registered went into the outbox with it: published once this commits.
     // A credential route keeps the status and the user id, nothing more.
     write.commit(|| Outcome { status: 201, body: user.id.clone().into_bytes() }).await.map_err(unavailable)?;
-    let tokens = app.start_session(&user.id, &user.email, &user.roles, &client).await?;
+    let mut tokens = app.start_session(&user.id, &user.email, &user.roles, &client).await?;
+    let set_cookie = app.keep_in_cookie(cookie, &mut tokens);
     tracing::info!(user_id = %user.id, "account created");
-    Ok((StatusCode::CREATED, NO_STORE, Json(SignupResponse { user: user.into(), tokens })).into_response())
+    Ok((StatusCode::CREATED, NO_STORE, set_cookie, Json(SignupResponse { user: user.into(), tokens })).into_response())
 }
 
 /// A replayed sign-up: the account the key created, logged in afresh.
-async fn replay_with_session(app: &App, outcome: &Outcome, client: &Client) -> Result<Response, ApiError> {
+async fn replay_with_session(
+    app: &App,
+    outcome: &Outcome,
+    client: &Client,
+    cookie: bool,
+) -> Result<Response, ApiError> {
     let id = std::str::from_utf8(&outcome.body).map_err(internal)?;
     let Some(user) = app.store.user(id).await.map_err(unavailable)? else {
         return Err(ApiError::conflict(
@@ -359,9 +422,11 @@ async fn replay_with_session(app: &App, outcome: &Outcome, client: &Client) -> R
             "the account this idempotency key created no longer exists; sign up again with a new key",
         ));
     };
-    let tokens = app.start_session(&user.id, &user.email, &user.roles, client).await?;
+    let mut tokens = app.start_session(&user.id, &user.email, &user.roles, client).await?;
+    let set_cookie = app.keep_in_cookie(cookie, &mut tokens);
     let status = StatusCode::from_u16(u16::try_from(outcome.status).unwrap_or(201)).unwrap_or(StatusCode::CREATED);
-    let mut response = (status, NO_STORE, Json(SignupResponse { user: user.into(), tokens })).into_response();
+    let mut response =
+        (status, NO_STORE, set_cookie, Json(SignupResponse { user: user.into(), tokens })).into_response();
     idempotency::rest::mark_replayed(&mut response);
     Ok(response)
 }
@@ -369,18 +434,22 @@ async fn replay_with_session(app: &App, outcome: &Outcome, client: &Client) -> R
 /// Exchanges an email and password for a token pair.
 #[utoipa::path(
     post, path = "/auth/login", tag = "auth", request_body = Credentials,
+    params(("Session-Mode" = Option<String>, Header, description = SESSION_MODE)),
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Wrong email or password (one message for both)", body = ErrorBody),
+        (status = 403, description = "Cookie mode from an origin not on the allow-list", body = ErrorBody),
         (status = 429, description = "Too many failed logins for this account or address; see Retry-After", body = ErrorBody),
     )
 )]
 async fn login(
     State(app): State<App>,
     client: Client,
+    headers: HeaderMap,
     Json(body): Json<Credentials>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let cookie = app.cookie_mode(&headers)?;
     // No account can have a malformed address; that says nothing about accounts.
     let email = email::normalize(&body.email).map_err(|_| invalid_credentials())?;
     // Reserved before the hash: of any number of parallel guesses, at most the limit are judged.
@@ -404,30 +473,33 @@ async fn login(
             Err(e) => tracing::warn!(error = %e, "rehashing a password failed"),
         }
     }
-    let tokens = app.start_session(&account.id, &account.email, &account.roles, &client).await?;
-    Ok((NO_STORE, Json(tokens)))
+    let mut tokens = app.start_session(&account.id, &account.email, &account.roles, &client).await?;
+    let set_cookie = app.keep_in_cookie(cookie, &mut tokens);
+    Ok((NO_STORE, set_cookie, Json(tokens)))
 }
 
 /// Exchanges a refresh token for a new pair. The old refresh token stops
 /// working; presenting it again revokes every token of its session.
 #[utoipa::path(
-    post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    post, path = "/auth/refresh", tag = "auth", request_body(content = Option<RefreshRequest>, description = "The refresh token; none in cookie mode"),
+    params(("Session-Mode" = Option<String>, Header, description = SESSION_MODE)),
     responses(
         (status = 200, description = "A new token pair", body = TokenPair),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "The refresh token is unknown, expired, revoked or already used", body = ErrorBody),
+        (status = 401, description = "The refresh token is unknown, expired, revoked or already used (in cookie mode: or no cookie came)", body = ErrorBody),
+        (status = 403, description = "Cookie mode from an origin not on the allow-list", body = ErrorBody),
     )
 )]
-async fn refresh(
-    State(app): State<App>,
-    client: Client,
-    Json(body): Json<RefreshRequest>,
-) -> Result<impl IntoResponse, ApiError> {
+async fn refresh(State(app): State<App>, client: Client, presented: Presented) -> Result<Response, ApiError> {
+    let cookie = presented.cookie_mode();
+    let (Presented::Body(token) | Presented::Cookie(Some(token))) = presented else {
+        return Err(refused(true));
+    };
     let next = tokens::new_refresh_token().map_err(internal)?;
     let rotation = app
         .store
         .rotate(
-            &tokens::hash_refresh_token(&body.refresh_token),
+            &tokens::hash_refresh_token(&token),
             &NewToken {
                 token_hash: &tokens::hash_refresh_token(&next),
                 ttl: app.issuer.refresh_ttl,
@@ -440,28 +512,42 @@ async fn refresh(
     match rotation {
         Rotation::Rotated { user_id, email, roles, family_id } => {
             let subject = Subject { user_id: &user_id, email: &email, roles: &roles, session: &family_id };
-            Ok((NO_STORE, Json(app.pair(&subject, next)?)))
+            let mut pair = app.pair(&subject, next)?;
+            let set_cookie = app.keep_in_cookie(cookie, &mut pair);
+            Ok((NO_STORE, set_cookie, Json(pair)).into_response())
         }
         Rotation::Reused => {
             tracing::warn!(client = %client.addr, "a rotated refresh token was presented again; its session is revoked");
-            Err(invalid_refresh_token())
+            Err(refused(cookie))
         }
-        Rotation::Invalid => Err(invalid_refresh_token()),
+        Rotation::Invalid => Err(refused(cookie)),
     }
+}
+
+/// A refused refresh; in cookie mode the dead cookie goes too.
+fn refused(cookie: bool) -> ApiError {
+    let clear = if cookie { cookies::clear() } else { Vec::new() };
+    clear.into_iter().fold(invalid_refresh_token(), |e, value| e.with_header(header::SET_COOKIE, value))
 }
 
 /// Ends the session the refresh token belongs to. Its access tokens are
 /// refused by every service moments later (`sessions.revoked`).
 #[utoipa::path(
-    post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest,
+    post, path = "/auth/logout", tag = "auth", request_body(content = Option<RefreshRequest>, description = "The refresh token; none in cookie mode"),
+    params(("Session-Mode" = Option<String>, Header, description = SESSION_MODE)),
     responses(
-        (status = 204, description = "The session is revoked (also when it already was, or never existed)"),
+        (status = 204, description = "The session is revoked (also when it already was, or never existed); in cookie mode the cookie is cleared"),
         (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 403, description = "Cookie mode from an origin not on the allow-list", body = ErrorBody),
     )
 )]
-async fn logout(State(app): State<App>, Json(body): Json<RefreshRequest>) -> Result<StatusCode, ApiError> {
-    app.store.revoke_family(&tokens::hash_refresh_token(&body.refresh_token)).await.map_err(unavailable)?;
-    Ok(StatusCode::NO_CONTENT)
+async fn logout(State(app): State<App>, presented: Presented) -> Result<Response, ApiError> {
+    let cookie = presented.cookie_mode();
+    if let Presented::Body(token) | Presented::Cookie(Some(token)) = presented {
+        app.store.revoke_family(&tokens::hash_refresh_token(&token)).await.map_err(unavailable)?;
+    }
+    let headers = if cookie { cleared() } else { HeaderMap::new() };
+    Ok((StatusCode::NO_CONTENT, headers).into_response())
 }
 
 /// The caller's account.

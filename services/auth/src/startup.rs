@@ -42,6 +42,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         issuer: issuer.clone(),
         idempotency: Idempotency::new(pool.clone(), config.idempotency.clone()),
         deletion: config.deletion.clone(),
+        cookie_origins: crate::cookies::Origins(config.cookie_origins.clone()),
     };
     let refresh = tokio::spawn(refresh_keys(store, issuer, config.tokens.key_refresh));
     let relay = Relay::new(pool.clone(), config.events.clone()).spawn();
