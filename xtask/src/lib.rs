@@ -18,6 +18,7 @@ pub fn declarations() -> Vec<(&'static str, &'static [Route])> {
         ("greeter", greeter::service::ACCESS),
         ("gateway", gateway::access::ACCESS),
         ("caller", caller::service::ACCESS),
+        ("web", web::ACCESS),
         // new-service adds each service's line below
     ]
 }
@@ -29,14 +30,17 @@ pub fn sample_path(template: &str) -> String {
         .replace("{key}", "greeting")
         .replace("{user_id}", "u")
         .replace("{role}", "admin")
+        .replace("{file}", "index-Bx1.js")
+        .replace("{page}", "history")
 }
 
 /// What the edge does with the route, checked against the service's level:
 /// public, user and admin routes are routed with the same level; service
-/// routes are not routed at all. `Err` says how they disagree.
-pub fn edge_agrees(edge: &edge::Edge, route: &Route) -> Result<String, String> {
+/// routes are not routed to `service` at all (the web front end's catch-all
+/// may answer them with its page). `Err` says how they disagree.
+pub fn edge_agrees(edge: &edge::Edge, service: &str, route: &Route) -> Result<String, String> {
     let path = sample_path(route.path);
-    let routed = edge.route(route.method, &path)?;
+    let routed = edge.route(route.method, &path)?.filter(|r| r.upstream == service);
     match (route.access, routed) {
         (Access::Service | Access::Client, None) => Ok("not routed".into()),
         (Access::Service | Access::Client, Some(r)) => {
@@ -60,7 +64,7 @@ pub fn service_agrees(edge: &edge::Edge, service: &str, route: &Route) -> Result
     if !service_route && !edge.upstreams().any(|u| u == service) {
         return Ok(format!("not routed: no router reaches {service}"));
     }
-    edge_agrees(edge, route)
+    edge_agrees(edge, service, route)
 }
 
 /// The README's Access table.
@@ -71,7 +75,7 @@ pub fn access_table() -> anyhow::Result<String> {
         for route in routes {
             let at_edge =
                 service_agrees(&edge, service, route).map_err(|e| anyhow::anyhow!("{service} {}: {e}", route.path))?;
-            let rest = catalog::catalog().get(service).is_some_and(|s| s.kind == catalog::Kind::Rest);
+            let rest = catalog::catalog().get(service).is_some_and(|s| s.kind != catalog::Kind::Grpc);
             let method = if rest { route.method } else { "RPC" };
             out.push_str(&format!("| {service} | {method} | `{}` | {} | {at_edge} |\n", route.path, route.access));
         }
@@ -84,4 +88,13 @@ pub fn with_table(readme: &str, table: &str) -> anyhow::Result<String> {
     let start = readme.find(BEGIN).ok_or_else(|| anyhow::anyhow!("the README lacks the marker {BEGIN}"))?;
     let end = readme.find(END).ok_or_else(|| anyhow::anyhow!("the README lacks the marker {END}"))?;
     Ok(format!("{}{BEGIN}\n{table}{}", &readme[..start], &readme[end..]))
+}
+
+/// The REST services' OpenAPI documents as the web front end's typed clients
+/// are generated from them: `web/openapi/<service>.json`, pretty-printed.
+pub fn openapi_documents() -> anyhow::Result<Vec<(&'static str, String)>> {
+    Ok(vec![
+        ("auth", auth::service::openapi().to_pretty_json()? + "\n"),
+        ("lang", lang::service::openapi().to_pretty_json()? + "\n"),
+    ])
 }

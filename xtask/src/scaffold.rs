@@ -113,6 +113,7 @@ pub fn new_service(root: &Path, spec: &Spec) -> anyhow::Result<String> {
     let mut shared = Shared::read(root)?;
     let current = Catalog::parse(&shared.services)?;
     let name = spec.name.as_str();
+    ensure!(spec.kind != Kind::Web, "new-service makes grpc or rest services");
     ensure!(
         catalog::valid_name(name),
         "{name:?} cannot name a service: a lowercase letter, then lowercase letters or digits, at most {} (it is \
@@ -313,6 +314,8 @@ fn routers(name: &str, kind: Kind) -> String {
              \n# {name}: added by new-service; the rest needs a user's token.\n[[routers]]\nname = \"{name}\"\n\
              rule = \"PathPrefix(`/{name}/`)\"\nupstream = \"{name}\"\nmiddlewares = [\"cors\", \"rate-limit\", \"forward-auth\"]\n"
         ),
+        // new-service makes grpc and rest services only; the one web service is written by hand.
+        Kind::Web => String::new(),
     }
 }
 

@@ -25,11 +25,11 @@ fn a_disagreement_is_caught() {
     assert_ne!(text, edge::SOURCE, "edge.toml changed; update this test");
     let weakened = edge::Edge::parse(&text, "weakened").unwrap();
     let put = authn::Route::new("PUT", "/lang/v1/translations/{language}/{key}", authn::Access::Admin);
-    let err = xtask::edge_agrees(&weakened, &put).unwrap_err();
+    let err = xtask::edge_agrees(&weakened, "lang", &put).unwrap_err();
     assert!(err.contains("the service says admin") && err.contains("enforces user"), "{err}");
     let stats = authn::Route::new("GET", "/auth/stats", authn::Access::Service);
     let routed = edge::Edge::parse(&edge::SOURCE.replace("&& !Path(`/auth/stats`) ", ""), "stats routed").unwrap();
-    assert!(xtask::edge_agrees(&routed, &stats).unwrap_err().contains("the edge routes it"));
+    assert!(xtask::edge_agrees(&routed, "auth", &stats).unwrap_err().contains("the edge routes it"));
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{Catalog, Service};
+use crate::model::{Catalog, Kind, Service};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -58,22 +58,33 @@ fn problems(services: &BTreeMap<String, Service>) -> Vec<String> {
         if POSTGRES_ROLES.contains(&name.as_str()) {
             problems.push(format!("[{name}]: {name} is PostgreSQL's own role name"));
         }
-        if POSTGRES_DATABASES.contains(&s.database.as_str()) || s.database.len() > 63 {
-            problems.push(format!("[{name}]: database {:?} is PostgreSQL's own, or longer than 63 bytes", s.database));
-        }
         if s.port == 0 {
             problems.push(format!("[{name}]: port must be 1-65535"));
         }
         if let Some(other) = ports.insert(s.port, name) {
             problems.push(format!("[{name}]: port {} is {other}'s already", s.port));
         }
-        if !s.database.starts_with(|c: char| c.is_ascii_lowercase())
-            || !s.database.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
-            problems.push(format!("[{name}]: database {:?} must be lowercase letters, digits and _", s.database));
+        match (&s.database, s.kind) {
+            (Some(_), Kind::Web) => problems.push(format!("[{name}]: a web service has no database")),
+            (None, Kind::Web) => {}
+            (None, kind) => problems.push(format!("[{name}]: a {} service needs a database", kind.as_str())),
+            (Some(database), _) => {
+                if POSTGRES_DATABASES.contains(&database.as_str()) || database.len() > 63 {
+                    problems
+                        .push(format!("[{name}]: database {database:?} is PostgreSQL's own, or longer than 63 bytes"));
+                }
+                if !database.starts_with(|c: char| c.is_ascii_lowercase())
+                    || !database.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    problems.push(format!("[{name}]: database {database:?} must be lowercase letters, digits and _"));
+                }
+                if let Some(other) = databases.insert(database, name) {
+                    problems.push(format!("[{name}]: database {database} is {other}'s already"));
+                }
+            }
         }
-        if let Some(other) = databases.insert(&s.database, name) {
-            problems.push(format!("[{name}]: database {} is {other}'s already", s.database));
+        if s.kind == Kind::Web && (s.token_issuer || !s.peers.is_empty()) {
+            problems.push(format!("[{name}]: a web service serves files: it has no peers and issues no tokens"));
         }
         let mut seen = BTreeSet::new();
         for peer in &s.peers {
@@ -81,6 +92,8 @@ fn problems(services: &BTreeMap<String, Service>) -> Vec<String> {
                 problems.push(format!("[{name}]: a service is not its own peer"));
             } else if !services.contains_key(peer) {
                 problems.push(format!("[{name}]: peer {peer:?} is not a service here"));
+            } else if services[peer].kind == Kind::Web {
+                problems.push(format!("[{name}]: peer {peer} is a web service, which nothing calls"));
             } else if !seen.insert(peer) {
                 problems.push(format!("[{name}]: peer {peer} is listed twice"));
             }
@@ -89,7 +102,7 @@ fn problems(services: &BTreeMap<String, Service>) -> Vec<String> {
     let issuers: Vec<&Service> = services.values().filter(|s| s.token_issuer).collect();
     match issuers.as_slice() {
         [issuer] => {
-            for s in services.values().filter(|s| !s.token_issuer && !s.peers.contains(&issuer.name)) {
+            for s in services.values().filter(|s| s.is_client() && !s.peers.contains(&issuer.name)) {
                 problems.push(format!(
                     "[{}]: must list {} among its peers (it verifies its tokens and has a client identity there)",
                     s.name, issuer.name
@@ -212,10 +225,38 @@ mod tests {
                 ),
                 "peers form a cycle: x -> y -> x",
             ),
+            (
+                "[x]\nport = 1\nkind = \"grpc\"\npeers = [\"auth\"]\ndescription = \"\"\n",
+                "[x]: a grpc service needs a database",
+            ),
+            (
+                "[w]\nport = 1\nkind = \"web\"\ndatabase = \"w_db\"\ndescription = \"\"\n",
+                "[w]: a web service has no database",
+            ),
+            (
+                "[w]\nport = 1\nkind = \"web\"\npeers = [\"auth\"]\ndescription = \"\"\n",
+                "[w]: a web service serves files: it has no peers",
+            ),
+            (
+                concat!(
+                    "[w]\nport = 1\nkind = \"web\"\ndescription = \"\"\n",
+                    "[x]\nport = 2\nkind = \"grpc\"\ndatabase = \"x_db\"\npeers = [\"auth\", \"w\"]\ndescription = \"\"\n"
+                ),
+                "[x]: peer w is a web service, which nothing calls",
+            ),
         ] {
             let error = problem(extra);
             assert!(error.contains(expected), "{expected:?} not in {error}");
         }
+    }
+
+    #[test]
+    fn a_web_service_needs_no_database_and_no_identity() {
+        let c = with("[w]\nport = 1\nkind = \"web\"\ndescription = \"\"\n").unwrap();
+        let w = c.get("w").unwrap();
+        assert!(w.database.is_none() && !w.is_client());
+        assert_eq!(c.with_databases().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["auth"]);
+        assert_eq!(c.clients().count(), 0);
     }
 
     #[test]

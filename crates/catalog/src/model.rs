@@ -13,6 +13,9 @@ pub enum Kind {
     Grpc,
     /// HTTP/1.1 REST under `/<name>/`.
     Rest,
+    /// A front end's built files over HTTP/1.1: no database, no tokens,
+    /// never a peer.
+    Web,
 }
 
 impl Kind {
@@ -20,6 +23,7 @@ impl Kind {
         match self {
             Kind::Grpc => "grpc",
             Kind::Rest => "rest",
+            Kind::Web => "web",
         }
     }
 }
@@ -52,8 +56,8 @@ pub struct Service {
     /// Listen port, and the binary's `PORT` default.
     pub port: u16,
     pub kind: Kind,
-    /// Its own PostgreSQL database.
-    pub database: String,
+    /// Its own PostgreSQL database: every kind but [`Kind::Web`] has one.
+    pub database: Option<String>,
     /// The services it calls; each becomes `<PEER>_URL` in its environment.
     #[serde(default)]
     pub peers: Vec<String>,
@@ -76,6 +80,22 @@ fn one() -> u32 {
 }
 
 impl Service {
+    /// Whether it verifies the issuer's tokens and has a client identity
+    /// there: every service but the issuer and web services.
+    pub fn is_client(&self) -> bool {
+        !self.token_issuer && self.kind != Kind::Web
+    }
+
+    /// Its database.
+    ///
+    /// # Panics
+    ///
+    /// For a web service; callers pick services with a database first
+    /// ([`Catalog::with_databases`]).
+    pub fn database(&self) -> &str {
+        self.database.as_deref().unwrap_or_else(|| panic!("{} has no database", self.name))
+    }
+
     /// The variable it reads a peer's base URL from: `CALLER_URL` for `caller`.
     pub fn peer_variable(peer: &str) -> String {
         format!("{}_URL", peer.to_ascii_uppercase().replace('-', "_"))
@@ -102,6 +122,23 @@ impl Catalog {
     /// The names, comma-separated, for error messages.
     pub fn names(&self) -> String {
         self.services.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The description without its web services: what the Compose model
+    /// deploys until it serves the front end too (issue 21).
+    pub fn without_web(&self) -> Catalog {
+        let services = self.services.iter().filter(|(_, s)| s.kind != Kind::Web);
+        Catalog { services: services.map(|(n, s)| (n.clone(), s.clone())).collect() }
+    }
+
+    /// The services with a database of their own (all but web services).
+    pub fn with_databases(&self) -> impl Iterator<Item = &Service> {
+        self.services().filter(|s| s.database.is_some())
+    }
+
+    /// The services with a client identity at the issuer.
+    pub fn clients(&self) -> impl Iterator<Item = &Service> {
+        self.services().filter(|s| s.is_client())
     }
 
     /// The service that issues tokens.

@@ -14,7 +14,7 @@ pub struct Database {
 
 /// Every service's database.
 pub fn databases(services: &Catalog) -> Vec<Database> {
-    services.services().map(|s| Database { role: s.name.clone(), database: s.database.clone() }).collect()
+    services.with_databases().map(|s| Database { role: s.name.clone(), database: s.database().to_owned() }).collect()
 }
 
 /// `deploy/compose/initdb/10-platform.sh`. The postgres image runs it once,

@@ -54,9 +54,19 @@ pub struct Inputs<'a> {
 impl Inputs<'static> {
     /// The descriptions built into this binary, and this workspace's version.
     pub fn built_in() -> Inputs<'static> {
-        static EDGE: std::sync::LazyLock<Edge> = std::sync::LazyLock::new(Edge::default_source);
         static IMAGES: std::sync::LazyLock<Images> = std::sync::LazyLock::new(catalog::images);
-        Inputs { services: catalog::catalog(), edge: &EDGE, images: &IMAGES, version: env!("CARGO_PKG_VERSION") }
+        // The web front end joins the Compose model with its image (issue 21).
+        static SERVICES: std::sync::LazyLock<catalog::Catalog> =
+            std::sync::LazyLock::new(|| catalog::catalog().without_web());
+        static EDGE: std::sync::LazyLock<Edge> = std::sync::LazyLock::new(|| {
+            let web: Vec<&str> = catalog::catalog()
+                .services()
+                .filter(|s| s.kind == catalog::Kind::Web)
+                .map(|s| s.name.as_str())
+                .collect();
+            Edge::default_source().without_upstreams(&web)
+        });
+        Inputs { services: &SERVICES, edge: &EDGE, images: &IMAGES, version: env!("CARGO_PKG_VERSION") }
     }
 }
 

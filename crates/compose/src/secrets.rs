@@ -45,19 +45,19 @@ pub(crate) fn client_secret(service: &str) -> String {
 pub fn secrets(services: &Catalog) -> Vec<Secret> {
     let issuer = services.issuer();
     let mut all = vec![Secret::new("postgres-password".to_owned(), SecretKind::Random, POSTGRES)];
-    for s in services.services() {
+    for s in services.with_databases() {
         all.push(Secret::new(format!("{}-db-password", s.name), SecretKind::Random, POSTGRES));
         all.push(Secret::new(
             format!("{}-database-url", s.name),
-            SecretKind::DatabaseUrl { role: s.name.clone(), database: s.database.clone() },
+            SecretKind::DatabaseUrl { role: s.name.clone(), database: s.database().to_owned() },
             &s.name,
         ));
-        if !s.token_issuer {
+        if s.is_client() {
             all.push(Secret::new(client_secret(&s.name), SecretKind::Random, &s.name));
         }
     }
     all.push(Secret::new(format!("{}-signing-key", issuer.name), SecretKind::SigningKey, &issuer.name));
-    let clients = services.services().filter(|s| !s.token_issuer).map(|s| s.name.clone()).collect();
+    let clients = services.clients().map(|s| s.name.clone()).collect();
     all.push(Secret::new(format!("{}-clients", issuer.name), SecretKind::Clients { clients }, &issuer.name));
     all
 }
@@ -136,14 +136,14 @@ mod tests {
     fn every_service_gets_its_database_url_and_every_client_its_secret() {
         let all = secrets(catalog::catalog());
         let named = |name: &str| all.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no secret {name}"));
-        for s in catalog::catalog().services() {
+        for s in catalog::catalog().with_databases() {
             assert_eq!(named(&format!("{}-db-password", s.name)).readers, [POSTGRES]);
             assert_eq!(named(&format!("{}-database-url", s.name)).readers, [s.name.as_str()]);
-            assert_eq!(all.iter().any(|x| x.name == client_secret(&s.name)), !s.token_issuer, "{}", s.name);
+            assert_eq!(all.iter().any(|x| x.name == client_secret(&s.name)), s.is_client(), "{}", s.name);
         }
         let issuer = catalog::catalog().issuer();
         let SecretKind::Clients { clients } = &named(&format!("{}-clients", issuer.name)).kind else { panic!() };
-        assert!(!clients.contains(&issuer.name) && clients.len() + 1 == catalog::catalog().services().count());
+        assert!(!clients.contains(&issuer.name) && clients.len() == catalog::catalog().clients().count());
         // Made after what it is made from.
         let position = |name: &str| all.iter().position(|s| s.name == name).unwrap();
         assert!(position("greeter-db-password") < position("greeter-database-url"));

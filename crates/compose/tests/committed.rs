@@ -50,7 +50,7 @@ fn committed_files_match_a_fresh_render() {
 #[test]
 fn every_platform_image_is_the_nix_built_one_at_the_workspace_version() {
     let document = support::document();
-    for service in catalog::catalog().services() {
+    for service in compose::Inputs::built_in().services.services() {
         let image = document["services"][&service.name]["image"].as_str().expect("an image");
         assert_eq!(image, format!("platform/{}:{}", service.name, env!("CARGO_PKG_VERSION")));
         // Nix tags each image with its crate's version: every service takes the workspace's.

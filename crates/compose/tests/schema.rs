@@ -115,7 +115,8 @@ fn each_policy_rule_can_fail() {
 fn services_start_after_their_database_and_peers_and_the_edge_after_its_upstreams() {
     let document = support::document();
     let services = &document["services"];
-    for service in catalog::catalog().services() {
+    let inputs = compose::Inputs::built_in();
+    for service in inputs.services.services() {
         let depends = services[&service.name]["depends_on"].as_object().expect("depends_on");
         let mut names: Vec<&str> = depends.keys().map(String::as_str).collect();
         names.sort_unstable();
@@ -128,7 +129,7 @@ fn services_start_after_their_database_and_peers_and_the_edge_after_its_upstream
             json!(["CMD", "/bin/probe", format!("http://127.0.0.1:{port}/readyz")])
         );
     }
-    let edge = edge::Edge::default_source();
+    let edge = inputs.edge;
     let traefik = services["traefik"]["depends_on"].as_object().expect("traefik waits");
     for upstream in edge.upstreams() {
         assert!(traefik.contains_key(upstream), "traefik must wait for {upstream}");

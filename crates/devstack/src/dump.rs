@@ -54,7 +54,7 @@ pub fn dump(data_dir: &Path, name: &str, output: Option<PathBuf>) -> anyhow::Res
         eprintln!("devstack dump: pg_dump failed; is the stack up (`devstack status`)?");
         return Ok(ExitCode::FAILURE);
     }
-    println!("{}: {} written ({} bytes)", service.database, output.display(), std::fs::metadata(&output)?.len());
+    println!("{}: {} written ({} bytes)", service.database(), output.display(), std::fs::metadata(&output)?.len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -66,7 +66,7 @@ pub fn restore(data_dir: &Path, name: &str, file: &Path) -> anyhow::Result<ExitC
     };
     anyhow::ensure!(file.is_file(), "{}: no such file", file.display());
     let unchanged = |why: &str| {
-        eprintln!("devstack restore: {why}; {} is unchanged", service.database);
+        eprintln!("devstack restore: {why}; {} is unchanged", service.database());
         Ok(ExitCode::FAILURE)
     };
     // The archive as SQL first: a file that is no dump fails here, before anything is touched.
@@ -92,6 +92,6 @@ pub fn restore(data_dir: &Path, name: &str, file: &Path) -> anyhow::Result<ExitC
     if !restored {
         return unchanged("the restore failed and was rolled back");
     }
-    println!("{}: restored from {}", service.database, file.display());
+    println!("{}: restored from {}", service.database(), file.display());
     Ok(ExitCode::SUCCESS)
 }

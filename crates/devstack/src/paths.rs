@@ -9,6 +9,16 @@ pub fn default_data_dir() -> PathBuf {
     workspace_root(&cwd).unwrap_or(cwd).join(".devstack")
 }
 
+/// The web front end's build (`web/dist/` in the workspace, or in the
+/// current directory outside one), which the `web` service serves.
+pub fn web_dist() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    workspace_root(&cwd).unwrap_or(cwd).join("web").join("dist")
+}
+
+/// How to make [`web_dist`], for the line devstack prints when it is missing.
+pub const WEB_BUILD_HINT: &str = "(cd web && npm ci && npm run build)";
+
 fn workspace_root(from: &Path) -> Option<PathBuf> {
     from.ancestors()
         .find(|dir| {

@@ -211,8 +211,10 @@ pub async fn provision(conn: &mut PgConnection, services: &[&Service]) -> anyhow
     let roles: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles").fetch_all(&mut *conn).await?;
     let databases: Vec<String> =
         sqlx::query_scalar("SELECT datname::text FROM pg_database").fetch_all(&mut *conn).await?;
-    for service in services {
-        for statement in statements(service, roles.contains(&service.name), databases.contains(&service.database)) {
+    for service in services.iter().filter(|s| s.database.is_some()) {
+        for statement in
+            statements(service, roles.contains(&service.name), databases.iter().any(|d| d == service.database()))
+        {
             conn.execute(statement.as_str()).await.with_context(|| format!("provisioning {}", service.name))?;
         }
     }
@@ -226,7 +228,7 @@ pub async fn provision(conn: &mut PgConnection, services: &[&Service]) -> anyhow
 /// quoting is enough; DDL takes no bind parameters.
 pub fn statements(service: &Service, role_exists: bool, database_exists: bool) -> Vec<String> {
     let role = format!("\"{}\"", service.name);
-    let database = format!("\"{}\"", service.database);
+    let database = format!("\"{}\"", service.database());
     let password = crate::services::password(service).replace('\'', "''");
     let mut out = Vec::new();
     if !role_exists {

@@ -16,10 +16,15 @@ use crate::{
 
 /// The service `name`, or exit status 2 after naming the valid ones (`verb` is the subcommand).
 pub fn service(name: &str, verb: &str) -> Result<&'static Service, ExitCode> {
-    services::by_name(name).ok_or_else(|| {
+    let service = services::by_name(name).ok_or_else(|| {
         eprintln!("devstack {verb}: no service named {name:?}; the services are: {}", services::names());
         ExitCode::from(2)
-    })
+    })?;
+    if service.database.is_none() {
+        eprintln!("devstack {verb}: {name} has no database ({} service)", service.kind.as_str());
+        return Err(ExitCode::from(2));
+    }
+    Ok(service)
 }
 
 /// A PostgreSQL client program, next to the server if it is there.
@@ -37,7 +42,7 @@ pub fn connected(data_dir: &Path, tool: &str, service: &Service) -> anyhow::Resu
     };
     let mut cmd = client(tool);
     cmd.args(["--host", "127.0.0.1", "--port", &ports.postgres.to_string(), "--username", &service.name])
-        .args(["--dbname", &service.database, "--no-password"])
+        .args(["--dbname", service.database(), "--no-password"])
         // Not on the command line, where other users' `ps` would show it.
         .env("PGPASSWORD", services::password(service));
     Ok(cmd)

@@ -18,6 +18,19 @@ pub const CALLER_ALLOWED_NETWORKS: &str = "127.0.0.0/8,::1/128";
 /// The auth signing key's file name inside the data directory.
 pub const SIGNING_KEY_FILE: &str = "auth-signing-key.pem";
 
+/// Vite's dev server port (web/vite.config.ts), which proxies to the edge.
+pub const VITE_DEV_PORT: u16 = 5173;
+
+/// The origins whose pages may keep auth's refresh token in a cookie: the
+/// edge's, by name and by address, and Vite's dev server.
+pub fn cookie_origins(edge_port: u16) -> String {
+    [format!("http://localhost:{edge_port}"), format!("http://127.0.0.1:{edge_port}")]
+        .into_iter()
+        .chain([format!("http://localhost:{VITE_DEV_PORT}")])
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The service that issues tokens; every other service has a client identity at it.
 pub fn issuer() -> &'static Service {
     catalog::catalog().issuer()
@@ -73,8 +86,11 @@ impl Ports {
         format!("http://127.0.0.1:{}", self.of(service))
     }
 
+    /// # Panics
+    ///
+    /// For a service without a database (a web service).
     pub fn database_url(&self, service: &Service) -> String {
-        format!("postgres://{}:{}@127.0.0.1:{}/{}", service.name, password(service), self.postgres, service.database)
+        format!("postgres://{}:{}@127.0.0.1:{}/{}", service.name, password(service), self.postgres, service.database())
     }
 }
 
@@ -91,9 +107,11 @@ pub fn environment(
     let mut env = vec![
         ("HOST".to_owned(), "127.0.0.1".to_owned()),
         ("PORT".to_owned(), ports.of(&service.name).to_string()),
-        ("DATABASE_URL".to_owned(), ports.database_url(service)),
         ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), String::new()),
     ];
+    if service.database.is_some() {
+        env.push(("DATABASE_URL".to_owned(), ports.database_url(service)));
+    }
     for peer in &service.peers {
         env.push((Service::peer_variable(peer), ports.url(peer)));
     }
@@ -109,10 +127,15 @@ pub fn environment(
             if edge {
                 // Behind the local edge every client arrives from loopback; believe the
                 // edge's X-Forwarded-For so per-address throttling sees the real client.
-                let trusted = edge::Edge::default_source().trusted_proxies("local").unwrap_or_default().join(",");
+                let edge = edge::Edge::default_source();
+                let trusted = edge.trusted_proxies("local").unwrap_or_default().join(",");
                 env.push(("AUTH_TRUSTED_PROXIES".to_owned(), trusted));
+                // The site through the edge, and Vite's dev server that proxies to it.
+                env.push(("AUTH_COOKIE_ORIGINS".to_owned(), cookie_origins(edge.web_port())));
             }
         }
+    } else if service.kind == catalog::Kind::Web {
+        env.push(("WEB_DIST".to_owned(), crate::paths::web_dist().display().to_string()));
     } else {
         // Every other service verifies tokens itself and has a service identity.
         let auth = ports.url(&issuer().name);
@@ -173,6 +196,17 @@ mod tests {
         assert_eq!(auth["AUTH_CLIENTS"], "greeter:00");
         assert!(!auth.contains_key("AUTH_TRUSTED_PROXIES") && !auth.contains_key("SERVICE_CLIENT_SECRET_FILE"));
         assert_eq!(env_of("auth", &ports, true)["AUTH_TRUSTED_PROXIES"], "127.0.0.0/8,::1/128");
+        assert_eq!(
+            env_of("auth", &ports, true)["AUTH_COOKIE_ORIGINS"],
+            "http://localhost:30081,http://127.0.0.1:30081,http://localhost:5173"
+        );
+        assert!(!auth.contains_key("AUTH_COOKIE_ORIGINS"), "no edge, no site to log in from");
+
+        let web = env_of("web", &ports, true);
+        assert!(web["WEB_DIST"].ends_with("web/dist"), "{}", web["WEB_DIST"]);
+        for absent in ["DATABASE_URL", "AUTH_JWKS_URL", "SERVICE_CLIENT_SECRET_FILE"] {
+            assert!(!web.contains_key(absent), "web has no {absent}");
+        }
         assert_eq!(greeter["SERVICE_CLIENT_SECRET_FILE"], "/data/clients/greeter.secret");
         assert_eq!(greeter["AUTH_TOKEN_URL"], "http://127.0.0.1:18090/auth/token");
         assert_eq!(caller["AUTH_JWKS_URL"], "http://127.0.0.1:18090/auth/.well-known/jwks.json");

@@ -93,7 +93,7 @@ pub async fn run(opts: Options) -> anyhow::Result<ExitCode> {
     if plan.services.iter().any(|(s, _)| s.token_issuer) && keys::ensure(&key)? {
         out.say(format!("made auth's signing key: {}", key.display()));
     }
-    let clients: Vec<&str> = services::all().iter().filter(|s| !s.token_issuer).map(|s| s.name.as_str()).collect();
+    let clients: Vec<&str> = catalog::catalog().clients().map(|s| s.name.as_str()).collect();
     let clients = keys::ensure_clients(&data_dir, &clients)?;
 
     let mut stack = Stack::new(out)?;
@@ -282,7 +282,17 @@ fn announce(out: Output, plan: &Plan, edge: &EdgeOutcome, data_dir: &Path, start
         format!("data in {}; `devstack psql <service>` for a shell", postgres::cluster_dir(data_dir).display()),
     ]];
     for (service, binary) in &plan.services {
-        let mut note = format!("database {}", service.database);
+        let mut note = match &service.database {
+            Some(database) => format!("database {database}"),
+            None => {
+                let dist = crate::paths::web_dist();
+                if dist.join("index.html").is_file() {
+                    format!("serves {}; open the edge's / in a browser", dist.display())
+                } else {
+                    format!("no site built yet: {}", crate::paths::WEB_BUILD_HINT)
+                }
+            }
+        };
         if service.name == "caller" {
             note.push_str("; internal; may call loopback besides public addresses");
         }

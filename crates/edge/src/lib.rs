@@ -89,6 +89,14 @@ impl Edge {
         Ok(Edge { source, upstreams })
     }
 
+    /// The edge without the routers to `services` (and so without those upstreams).
+    pub fn without_upstreams(&self, services: &[&str]) -> Edge {
+        let mut source = self.source.clone();
+        source.routers.retain(|r| !services.contains(&r.upstream.as_str()));
+        let upstreams = self.upstreams.iter().filter(|(n, _)| !services.contains(&n.as_str()));
+        Edge { source, upstreams: upstreams.map(|(n, k)| (n.clone(), *k)).collect() }
+    }
+
     /// The public entry point's port (`entrypoint.port`).
     pub fn web_port(&self) -> u16 {
         self.source.entrypoint.port

@@ -116,7 +116,7 @@ pub(crate) fn dynamic_config(
         // Traefik's `h2c` scheme: cleartext HTTP/2 with prior knowledge, which gRPC needs.
         let scheme = match kind {
             Kind::Grpc => "h2c",
-            Kind::Rest => "http",
+            Kind::Rest | Kind::Web => "http",
         };
         let url = format!("{scheme}://{}", addresses.require(name)?);
         services.insert(name.clone(), json!({ "loadBalancer": { "servers": [{ "url": url }] } }));

@@ -13,6 +13,8 @@ use crate::source::{Router, Source};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Routed {
     pub router: String,
+    /// The service the router sends the request to.
+    pub upstream: String,
     pub access: &'static str,
 }
 
@@ -29,7 +31,7 @@ pub(crate) fn route(source: &Source, method: &str, path: &str) -> Result<Option<
     if matching.last().is_some_and(|(runner_up, _)| *runner_up == priority) {
         return Err(format!("{method} {path}: routers tie at priority {priority}"));
     }
-    Ok(Some(Routed { router: winner.name.clone(), access: access(source, winner) }))
+    Ok(Some(Routed { router: winner.name.clone(), upstream: winner.upstream.clone(), access: access(source, winner) }))
 }
 
 fn access(source: &Source, router: &Router) -> &'static str {

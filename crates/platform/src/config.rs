@@ -189,7 +189,9 @@ impl CommonConfig {
     /// The service `service` of services.toml: its port and database are the defaults.
     pub fn for_service(env: &Env, service: &str) -> Result<Self, ConfigError> {
         let described = catalog::service(service);
-        Self::with_defaults(env, service, described.port, &described.database)
+        // A web service has no database: its default is never connected to.
+        let database = described.database.as_deref().unwrap_or(service);
+        Self::with_defaults(env, service, described.port, database)
     }
 
     /// A service's configuration with its defaults given (`<service>_db` for the database).

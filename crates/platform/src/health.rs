@@ -8,19 +8,22 @@ use sqlx::PgPool;
 /// How long a readiness check waits for the database.
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// What readiness depends on.
+/// What readiness depends on: the database, for a service that has one.
 #[derive(Clone)]
 pub struct Readiness {
-    pool: PgPool,
+    pool: Option<PgPool>,
 }
 
 impl Readiness {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: Option<PgPool>) -> Self {
         Self { pool }
     }
 
     pub async fn check(&self) -> bool {
-        crate::db::ping(&self.pool, PING_TIMEOUT).await
+        match &self.pool {
+            Some(pool) => crate::db::ping(pool, PING_TIMEOUT).await,
+            None => true,
+        }
     }
 }
 

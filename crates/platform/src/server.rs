@@ -13,7 +13,8 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     grace: Duration,
-    pool: PgPool,
+    /// None for a service without a database (a web service).
+    pool: Option<PgPool>,
     background: Vec<JoinHandle<()>>,
     draining: crate::shutdown::Draining,
 }
@@ -22,6 +23,15 @@ impl Server {
     /// A service serving `router`, plus health and metrics, on its port.
     /// (The RPC runtime builds a gRPC service's router and calls this.)
     pub async fn http(config: &CommonConfig, pool: PgPool, router: Router) -> anyhow::Result<Self> {
+        Self::bind(config, Some(pool), router).await
+    }
+
+    /// A service without a database (a web service's files): ready whenever it runs.
+    pub async fn without_database(config: &CommonConfig, router: Router) -> anyhow::Result<Self> {
+        Self::bind(config, None, router).await
+    }
+
+    async fn bind(config: &CommonConfig, pool: Option<PgPool>, router: Router) -> anyhow::Result<Self> {
         let addr = config.listen_addr();
         // Install the recorder before the first request is counted.
         crate::metrics::handle();
@@ -47,8 +57,13 @@ impl Server {
 
     /// Prunes `jobs` in the background (at start, then hourly) on the
     /// service's pool, stopping with the server ([`crate::retention`]).
+    ///
+    /// # Panics
+    ///
+    /// For a server built [`Server::without_database`].
     pub fn with_retention(self, jobs: Vec<crate::retention::Prune>) -> Self {
-        let task = crate::retention::spawn(self.pool.clone(), crate::retention::EVERY, jobs);
+        let pool = self.pool.clone().expect("retention needs the service's database");
+        let task = crate::retention::spawn(pool, crate::retention::EVERY, jobs);
         self.with_background(task)
     }
 
@@ -135,7 +150,9 @@ impl Server {
         for task in self.background {
             task.abort();
         }
-        if tokio::time::timeout(POOL_CLOSE_LIMIT, self.pool.close()).await.is_err() {
+        if let Some(pool) = self.pool
+            && tokio::time::timeout(POOL_CLOSE_LIMIT, pool.close()).await.is_err()
+        {
             tracing::warn!(limit = ?POOL_CLOSE_LIMIT, "the database pool did not close in time");
         }
         tracing::info!(%addr, "stopped");

@@ -52,7 +52,7 @@ impl RpcRouter {
     /// Binds the service's port: the router on every protocol, plus
     /// `/healthz`, `/readyz` and `/metrics`.
     pub async fn bind(self, config: &CommonConfig, pool: PgPool) -> anyhow::Result<Server> {
-        let (router, watcher) = self.into_router(Readiness::new(pool.clone())).await?;
+        let (router, watcher) = self.into_router(Readiness::new(Some(pool.clone()))).await?;
         Ok(Server::http(config, pool, router).await?.with_background(watcher))
     }
 

@@ -159,17 +159,24 @@ pub struct Stats {
 )]
 struct ApiDoc;
 
-/// The `/lang/` routes, `/lang/openapi.json` included.
-pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The OpenAPI document `/lang/openapi.json` serves (web/openapi/ holds a copy).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(greeting))
         .routes(routes!(languages))
         .routes(routes!(get_translation, put_translation, delete_translation))
         .routes(routes!(get_preference, put_preference))
         .routes(routes!(audit))
         .routes(routes!(stats))
-        .with_state(app)
-        .split_for_parts();
+}
+
+/// The `/lang/` routes, `/lang/openapi.json` included.
+pub fn router(app: App, max_body_bytes: usize) -> anyhow::Result<Router> {
+    let (router, api) = routes().with_state(app).split_for_parts();
     let doc: Arc<str> = api.to_json()?.into();
     let router = router.route(
         "/lang/openapi.json",
