@@ -3,13 +3,24 @@
 # deploy/edge/traefik/{static,dynamic}.yml (pretty-printed JSON, which Traefik
 # reads as YAML), and a test in that crate fails when the committed files are
 # stale. Nix reads those same bytes with builtins.fromJSON, so the NixOS VM
-# tests run exactly the routing that devstack and Kubernetes run.
+# tests run exactly the routing that devstack and Kubernetes run (but, like
+# Kubernetes, the routes to a web service for now; see below).
 #
 # A router's upstream is a service of services.toml, which says how to reach
-# it (its port; h2c for a `grpc` service, HTTP for a `rest` one): `upstreams`.
+# it (its port; h2c for a `grpc` service, HTTP for a `rest` or `web` one):
+# `upstreams`. Routers to a web service are left out (nix/lib.nix
+# `deployedEdge`, `deployedDynamic`): the web service is deployed by Nix in
+# part 2 (issue 21).
 #
 # Needs only nixpkgs' `lib` (no packages), so nix/tests/eval.nix can check it.
-{ lib }:
+# Tests may pass other contents than the committed files' (`description`:
+# services.toml's tables, `edgeToml`, `dynamicYml`: as read).
+{
+  lib,
+  description ? null,
+  edgeToml ? null,
+  dynamicYml ? null,
+}:
 root:
 let
   inherit (builtins)
@@ -19,20 +30,29 @@ let
     readFile
     ;
   platformLib = import ./lib.nix { inherit lib; };
-  inherit (platformLib.platform { inherit root; }) declared;
+  platform = platformLib.platform (
+    { inherit root; } // lib.optionalAttrs (description != null) { inherit description; }
+  );
+  inherit (platform) declared;
 
   dir = root + "/deploy/edge";
   staticFile = dir + "/traefik/static.yml";
-  dynamicFile = dir + "/traefik/dynamic.yml";
+  committedDynamicFile = dir + "/traefik/dynamic.yml";
+  committedDynamic =
+    if dynamicYml != null then dynamicYml else fromJSON (readFile committedDynamicFile);
 in
 rec {
-  inherit staticFile dynamicFile;
+  inherit staticFile;
 
   # Whether edge.toml and both rendered files are in this checkout; the VM
   # tests exist only when they are.
-  present = pathExists (dir + "/edge.toml") && pathExists staticFile && pathExists dynamicFile;
+  present =
+    pathExists (dir + "/edge.toml") && pathExists staticFile && pathExists committedDynamicFile;
 
-  source = fromTOML (readFile (dir + "/edge.toml"));
+  # edge.toml without the routers to a web service.
+  source = platformLib.deployedEdge platform (
+    if edgeToml != null then edgeToml else fromTOML (readFile (dir + "/edge.toml"))
+  );
 
   # The services the routers name, each with its scheme by its kind:
   # { greeter = { scheme = "h2c"; }; ... }. An [upstreams] table is not read.
@@ -44,7 +64,16 @@ rec {
   # NixOS module adds a provider for the path it is given instead.
   staticSettings = removeAttrs (fromJSON (readFile staticFile)) [ "providers" ];
 
-  dynamic = fromJSON (readFile dynamicFile);
+  # dynamic.yml without the routers to a web service (and their services).
+  dynamic = platformLib.deployedDynamic platform committedDynamic;
+
+  # The file Traefik reads: the committed dynamic.yml itself, or when a
+  # router was left out, the rest of it written to the store.
+  dynamicFile =
+    if dynamic == committedDynamic then
+      committedDynamicFile
+    else
+      builtins.toFile "dynamic.yml" (builtins.toJSON dynamic);
 
   # edge.toml's [trusted_proxies]: where the edge's requests reach auth from,
   # by where the platform runs (`local`: devstack and the VM tests;

@@ -161,17 +161,23 @@ rec {
   };
 
   # How the edge reaches a service of each kind: h2c (gRPC, gRPC-Web and
-  # Connect over cleartext HTTP/2 to one port) or HTTP/1.1.
+  # Connect over cleartext HTTP/2 to one port) or HTTP/1.1. A `web` service
+  # serves a built front end's files (no database, no tokens, never a peer).
   schemes = {
     grpc = "h2c";
     rest = "http";
+    web = "http";
   };
+
+  # Whether an entry (or a raw table of services.toml) is a web service.
+  isWeb = entry: (entry.kind or null) == "web";
 
   # The description's problems, each naming its service, worded as the
   # catalog crate words them (crates/catalog/src/check.rs): unknown fields,
-  # a bad name, port, kind, peers, replicas or resources; ports or databases
-  # used twice; unknown peers; not exactly one token issuer; a client that
-  # does not name the issuer; a cycle of peers.
+  # a bad name, port, kind, peers, replicas or resources; a web service with
+  # a database, peers or tokens; ports or databases used twice; unknown
+  # peers, or a web service as a peer; not exactly one token issuer; a
+  # client that does not name the issuer; a cycle of peers.
   problems =
     description:
     let
@@ -194,7 +200,15 @@ rec {
             }
             {
               wrong = raw ? kind && !(isString raw.kind && schemes ? ${raw.kind});
-              problem = "unknown kind ${builtins.toJSON raw.kind} (grpc or rest)";
+              problem = "unknown kind ${builtins.toJSON raw.kind} (grpc, rest or web)";
+            }
+            {
+              wrong = isWeb raw && raw ? database;
+              problem = "a web service has no database";
+            }
+            {
+              wrong = isWeb raw && ((raw.token_issuer or false) == true || (raw.peers or [ ]) != [ ]);
+              problem = "a web service serves files: it has no peers and issues no tokens";
             }
             {
               wrong =
@@ -235,19 +249,23 @@ rec {
       declared = mapAttrs normalize description;
       entries = lib.attrValues declared;
 
-      # "[x]: port 8090 is auth's already", for each entry after the first with that value.
+      # "[x]: port 8090 is auth's already", for each entry after the first with
+      # that value (web services have no database: null is nobody's).
       duplicates =
         field:
+        let
+          having = lib.filter (s: s.${field} != null) entries;
+        in
         lib.concatLists (
           lib.imap0 (
             i: s:
             let
-              earlier = lib.filter (o: o.${field} == s.${field}) (lib.take i entries);
+              earlier = lib.filter (o: o.${field} == s.${field}) (lib.take i having);
             in
             lib.optional (
               earlier != [ ]
             ) "[${s.name}]: ${field} ${toString s.${field}} is ${(lib.head earlier).name}'s already"
-          ) entries
+          ) having
         );
 
       peerProblems =
@@ -259,6 +277,8 @@ rec {
               [ "[${s.name}]: a service is not its own peer" ]
             else if !(declared ? ${peer}) then
               [ "[${s.name}]: peer ${builtins.toJSON peer} is not a service here" ]
+            else if isWeb declared.${peer} then
+              [ "[${s.name}]: peer ${peer} is a web service, which nothing calls" ]
             else if lib.elem peer (lib.take i s.peers) then
               [ "[${s.name}]: peer ${peer} is listed twice" ]
             else
@@ -274,7 +294,7 @@ rec {
             why = "it verifies its tokens and has a client identity there";
           in
           map (s: "[${s.name}]: must list ${theIssuer} among its peers (${why})") (
-            lib.filter (s: !s.tokenIssuer && !(lib.elem theIssuer s.peers)) entries
+            lib.filter (s: isTokenClient s && !(lib.elem theIssuer s.peers)) entries
           )
         else
           [ "exactly one service sets token_issuer = true, not ${toString (lib.length issuers)}" ];
@@ -302,7 +322,8 @@ rec {
     name: raw:
     {
       inherit name;
-      database = "${name}_db";
+      # every kind but web has one (web: null)
+      database = if isWeb raw then null else "${name}_db";
       kind = "grpc";
       peers = [ ];
       tokenIssuer = false;
@@ -344,6 +365,32 @@ rec {
       ) (edgeSource.routers or [ ])
     );
 
+  # The edge as Nix deploys it (the Kubernetes IngressRoutes, the VM tests'
+  # Traefik): edge.toml's routers (`deployedEdge`) and Traefik's dynamic
+  # configuration rendered from them (`deployedDynamic`: crates/edge names
+  # each router's service after its upstream) but those to a web service.
+  # The web service is deployed by Nix in part 2 (issue 21), its routes with it.
+  routesToUndeployed = platform: upstream: platform.webServices ? ${upstream};
+  deployedEdge =
+    platform: edgeSource:
+    edgeSource
+    // lib.optionalAttrs (edgeSource ? routers) {
+      routers = lib.filter (router: !routesToUndeployed platform router.upstream) edgeSource.routers;
+    };
+  deployedDynamic =
+    platform: dynamic:
+    dynamic
+    // lib.optionalAttrs (dynamic ? http) {
+      http =
+        dynamic.http
+        // lib.optionalAttrs (dynamic.http ? routers) {
+          routers = filterAttrs (_: router: !routesToUndeployed platform router.service) dynamic.http.routers;
+        }
+        // lib.optionalAttrs (dynamic.http ? services) {
+          services = filterAttrs (name: _: !routesToUndeployed platform name) dynamic.http.services;
+        };
+    };
+
   # GREETER_URL for peer "greeter": the variable a service reads a peer's address from.
   peerEnvVar = peer: "${toUpper (lib.replaceStrings [ "-" ] [ "_" ] peer)}_URL";
 
@@ -378,8 +425,9 @@ rec {
       throw "services.toml: exactly one service sets token_issuer = true, not ${toString (lib.length found)}";
 
   # Whether an entry is a client of the issuer: it verifies the issuer's
-  # tokens and has a client identity there (client id = its name).
-  isTokenClient = entry: !entry.tokenIssuer;
+  # tokens and has a client identity there (client id = its name): every
+  # service but the issuer and web services.
+  isTokenClient = entry: !entry.tokenIssuer && !isWeb entry;
 
   # The names of the token clients among `services`, sorted.
   tokenClients = services: attrNames (filterAttrs (_: isTokenClient) services);
@@ -391,11 +439,15 @@ rec {
   };
 
   # Everything the rest of the Nix layer needs to know about the platform.
-  #   declared  every table of services.toml, checked and normalized (using
-  #             it throws, naming services.toml, when the description is wrong),
-  #             each with `usesEvents` from its crate's dependencies
-  #   services  the entries whose crate exists under `root`
-  #   devstack  the devstack crate's directory, or null until it exists
+  #   declared     every table of services.toml, checked and normalized (using
+  #                it throws, naming services.toml, when the description is
+  #                wrong), each with `usesEvents` from its crate's dependencies
+  #   webServices  the declared web services (kind "web")
+  #   backend      the declared services Nix deploys: all but the web ones
+  #   services     the backend entries whose crate exists under `root`: what
+  #                gets a package, image, SBOM, NixOS module, VM test unit,
+  #                Kubernetes app, NetworkPolicy peer and dashboard
+  #   devstack     the devstack crate's directory, or null until it exists
   # `description` is services.toml's content; tests pass others.
   platform =
     {
@@ -416,9 +468,14 @@ rec {
         else
           throw "services.toml: ${concatStringsSep "; " found}";
     in
-    {
+    rec {
       inherit declared;
-      services = filterAttrs (_: s: pathExists (root + "/${s.crateDir}/Cargo.toml")) declared;
+      # The one place web services are left out of what Nix deploys: the web
+      # service is deployed by Nix in part 2 (issue 21). Its routes are left
+      # out of the edge with it (`deployedEdge`, `deployedDynamic` above).
+      webServices = filterAttrs (_: isWeb) declared;
+      backend = removeAttrs declared (attrNames webServices);
+      services = filterAttrs (_: s: pathExists (root + "/${s.crateDir}/Cargo.toml")) backend;
       devstack = lib.findFirst (dir: pathExists (root + "/${dir}/Cargo.toml")) null [
         "services/devstack"
         "crates/devstack"
@@ -456,8 +513,8 @@ rec {
       # Production's count and requests/limits (services.toml); an
       # environment may set its own (nix/k8s/options.nix).
       inherit (entry) replicas resources;
-      # Every service but the issuer verifies tokens itself (AUTH_JWKS_URL),
-      # and so calls the issuer.
+      # Every service but the issuer (and a web service) verifies tokens
+      # itself (AUTH_JWKS_URL), and so calls the issuer.
       verifiesTokens = isTokenClient entry;
       # Whether it publishes or consumes events: it reaches the broker.
       inherit (entry) tokenIssuer usesEvents;

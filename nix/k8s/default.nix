@@ -13,14 +13,19 @@
   lib,
   # the repository (the flake's ./.)
   root,
+  # services.toml's and deploy/edge/edge.toml's contents; tests pass others
+  description ? builtins.fromTOML (builtins.readFile (root + "/services.toml")),
+  edgeToml ? builtins.fromTOML (builtins.readFile (root + "/deploy/edge/edge.toml")),
 }:
 let
   platformLib = import ../lib.nix { inherit lib; };
-  platform = platformLib.platform { inherit root; };
+  platform = platformLib.platform { inherit root description; };
 
   # Kubernetes defaults of every service whose crate exists (nix/lib.nix's
   # k8sDefaults: among them whether it verifies tokens itself, as every
-  # service but the issuer does, and calls through circuit breakers).
+  # service but the issuer does, and calls through circuit breakers). Web
+  # services are not among them: the web service is deployed by Nix in
+  # part 2 (issue 21) (nix/lib.nix `platform`).
   services = lib.mapAttrs (
     _: entry:
     platformLib.k8sDefaults {
@@ -30,7 +35,8 @@ let
     }
   ) platform.services;
 
-  edge = builtins.fromTOML (builtins.readFile (root + "/deploy/edge/edge.toml"));
+  # edge.toml without the routers to a web service (nix/lib.nix `deployedEdge`).
+  edge = platformLib.deployedEdge platform edgeToml;
   # The third-party images, pinned once (also read by crates/catalog for Compose).
   images = builtins.fromTOML (builtins.readFile (root + "/deploy/images.toml"));
   # The services edge.toml's routers name, each with its scheme (by its kind).

@@ -5,6 +5,9 @@
 #   [[routers]]         -> one IngressRoute each (rule, priority, middlewares, upstream)
 #   router's upstream   -> the route's Service and port; a `grpc` service in
 #                          services.toml gets `scheme: h2c`, a `rest` one none
+#                          (a router to a `web` service is left out by
+#                          ./default.nix: the web service is deployed by Nix
+#                          in part 2, issue 21)
 #   [middlewares.<n>]   -> Middleware <n>, its table as the spec ({auth} and the
 #                          like become the in-cluster URL of that service)
 #

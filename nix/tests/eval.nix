@@ -20,7 +20,7 @@ let
   root = ../..;
   platformLib = import ../lib.nix { inherit lib; };
   platform = platformLib.platform { inherit root; };
-  inherit (platform) declared services;
+  inherit (platform) declared backend services;
   # services.toml as builtins.fromTOML reads it
   description = platformLib.readDescription root;
   issuer = platformLib.issuer declared;
@@ -314,7 +314,8 @@ let
       };
     };
 
-  # Every declared service, as the flake would build its module once its crate exists.
+  # Every backend service (web services get theirs in part 2, issue 21), as
+  # the flake would build its module once its crate exists.
   moduleFor =
     name: entry:
     import ../module.nix {
@@ -329,12 +330,12 @@ let
         nixosStub
         { _module.args.pkgs = { }; }
       ]
-      ++ lib.mapAttrsToList moduleFor declared
+      ++ lib.mapAttrsToList moduleFor backend
       ++ modules;
     }).config;
 
   all = evalSystem [
-    { services.platform = lib.mapAttrs (_: _: { enable = true; }) declared; }
+    { services.platform = lib.mapAttrs (_: _: { enable = true; }) backend; }
     {
       services.platform.caller.port = 9081;
       services.platform.auth.environmentFile = "/run/secrets/auth.env";
@@ -373,10 +374,10 @@ let
   nothing = evalSystem [ ];
 
   # The services that use events, by their crates (nix/lib.nix `usesEvents`).
-  eventServices = lib.attrNames (lib.filterAttrs (_: s: s.usesEvents) declared);
+  eventServices = lib.attrNames (lib.filterAttrs (_: s: s.usesEvents) backend);
   # An external broker: no local NATS, the services pointed at it.
   remoteBroker = evalSystem [
-    { services.platform = lib.mapAttrs (_: _: { enable = true; }) declared; }
+    { services.platform = lib.mapAttrs (_: _: { enable = true; }) backend; }
     {
       services.platform.broker = {
         local = false;
@@ -394,14 +395,14 @@ let
         nixosStub
         { _module.args.pkgs = { }; }
       ]
-      ++ lib.mapAttrsToList moduleFor declared;
+      ++ lib.mapAttrsToList moduleFor backend;
     })
     options
     ;
   optionDocs = lib.optionAttrSetToDocList options.services.platform;
 
-  ports = lib.mapAttrsToList (_: s: s.port) declared;
-  databases = lib.mapAttrsToList (_: s: s.database) declared;
+  ports = lib.mapAttrsToList (_: s: s.port) backend;
+  databases = lib.mapAttrsToList (_: s: s.database) backend;
 
   # What nix/packages.nix gives flake.nix for one system, with the same stubs
   # (it also returns what `nix run .#dev` runs).
@@ -534,7 +535,7 @@ let
       modules = [
         nixosStub
         { _module.args.pkgs = { }; }
-        { services.platform = lib.mapAttrs (_: _: { enable = true; }) demo.declared; }
+        { services.platform = lib.mapAttrs (_: _: { enable = true; }) demo.backend; }
       ]
       ++ lib.mapAttrsToList (
         name: entry:
@@ -543,10 +544,10 @@ let
           inherit (demo) declared;
           packageFor = _: stubPackage name;
         }
-      ) demo.declared;
+      ) demo.backend;
     }).config;
   demoUnit = demoSystem.systemd.services.platform-demo;
-  # Kubernetes: every declared service deployed (the crates' version aside).
+  # Kubernetes: every backend service deployed (the crates' version aside).
   demoK8sServices = lib.mapAttrs (
     _: entry:
     platformLib.k8sDefaults {
@@ -554,7 +555,7 @@ let
       inherit entry;
       version = workspaceVersion;
     }
-  ) demo.declared;
+  ) demo.backend;
   demoK8s = import ./k8s-modules.nix { inherit lib; } {
     platformSource = {
       services = demoK8sServices;
@@ -598,6 +599,70 @@ let
       b = broken change;
     in
     b.throws && lib.any (lib.hasInfix message) b.problems;
+
+  # services.toml with two web services more (`site`, `site2`; it may have
+  # one already), edge.toml and dynamic.yml with a router to `site` (as
+  # crates/edge would render it), and the edge and VM node made of them.
+  # Nix deploys no web service yet, nor routes to one (part 2, issue 21).
+  siteTable = port: {
+    inherit port;
+    kind = "web";
+    replicas = 2;
+    description = "serves a built front end";
+  };
+  withSites = description // {
+    site = siteTable 8096;
+    site2 = siteTable 8097;
+  };
+  sites = platformLib.platform {
+    inherit root;
+    description = withSites;
+  };
+  siteRouter = {
+    name = "site";
+    rule = "PathPrefix(`/`)";
+    upstream = "site";
+    middlewares = [ "rate-limit" ];
+    priority = 1;
+  };
+  committedEdgeToml = builtins.fromTOML (builtins.readFile (root + "/deploy/edge/edge.toml"));
+  edgeTomlWithSite = committedEdgeToml // {
+    routers = committedEdgeToml.routers ++ [ siteRouter ];
+  };
+  committedDynamicFile = root + "/deploy/edge/traefik/dynamic.yml";
+  committedDynamic = builtins.fromJSON (builtins.readFile committedDynamicFile);
+  dynamicWithSite = lib.recursiveUpdate committedDynamic {
+    http.routers.site = {
+      entryPoints = [ edgeToml.entrypoint.name ];
+      inherit (siteRouter) rule middlewares priority;
+      service = "site";
+    };
+    http.services.site.loadBalancer.servers = [ { url = "http://127.0.0.1:8096"; } ];
+  };
+  siteEdge = import ../edge.nix {
+    inherit lib;
+    description = withSites;
+    edgeToml = edgeTomlWithSite;
+    dynamicYml = dynamicWithSite;
+  } root;
+  siteNode =
+    (lib.evalModules {
+      modules = [
+        nixosStub
+        (traefikStub true)
+        { _module.args.pkgs = stubPkgs linux; }
+        (import ./vm-common.nix {
+          platform = sites;
+          inherit platformLib;
+          edge = siteEdge;
+          nixosModule = outputs.nixosModules.default;
+        }).node
+      ];
+    }).config;
+  # Whether the committed dynamic.yml routes to a web service of services.toml.
+  committedRoutesToWeb = lib.any (r: platform.webServices ? ${r.service}) (
+    lib.attrValues committedDynamic.http.routers
+  );
 in
 {
   description = [
@@ -632,11 +697,11 @@ in
           inherit (t)
             port
             kind
-            database
             replicas
             resources
             description
             ;
+          database = t.database or null;
           peers = t.peers or [ ];
           tokenIssuer = t.token_issuer or false;
         }) description
@@ -647,15 +712,23 @@ in
     (check "every peer is declared" (
       lib.all (s: lib.all (p: declared ? ${p}) s.peers) (lib.attrValues declared)
     ))
-    (check "kinds are grpc or rest" (
+    (check "kinds are grpc, rest or web" (
       lib.all (
         s:
         lib.elem s.kind [
           "grpc"
           "rest"
+          "web"
         ]
       ) (lib.attrValues declared)
     ))
+    (check "every kind but web has a database, web none" (
+      lib.all (s: (s.database == null) == (s.kind == "web")) (lib.attrValues declared)
+    ))
+    (eq "the backend services are the declared ones but the web ones (deployed in part 2, issue 21)"
+      (lib.attrNames backend)
+      (lib.attrNames (lib.filterAttrs (_: s: s.kind != "web") declared))
+    )
     (check "every service has production replicas, and requests and limits of CPU and memory" (
       lib.all (
         s:
@@ -669,8 +742,8 @@ in
     (eq "the token issuer is the one table with token_issuer = true" [ issuer.name ] (
       lib.attrNames (lib.filterAttrs (_: t: t.token_issuer or false) description)
     ))
-    (eq "every other service is a token client" (platformLib.tokenClients declared) (
-      lib.remove issuer.name (lib.attrNames declared)
+    (eq "every other service but a web one is a token client" (platformLib.tokenClients declared) (
+      lib.remove issuer.name (lib.attrNames backend)
     ))
     (check "every token client names the issuer among its peers" (
       lib.all (s: !platformLib.isTokenClient s || lib.elem issuer.name s.peers) (lib.attrValues declared)
@@ -682,12 +755,24 @@ in
       in
       lib.all (name: !(lib.any (reaches [ name ]) declared.${name}.peers)) (lib.attrNames declared)
     ))
-    (check "enabled services are exactly those whose crate exists" (
+    (check "enabled services are exactly the backend ones whose crate exists" (
       lib.all (
-        name: (services ? ${name}) == builtins.pathExists (root + "/services/${name}/Cargo.toml")
+        name:
+        (services ? ${name})
+        == (backend ? ${name} && builtins.pathExists (root + "/services/${name}/Cargo.toml"))
       ) (lib.attrNames declared)
     ))
     (check "greeter and caller are present" (services ? greeter && services ? caller))
+    (check "Nix builds, images and deploys no web service yet (part 2, issue 21)" (
+      lib.all (
+        n:
+        !(services ? ${n})
+        && !(outputs.packages.${linux} ? ${n})
+        && !(outputs.packages.${linux} ? "${n}-image")
+        && !(outputs.nixosModules ? ${n})
+        && !(outputs.lib.services ? ${n})
+      ) (lib.attrNames platform.webServices)
+    ))
     (eq "devstack is found where its crate is" platform.devstack (
       if builtins.pathExists (root + "/services/devstack/Cargo.toml") then
         "services/devstack"
@@ -1125,7 +1210,16 @@ in
   # The upstreams are the routers' (edge.upstreams), schemes by kind.
   edge = [
     (check "every router's upstream is a declared service" (
-      lib.all (r: declared ? ${r.upstream}) edgeToml.routers
+      lib.all (r: declared ? ${r.upstream}) committedEdgeToml.routers
+    ))
+    (eq "the edge leaves out exactly the routers to a web service (deployed in part 2, issue 21)"
+      (map (r: r.name) edgeToml.routers)
+      (
+        map (r: r.name) (lib.filter (r: !(platform.webServices ? ${r.upstream})) committedEdgeToml.routers)
+      )
+    )
+    (eq "... a router to one more web service too" (map (r: r.name) siteEdge.source.routers) (
+      map (r: r.name) edgeToml.routers
     ))
     (eq "the upstreams: the routers' distinct upstreams" (lib.attrNames edge.upstreams) (
       lib.sort lib.lessThan (lib.unique (map (r: r.upstream) edgeToml.routers))
@@ -1155,7 +1249,7 @@ in
       )).success
     ))
     (check "caller is never routed" (
-      !(edge.upstreams ? caller) && lib.all (r: r.upstream != "caller") edgeToml.routers
+      !(edge.upstreams ? caller) && lib.all (r: r.upstream != "caller") committedEdgeToml.routers
     ))
     (eq "the VM tests exist exactly when the rendered edge files do" (
       linuxChecks ? vm-platform && linuxChecks ? vm-restart
@@ -1221,6 +1315,14 @@ in
     (eq "dynamic.yml: edge.toml's routers" (lib.attrNames edge.dynamic.http.routers) (
       lib.sort lib.lessThan (map (r: r.name) edgeToml.routers)
     ))
+    (eq "dynamic.yml without the routers to a web service, and their services" siteEdge.dynamic
+      edge.dynamic
+    )
+    (check "... which Traefik reads from the store; the committed file itself when none was left out" (
+      toString siteEdge.dynamicFile != toString committedDynamicFile
+      && lib.hasSuffix "-dynamic.yml" (toString siteEdge.dynamicFile)
+      && (toString edge.dynamicFile == toString committedDynamicFile) == !committedRoutesToWeb
+    ))
     (eq "dynamic.yml: the credentials' rate limit"
       edge.dynamic.http.middlewares.rate-limit-credentials.rateLimit
       edgeToml.middlewares.rate-limit-credentials.rateLimit
@@ -1280,9 +1382,21 @@ in
       node.services.traefik.static.settings
       edge.staticSettings
     )
-    (eq "Traefik routes by deploy/edge/traefik/dynamic.yml"
+    (eq "Traefik routes by deploy/edge/traefik/dynamic.yml (but the routes to web services)"
       (toString node.services.traefik.dynamic.file)
-      (toString (root + "/deploy/edge/traefik/dynamic.yml"))
+      (toString edge.dynamicFile)
+    )
+    (eq "with a router to a web service: the same services, and the routes but that one"
+      {
+        services = lib.attrNames (lib.filterAttrs (_: s: s.enable or false) siteNode.services.platform);
+        dynamic = toString siteNode.services.traefik.dynamic.file;
+        clients = siteNode.systemd.services.platform-service-credentials.requiredBy;
+      }
+      {
+        services = lib.attrNames services;
+        dynamic = toString siteEdge.dynamicFile;
+        clients = node.systemd.services.platform-service-credentials.requiredBy;
+      }
     )
     (eq "Traefik's watchdog is 30 s, not the module's 1 s"
       node.systemd.services.traefik.serviceConfig.WatchdogSec
@@ -1562,6 +1676,74 @@ in
         ];
       }
     ))
+    (eq "web services: no database, peers or tokens, and they need not name the issuer"
+      (platformLib.problems withSites)
+      [ ]
+    )
+    (eq "... declared with no database, http at the edge, no client identity at the issuer"
+      {
+        inherit (sites.declared.site) kind database peers;
+        client = platformLib.isTokenClient sites.declared.site;
+        clients = platformLib.tokenClients sites.declared;
+        upstreams = platformLib.edgeUpstreams sites.declared { routers = [ siteRouter ]; };
+      }
+      {
+        kind = "web";
+        database = null;
+        peers = [ ];
+        client = false;
+        clients = platformLib.tokenClients declared;
+        upstreams.site.scheme = "http";
+      }
+    )
+    (eq "... and not deployed by Nix: web services apart, not backend, not services"
+      (map lib.attrNames [
+        sites.webServices
+        sites.backend
+        sites.services
+      ])
+      [
+        (lib.attrNames (platform.webServices // { inherit (sites.declared) site site2; }))
+        (lib.attrNames backend)
+        (lib.attrNames services)
+      ]
+    )
+    (check "every other kind still has a database" (
+      lib.all (s: s.database == "${s.name}_db") [
+        (platformLib.normalize "x" {
+          port = 1;
+          kind = "rest";
+        })
+        (platformLib.normalize "y" { port = 1; })
+      ]
+    ))
+    (check "a web service with a database is refused" (
+      refusedWith "[site]: a web service has no database" {
+        site = siteTable 8096 // {
+          database = "site_db";
+        };
+      }
+    ))
+    (check "a web service with peers is refused" (
+      refusedWith "[site]: a web service serves files: it has no peers and issues no tokens" {
+        site = siteTable 8096 // {
+          peers = [ issuer.name ];
+        };
+      }
+    ))
+    (check "a web service issuing tokens is refused" (
+      refusedWith "[site]: a web service serves files: it has no peers and issues no tokens" {
+        site = siteTable 8096 // {
+          token_issuer = true;
+        };
+      }
+    ))
+    (check "a web service as a peer is refused" (
+      refusedWith "[greeter]: peer site is a web service, which nothing calls" {
+        site = siteTable 8096;
+        greeter.peers = declared.greeter.peers ++ [ "site" ];
+      }
+    ))
   ];
 
   # Not checks: the scripts themselves, which nix/check.sh compiles with Python.
@@ -1573,7 +1755,7 @@ in
   modules = [
     (eq "one unit per service" (lib.attrNames (
       lib.filterAttrs (n: _: lib.hasPrefix "platform-" n) all.systemd.services
-    )) (map (n: "platform-${n}") (lib.attrNames declared)))
+    )) (map (n: "platform-${n}") (lib.attrNames backend)))
     (eq "listens on loopback by default" (unit "greeter").environment.HOST "127.0.0.1")
     (eq "PORT" (unit "lang").environment.PORT (toString declared.lang.port))
     (eq "peer URL follows the peer's configured port" (unit "greeter").environment.CALLER_URL
@@ -1584,11 +1766,11 @@ in
       AUTH_URL = "http://127.0.0.1:${issuerPort}";
     })
     (eq "every client verifies tokens with the local issuer's keys and gets its service token there"
-      (lib.genAttrs (platformLib.tokenClients declared) (
+      (lib.genAttrs (platformLib.tokenClients backend) (
         n: lib.getAttrs [ "AUTH_JWKS_URL" "AUTH_TOKEN_URL" ] (unit n).environment
       ))
       (
-        lib.genAttrs (platformLib.tokenClients declared) (_: {
+        lib.genAttrs (platformLib.tokenClients backend) (_: {
           AUTH_JWKS_URL = "http://127.0.0.1:${issuerPort}/auth/.well-known/jwks.json";
           AUTH_TOKEN_URL = "http://127.0.0.1:${issuerPort}/auth/token";
         })
@@ -1641,7 +1823,7 @@ in
         n:
         (options.services.platform.${n} ? clientSecretFile) == (n != issuer.name)
         && (options.services.platform.${n} ? clientsFile) == (n == issuer.name)
-      ) (lib.attrNames declared)
+      ) (lib.attrNames backend)
     ))
     (check "a secret file must be outside the store: a path literal or a store path is refused" (
       refused [
@@ -1696,7 +1878,7 @@ in
         && c.NoNewPrivileges
         && c.ProtectSystem == "strict"
         && c.Restart == "on-failure"
-      ) (lib.attrNames declared)
+      ) (lib.attrNames backend)
     ))
     (check "ordered after PostgreSQL's setup" (
       lib.all (
@@ -1704,7 +1886,7 @@ in
         lib.elem "postgresql-setup.service" (unit s).after
         && lib.elem "postgresql.service" (unit s).after
         && lib.elem "postgresql.target" (unit s).wants
-      ) (lib.attrNames declared)
+      ) (lib.attrNames backend)
     ))
     (eq "environment file" (unit "auth").serviceConfig.EnvironmentFile [ "/run/secrets/auth.env" ])
     (eq "no environment file" (unit "caller").serviceConfig.EnvironmentFile [ ])
@@ -1715,7 +1897,7 @@ in
     ))
     (eq "one role per service" (lib.sort lib.lessThan (
       map (u: u.name) all.services.postgresql.ensureUsers
-    )) (lib.attrNames declared))
+    )) (lib.attrNames backend))
     (check "each database is owned by its role, and closed to the others" (
       lib.all (
         s:
@@ -1723,7 +1905,7 @@ in
           ''ALTER DATABASE "${s.database}" OWNER TO "${s.name}"''
           ''REVOKE ALL ON DATABASE "${s.database}" FROM PUBLIC''
         ]
-      ) (lib.attrValues declared)
+      ) (lib.attrValues backend)
     ))
     (eq "no warnings" all.warnings [ ])
     (check "a password in databaseUrl warns" (lib.length remoteDb.warnings == 1))
@@ -1739,7 +1921,7 @@ in
         builtins.pathExists (root + "/services/${n}/Cargo.toml")
         && (builtins.fromTOML (builtins.readFile (root + "/services/${n}/Cargo.toml"))).dependencies
         ? events
-      ) (lib.attrNames declared)
+      ) (lib.attrNames backend)
     ))
     (eq "... all five (caller announces call.completed)" eventServices (
       lib.filter (n: declared ? ${n}) [
@@ -1757,15 +1939,15 @@ in
     ))
     (eq "NATS_URL: the local broker's port, for exactly the services that use events" (lib.mapAttrs (
       n: _: (unit n).environment.NATS_URL or null
-    ) declared) (lib.mapAttrs (n: s: if s.usesEvents then "nats://127.0.0.1:4222" else null) declared))
+    ) backend) (lib.mapAttrs (n: s: if s.usesEvents then "nats://127.0.0.1:4222" else null) backend))
     (check
       "they start after NATS and want it (a broker restart does not stop them); the others do neither"
       (
         lib.all (
           n:
           (lib.elem "nats.service" (unit n).after && lib.elem "nats.service" (unit n).wants)
-          == declared.${n}.usesEvents
-        ) (lib.attrNames declared)
+          == backend.${n}.usesEvents
+        ) (lib.attrNames backend)
       )
     )
     (check "broker.local = false: no local NATS, no ordering on it, NATS_URL from broker.url" (
@@ -1785,7 +1967,7 @@ in
     # ten each, and one secret file each (clientSecretFile, or auth's
     # clientsFile); and the shared broker's two
     (check "option docs render (${toString (lib.length optionDocs)} options)" (
-      lib.length optionDocs == 11 * lib.length (lib.attrNames declared) + 2
+      lib.length optionDocs == 11 * lib.length (lib.attrNames backend) + 2
     ))
   ];
 }

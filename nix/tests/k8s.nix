@@ -91,6 +91,61 @@ let
   panelTitles = s: map (p: p.title) (dashboards.forService s).panels;
   # the Secret a service's identity is mounted from
   secretOf = _: s: (if s.tokenIssuer then s.clientsSecret else s.clientSecret).name;
+
+  # The edge's and the services' applications (../k8s/edge.nix, service.nix)
+  # of nix/k8s applied to `args` (other descriptions), in prod.
+  appsOf =
+    args:
+    let
+      k = import ../k8s ({ inherit lib root; } // args);
+    in
+    (import ./k8s-modules.nix { inherit lib; } {
+      platformSource = {
+        inherit (k)
+          services
+          edge
+          upstreams
+          declared
+          images
+          ;
+      };
+      modules = [
+        ../k8s/edge.nix
+        ../k8s/envs/prod.nix
+      ];
+    })
+    // {
+      inherit (k) services upstreams;
+    };
+  ingressRoutes =
+    config:
+    map (o: o.metadata.name) (
+      lib.filter (o: o.kind == "IngressRoute") config.applications.edge.objects
+    );
+  # services.toml with a web service more (`site`), edge.toml with a router
+  # to it: Nix deploys neither yet (part 2, issue 21).
+  committedEdgeToml = builtins.fromTOML (builtins.readFile (root + "/deploy/edge/edge.toml"));
+  withSite = appsOf {
+    description = platformLib.readDescription root // {
+      site = {
+        port = 8096;
+        kind = "web";
+        description = "serves a built front end";
+      };
+    };
+    edgeToml = committedEdgeToml // {
+      routers = committedEdgeToml.routers ++ [
+        {
+          name = "site";
+          rule = "PathPrefix(`/`)";
+          upstream = "site";
+          middlewares = [ "rate-limit" ];
+          priority = 1;
+        }
+      ];
+    };
+  };
+  asCommitted = appsOf { };
 in
 [
   (eq "token verifiers: every service but the issuer (auth)"
@@ -178,6 +233,26 @@ in
     ]
   )
   (check "every router's upstream is declared" (lib.all (r: declared ? ${r.upstream}) edge.routers))
+  (eq "no IngressRoute for a router to a web service (deployed in part 2, issue 21)"
+    (ingressRoutes asCommitted)
+    (map (r: r.name) (lib.filter (r: declared.${r.upstream}.kind != "web") committedEdgeToml.routers))
+  )
+  (eq "a web service more, routed: no app of its own, no route, the same objects otherwise"
+    {
+      services = lib.attrNames withSite.services;
+      routed = withSite.upstreams ? site;
+      routes = ingressRoutes withSite;
+      failedAssertions = lib.filter (a: !a.assertion) withSite.nixidy.assertions;
+      inherit (withSite) applications;
+    }
+    {
+      services = lib.attrNames services;
+      routed = false;
+      routes = ingressRoutes asCommitted;
+      failedAssertions = [ ];
+      inherit (asCommitted) applications;
+    }
+  )
   (eq "service URL" (common.serviceUrl "platform" declared.auth)
     "http://auth.platform.svc.cluster.local:${toString declared.auth.port}"
   )
