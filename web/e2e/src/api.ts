@@ -1,0 +1,101 @@
+// The suite's own calls to the platform, for setting up what a test is not
+// about (accounts, a second session, a greeting made elsewhere). They go
+// through the edge like the browser's, each from a fresh random 127/8
+// address: the edge and auth throttle sign-ups and logins per client
+// address, and the browser's own budget (127.0.0.1) is kept for the forms
+// under test.
+
+import http from "node:http";
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A random 127/8 address other than 127.0.0.1: another client, as the edge sees it. */
+export function randomLoopback(): string {
+  const octet = (min: number) => min + Math.floor(Math.random() * 250);
+  return `127.${octet(1)}.${octet(0)}.${octet(2)}`;
+}
+
+export class Api {
+  private readonly url: URL;
+
+  constructor(webUrl: string) {
+    this.url = new URL(webUrl);
+  }
+
+  /** The page's origin, which auth checks on cookie-mode requests. */
+  get origin(): string {
+    return this.url.origin;
+  }
+
+  request(method: string, path: string, options: { json?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const body = options.json === undefined ? undefined : JSON.stringify(options.json);
+    // "localhost" may resolve to ::1, which a 127/8 source cannot reach.
+    const host = this.url.hostname === "localhost" ? "127.0.0.1" : this.url.hostname;
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host,
+          port: this.url.port || 80,
+          method,
+          path,
+          localAddress: randomLoopback(),
+          timeout: 20_000,
+          headers: {
+            host: this.url.host,
+            ...(body === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(body) }),
+            ...options.headers,
+          },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer within 20 s`)));
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  async signup(email: string, password: string): Promise<void> {
+    const reply = await this.request("POST", "/auth/signup", { json: { email, password } });
+    if (reply.status !== 201) throw new Error(`sign-up of ${email}: ${reply.status} ${reply.body}`);
+  }
+
+  /** A JSON-mode login: the access token, for calls the suite makes itself. */
+  async accessToken(email: string, password: string): Promise<string> {
+    const reply = await this.request("POST", "/auth/login", { json: { email, password } });
+    if (reply.status !== 200) throw new Error(`login of ${email}: ${reply.status} ${reply.body}`);
+    return JSON.parse(reply.body).access_token;
+  }
+
+  /** A cookie-mode login as the site makes it: the Set-Cookie lines that hold the refresh token. */
+  async cookieLogin(email: string, password: string): Promise<string[]> {
+    const reply = await this.request("POST", "/auth/login", {
+      json: { email, password },
+      headers: { "session-mode": "cookie", origin: this.origin },
+    });
+    if (reply.status !== 200) throw new Error(`cookie-mode login of ${email}: ${reply.status} ${reply.body}`);
+    if ("refresh_token" in JSON.parse(reply.body)) throw new Error("cookie-mode login answered a refresh_token in the body");
+    return reply.headers["set-cookie"] ?? [];
+  }
+
+  async failedLogin(email: string): Promise<number> {
+    return (await this.request("POST", "/auth/login", { json: { email, password: "not the password at all" } })).status;
+  }
+
+  async greet(token: string, name: string): Promise<string> {
+    const reply = await this.request("POST", "/greeter.v1.GreeterService/Greet", {
+      json: { name },
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (reply.status !== 200) throw new Error(`Greet ${name}: ${reply.status} ${reply.body}`);
+    return JSON.parse(reply.body).greetingId;
+  }
+}

@@ -1,0 +1,100 @@
+// The preferred language, kept by lang (REST, through the typed client):
+// the list of languages, the current choice, and a preview of lang's
+// greeting in it.
+
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState, type FormEvent } from "react";
+import { describeError } from "../api/errors";
+import { newIdempotencyKey } from "../api/idempotency";
+import { toRestError, unwrap } from "../api/rest";
+import { Page } from "../components/Page";
+import { ErrorMessage, Loading, Notice } from "../components/Status";
+import { useServices, useSessionState } from "../session-context";
+
+export function LanguagePage() {
+  const { lang } = useServices();
+  const { email } = useSessionState();
+  const queryClient = useQueryClient();
+  const languages = useQuery({
+    queryKey: ["lang", "languages"],
+    queryFn: () => unwrap(lang.GET("/lang/v1/languages")),
+    staleTime: 5 * 60_000,
+  });
+  const preference = useQuery({
+    queryKey: ["lang", "preference"],
+    queryFn: async () => {
+      const { data, error, response } = await lang.GET("/lang/v1/preferences/me");
+      if (response.status === 404) return null; // none chosen yet
+      if (!data) throw toRestError(response, error);
+      return data.language;
+    },
+  });
+  const name = email?.split("@")[0] || "you";
+  const preview = useQuery({
+    queryKey: ["lang", "greeting", name, preference.data ?? null],
+    queryFn: () => unwrap(lang.GET("/lang/v1/greeting", { params: { query: { name } } })),
+    enabled: preference.isSuccess,
+  });
+
+  const [choice, setChoice] = useState("");
+  useEffect(() => {
+    if (preference.isSuccess) setChoice(preference.data ?? "");
+  }, [preference.isSuccess, preference.data]);
+
+  const save = useMutation({
+    mutationFn: (v: { language: string; key: string }) =>
+      unwrap(
+        lang.PUT("/lang/v1/preferences/me", {
+          body: { language: v.language },
+          params: { header: { "Idempotency-Key": v.key } },
+        }),
+      ),
+    onSuccess: (saved) => queryClient.setQueryData(["lang", "preference"], saved.language),
+  });
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (choice) save.mutate({ language: choice, key: newIdempotencyKey() });
+  };
+
+  return (
+    <Page title="Language">
+      {languages.isPending || preference.isPending ? (
+        <Loading label="Loading languages…" />
+      ) : languages.isError || preference.isError ? (
+        <ErrorMessage>Could not load languages: {describeError(languages.error ?? preference.error)}</ErrorMessage>
+      ) : (
+        <form onSubmit={submit} className="form">
+          <div className="field">
+            <label htmlFor="language">Preferred language</label>
+            <select id="language" value={choice} onChange={(e) => setChoice(e.target.value)}>
+              {!preference.data && <option value="">Not chosen (English)</option>}
+              {languages.data.languages.map((l) => (
+                <option key={l.code} value={l.code}>
+                  {l.name} ({l.native_name})
+                </option>
+              ))}
+            </select>
+          </div>
+          <ErrorMessage>{save.error && describeError(save.error)}</ErrorMessage>
+          <Notice>{save.isSuccess && !save.isPending && "Saved."}</Notice>
+          <button type="submit" disabled={!choice || save.isPending}>
+            {save.isPending ? "Saving…" : "Save"}
+          </button>
+        </form>
+      )}
+      <section aria-labelledby="preview-heading" className="result">
+        <h2 id="preview-heading">Preview</h2>
+        {preview.isPending ? (
+          <Loading label="Loading the preview…" />
+        ) : preview.isError ? (
+          <ErrorMessage>Could not load the preview: {describeError(preview.error)}</ErrorMessage>
+        ) : (
+          <p className="greeting" lang={preview.data.language}>
+            {preview.data.greeting}
+          </p>
+        )}
+      </section>
+    </Page>
+  );
+}
