@@ -50,7 +50,7 @@ fn access(source: &Source, router: &Router) -> &'static str {
 }
 
 /// Enough of Traefik's rule language for this table: `Path`, `PathPrefix`,
-/// `Method`, `!`, `&&`, `||` and parentheses. Anything else is an error, so
+/// `PathRegexp`, `Method`, `!`, `&&`, `||` and parentheses. Anything else is an error, so
 /// a new kind of rule gets a matcher here before it is trusted.
 pub(crate) mod rule {
     pub fn matches(rule: &str, method: &str, path: &str) -> Result<bool, String> {
@@ -120,6 +120,10 @@ pub(crate) mod rule {
             match name.as_str() {
                 "Path" => Ok(self.path == argument),
                 "PathPrefix" => Ok(self.path.starts_with(argument)),
+                // Go's RE2 and the regex crate agree on the plain patterns a route needs.
+                "PathRegexp" => regex::Regex::new(argument)
+                    .map(|re| re.is_match(self.path))
+                    .map_err(|e| format!("PathRegexp `{argument}`: {e}")),
                 "Method" => Ok(self.method.eq_ignore_ascii_case(argument)),
                 other => Err(format!("the rule evaluator does not know {other}")),
             }

@@ -44,6 +44,14 @@ fn paths_reach_the_intended_routers() {
         ("POST", "/caller.v1.CallerService/Call", None),
         ("POST", "/grpc.health.v1.Health/Check", None),
         ("GET", "/metrics", None),
+        ("GET", "/healthz", None),
+        ("GET", "/readyz", None),
+        ("GET", "/", Some(("web", "public"))),
+        ("GET", "/history", Some(("web", "public"))),
+        ("HEAD", "/login", Some(("web", "public"))),
+        ("GET", "/assets/index-Bx1.js", Some(("web", "public"))),
+        ("POST", "/history", None),
+        ("GET", "/no/such/page", None),
     ];
     for (method, path, expected) in cases {
         let expected = expected.map(|(router, access)| (router.to_owned(), access));

@@ -1,8 +1,10 @@
 //! The site's routes. Vite names every asset by its content's hash, so an
 //! asset can be cached for good; `index.html` and the other files at the
 //! root are revalidated on each visit (ETag, Last-Modified), so a new build
-//! is picked up at the next page load. A path that is no file is a page of
-//! the single-page app: it gets `index.html`, and the app's router shows it.
+//! is picked up at the next page load. A one-segment path that is no file
+//! is a page of the single-page app: it gets `index.html`, and the app's
+//! router shows it. Deeper paths are no pages (404), so a mistyped API path
+//! is never answered with HTML and a 200.
 
 use std::path::{Path, PathBuf};
 
@@ -74,6 +76,10 @@ impl Site {
 /// while there is none (checked per request, so a build made while the
 /// server runs is served at once).
 async fn app_page(State(index): State<PathBuf>, req: Request) -> Response {
+    if req.uri().path()[1..].contains('/') {
+        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "No such page.\n")
+            .into_response();
+    }
     if !index.is_file() {
         let body = format!("The web front end is not built yet: {BUILD_HINT}.\n");
         return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)

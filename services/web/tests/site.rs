@@ -36,7 +36,7 @@ async fn pages_revalidate_assets_cache_for_good_and_every_answer_is_locked_down(
     let base = serve(dir.path()).await;
     let http = http();
 
-    for page in ["/", "/history", "/login?next=%2Fgreet", "/deep/link/page"] {
+    for page in ["/", "/history", "/login?next=%2Fgreet", "/no-such-page"] {
         let res = http.get(format!("{base}{page}")).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{page}");
         assert_eq!(res.headers()[header::CACHE_CONTROL], web::site::REVALIDATE, "{page}");
@@ -54,6 +54,14 @@ async fn pages_revalidate_assets_cache_for_good_and_every_answer_is_locked_down(
     assert_eq!(res.headers()[header::CACHE_CONTROL], web::site::IMMUTABLE);
     assert!(res.headers()[header::CONTENT_TYPE].to_str().unwrap().contains("javascript"));
     assert_eq!(res.headers()[header::CONTENT_SECURITY_POLICY], web::site::CONTENT_SECURITY_POLICY);
+
+    // The app's pages are one segment deep: a deeper path (a mistyped API
+    // path, say) is no page, and never gets the app's HTML with a 200.
+    for path in ["/auth/stats", "/deep/link/page", "/caller.v1.CallerService/Call"] {
+        let res = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(res.headers()[header::CONTENT_SECURITY_POLICY], web::site::CONTENT_SECURITY_POLICY);
+    }
 
     // A missing asset is a 404, never the page (which a browser would run as a script).
     let res = http.get(format!("{base}/assets/index-Old.js")).send().await.unwrap();
