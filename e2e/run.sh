@@ -11,7 +11,10 @@
 #
 # Environment: E2E_GREETER_URL, E2E_GATEWAY_URL, E2E_AUTH_URL, E2E_LANG_URL,
 # E2E_EDGE_URL, E2E_MODE, E2E_SKIP (see src/main.ts), DEVSTACK,
-# E2E_STACK_TIMEOUT (seconds to wait for devstack, default 120).
+# E2E_STACK_TIMEOUT (seconds to wait for devstack, default 120),
+# E2E_BROWSER (1: then run the site's browser suite, web/e2e, through the
+# edge; it needs web/dist built, web's packages and chromium. 0: leave it
+# out. Unset: run it when web/dist and chromium are there, else say so).
 set -euo pipefail
 cd "$(dirname "$0")"
 E2E=$PWD
@@ -104,4 +107,29 @@ E2E_GREETER_PID=${E2E_GREETER_PID:-$(pgrep -n -x greeter || true)}
 export E2E_GREETER_PID
 status=0
 E2E_ROOT=$ROOT E2E_BUF=$BUF node dist/src/main.js || status=$?
+
+# --- the site in a real browser (web/e2e), on the same stack ------------------
+# After the suite above: its sign-ups and logins come from other 127/8
+# addresses, so the edge's per-source budget for 127.0.0.1 is the browser's.
+WEB=$ROOT/web
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+browser=${E2E_BROWSER:-}
+if [ -z "$browser" ]; then
+  if [ -f "$WEB/dist/index.html" ] && [ -d "$WEB/node_modules" ] && [ -x "$CHROMIUM" ]; then
+    browser=1
+  else
+    browser=0
+    say "browser suite left out: it needs web/dist (cd web && npm ci && npm run build) and $CHROMIUM (apt-get install chromium)"
+  fi
+fi
+if [ "$browser" = 1 ]; then
+  [ -f "$WEB/dist/index.html" ] || die "web/dist is not built: cd web && npm ci && npm run build"
+  [ -d "$WEB/node_modules" ] || die "web's packages are not installed: cd web && npm ci"
+  [ -x "$CHROMIUM" ] || die "no chromium at $CHROMIUM: apt-get install chromium (or set CHROMIUM)"
+  EDGE=${E2E_EDGE_URL:-http://localhost:30081}
+  curl -fsS -o /dev/null --max-time 2 "${EDGE%/}/" ||
+    die "the browser suite goes through the edge, and $EDGE does not serve the site (is traefik on PATH?)"
+  say "the site in chromium (web/e2e) at $EDGE"
+  (cd "$WEB" && CHROMIUM=$CHROMIUM WEB_URL=$EDGE npm run --silent test:browser) || status=$?
+fi
 exit "$status"
