@@ -60,7 +60,8 @@ cleanup() {
 trap cleanup EXIT
 
 # Build outputs, tools and git's own files: left out of the copy and the comparison.
-skipped=(./.git ./target ./node_modules ./e2e/node_modules ./e2e/dist ./e2e/gen ./.devstack ./result)
+skipped=(./.git ./target ./node_modules ./e2e/node_modules ./e2e/dist ./e2e/gen ./.devstack ./result
+  ./web/node_modules ./web/dist ./web/e2e/dist ./web/screenshots ./web/test-results)
 mkdir -p "$copy"
 tar -C "$root" "${skipped[@]/#/--exclude=}" -cf - . | tar -C "$copy" -xpf -
 # Every directory and file under the current directory but the skipped ones, with the files' hashes.

@@ -91,7 +91,13 @@ impl Shared {
         let edge = edge::Edge::parse_with(&self.edge, Self::EDGE, services)?;
         let dynamic = edge.render_dynamic(&edge::Addresses::local_for(services))?;
         let images = catalog::images();
-        let inputs = compose::Inputs { services, edge: &edge, images: &images, version: env!("CARGO_PKG_VERSION") };
+        let (deployed, deployed_edge) = compose::deployed(services, &edge);
+        let inputs = compose::Inputs {
+            services: &deployed,
+            edge: &deployed_edge,
+            images: &images,
+            version: env!("CARGO_PKG_VERSION"),
+        };
         let compose = compose::render(&inputs)?
             .into_iter()
             .map(|file| Write { path: Path::new(COMPOSE).join(file.path), text: file.text });
@@ -219,6 +225,9 @@ pub fn new_service(root: &Path, spec: &Spec) -> anyhow::Result<String> {
     let _ = writeln!(out, "  cargo run -p xtask -- access-table        # the README's Access table");
     let _ = writeln!(out, "  cargo run -p devstack -- up               # the platform, {name} included");
     let _ = writeln!(out, "  nix run .#gen-manifests                   # what Nix renders: the Kubernetes manifests");
+    if spec.kind == Kind::Grpc {
+        let _ = writeln!(out, "  npm --prefix web run generate             # the web front end's clients, from proto/");
+    }
     Ok(out)
 }
 
@@ -289,6 +298,7 @@ pub fn delete_service(root: &Path, name: &str) -> anyhow::Result<String> {
     let _ = writeln!(out, "  {name} uses it, empty it: `devstack psql {name} -- -c 'DROP OWNED BY CURRENT_USER'`");
     let _ = writeln!(out, "next:");
     let _ = writeln!(out, "  nix run .#gen-manifests                   # what Nix renders: the Kubernetes manifests");
+    let _ = writeln!(out, "  npm --prefix web run generate             # the web front end's clients, from proto/");
     Ok(out)
 }
 

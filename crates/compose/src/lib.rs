@@ -55,19 +55,20 @@ impl Inputs<'static> {
     /// The descriptions built into this binary, and this workspace's version.
     pub fn built_in() -> Inputs<'static> {
         static IMAGES: std::sync::LazyLock<Images> = std::sync::LazyLock::new(catalog::images);
-        // The web front end joins the Compose model with its image (issue 21).
-        static SERVICES: std::sync::LazyLock<catalog::Catalog> =
-            std::sync::LazyLock::new(|| catalog::catalog().without_web());
-        static EDGE: std::sync::LazyLock<Edge> = std::sync::LazyLock::new(|| {
-            let web: Vec<&str> = catalog::catalog()
-                .services()
-                .filter(|s| s.kind == catalog::Kind::Web)
-                .map(|s| s.name.as_str())
-                .collect();
-            Edge::default_source().without_upstreams(&web)
-        });
-        Inputs { services: &SERVICES, edge: &EDGE, images: &IMAGES, version: env!("CARGO_PKG_VERSION") }
+        static DEPLOYED: std::sync::LazyLock<(catalog::Catalog, Edge)> =
+            std::sync::LazyLock::new(|| deployed(catalog::catalog(), &Edge::default_source()));
+        Inputs { services: &DEPLOYED.0, edge: &DEPLOYED.1, images: &IMAGES, version: env!("CARGO_PKG_VERSION") }
     }
+}
+
+/// What the Compose model runs of `services` and `edge`: everything but the
+/// web front end and its routers, which join with the site's image (issue
+/// 21). Every renderer of deploy/compose/ goes through this, so a re-render
+/// after `new-service` agrees with the committed files.
+pub fn deployed(services: &catalog::Catalog, edge: &Edge) -> (catalog::Catalog, Edge) {
+    let web: Vec<&str> =
+        services.services().filter(|s| s.kind == catalog::Kind::Web).map(|s| s.name.as_str()).collect();
+    (services.without_web(), edge.without_upstreams(&web))
 }
 
 /// One rendered file, by its path under `deploy/compose/`.
