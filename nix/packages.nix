@@ -138,6 +138,15 @@ let
 
   servicePackages = lib.mapAttrs (_: entry: buildCrate entry.crateDir) platform.services;
 
+  # The web services' servers, for `nix run .#dev`: devstack starts every
+  # service of services.toml. They serve the checkout's web/dist (or say how
+  # to build it); Nix builds the site itself, and deploys web, in issue 21.
+  webPackages = lib.mapAttrs (_: entry: buildCrate entry.crateDir) (
+    lib.filterAttrs (
+      _: s: builtins.pathExists (root + "/${s.crateDir}/Cargo.toml")
+    ) platform.webServices
+  );
+
   devstack = if platform.devstack == null then null else buildCrate platform.devstack;
 
   # The images' health check (`probe <url>`): no shell or curl in them.
@@ -345,7 +354,8 @@ let
           pkgs.postgresql
           pkgs.traefik
         ]
-        ++ lib.attrValues servicePackages;
+        ++ lib.attrValues servicePackages
+        ++ lib.attrValues webPackages;
         text = ''exec devstack up "$@"'';
       };
 

@@ -1161,11 +1161,12 @@ in
         "/nix/store/00000000000000000000000000000000-platform-dev/bin/platform-dev"
       )
       (eq "nix run .#dev is `devstack up`" app.text ''exec devstack up "$@"'')
-      (eq "on its PATH: devstack, every service, PostgreSQL, Traefik"
+      (eq "on its PATH: devstack, every service (web too), PostgreSQL, Traefik"
         (lib.sort lib.lessThan (map (p: p.name) app.runtimeInputs))
         (
           lib.sort lib.lessThan (
             lib.attrNames services
+            ++ lib.attrNames platform.webServices
             ++ [
               "devstack"
               "postgresql"
