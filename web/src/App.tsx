@@ -14,6 +14,7 @@ import { API_BASE_URL, initialWireFormat, type WireFormat } from "./config";
 import { GreetPage } from "./pages/GreetPage";
 import { HistoryPage } from "./pages/HistoryPage";
 import { LanguagePage } from "./pages/LanguagePage";
+import { LocalizedPage } from "./pages/LocalizedPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { SignupPage } from "./pages/SignupPage";
@@ -67,6 +68,7 @@ export function AppRoutes() {
         <Route path="greet" element={<RequireSession><GreetPage /></RequireSession>} />
         <Route path="history" element={<RequireSession><HistoryPage /></RequireSession>} />
         <Route path="language" element={<RequireSession><LanguagePage /></RequireSession>} />
+        <Route path="localized" element={<RequireSession><LocalizedPage /></RequireSession>} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

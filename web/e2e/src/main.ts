@@ -283,6 +283,48 @@ async function scenarios(): Promise<void> {
     expect(call.headers["content-type"] === "application/proto", `content-type ${call.headers["content-type"]}`);
   });
 
+  await test("localized: gateway greets in three languages; a saved language starts the next visit", async (tab) => {
+    const { page } = tab;
+    const address = await account("localized");
+    await seedSession(tab, address);
+    await tab.goto("/localized");
+    await tab.heading("Localized greeting");
+    const language = page.getByLabel("Language", { exact: true });
+    expect((await language.inputValue()) === "en", `no preference yet, but the picker starts at ${await language.inputValue()}`);
+    const name = `Loc${RUN}`;
+    await page.getByLabel("Name", { exact: true }).fill(name);
+    const wanted: Array<[string, string]> = [
+      ["fr", `Bonjour, ${name} !`],
+      ["de", `Hallo, ${name}!`],
+      ["es", `¡Hola, ${name}!`],
+    ];
+    for (const [code, text] of wanted) {
+      await language.selectOption(code);
+      await page.getByRole("button", { name: "Greet", exact: true }).click();
+      const shown = page.getByTestId("localized-greeting");
+      await shown.filter({ hasText: text }).waitFor();
+      expect((await shown.getAttribute("lang")) === code, `the ${code} greeting is marked lang=${await shown.getAttribute("lang")}`);
+      const source = (await page.getByTestId("localized-source").textContent()) ?? "";
+      expect(/^(lang, just now|gateway's cache of lang's answer)$/.test(source), `${code}: source ${source}`);
+    }
+    const calls = tab.sent("/gateway.v1.GatewayService/LocalizedGreeting");
+    expect(calls.length === 3 && calls.every((c) => /^Bearer /.test(c.headers.authorization ?? "")), `${calls.length} calls`);
+    await tab.axe("localized");
+
+    // Save Spanish; a new visit (a reload: nothing kept but the session cookie) starts from it.
+    await page.getByRole("button", { name: "Save as my language" }).click();
+    await page.getByText("Saved: Spanish (Español) is your language.").waitFor();
+    expect(tab.sent("/lang/v1/preferences/me").some((r) => r.method === "PUT"), "no PUT of the preference");
+    await page.reload();
+    await tab.heading("Localized greeting");
+    await page.getByLabel("Language", { exact: true }).waitFor();
+    expect((await language.inputValue()) === "es", `after the reload the picker is at ${await language.inputValue()}`);
+    await page.getByLabel("Name", { exact: true }).fill(name);
+    await page.getByRole("button", { name: "Greet", exact: true }).click();
+    await page.getByTestId("localized-greeting").filter({ hasText: `¡Hola, ${name}!` }).waitFor();
+    await tab.shot("localized-preferred");
+  });
+
   await test("axe: every page signed out, at WCAG 2.1 AA", async (tab) => {
     const { page } = tab;
     await tab.goto("/login");

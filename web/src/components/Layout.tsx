@@ -41,6 +41,9 @@ export function Layout() {
                   <NavLink to="/history">History</NavLink>
                 </li>
                 <li>
+                  <NavLink to="/localized">Localized</NavLink>
+                </li>
+                <li>
                   <NavLink to="/language">Language</NavLink>
                 </li>
               </>

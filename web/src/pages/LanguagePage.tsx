@@ -2,33 +2,21 @@
 // the list of languages, the current choice, and a preview of lang's
 // greeting in it.
 
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { describeError } from "../api/errors";
 import { newIdempotencyKey } from "../api/idempotency";
-import { toRestError, unwrap } from "../api/rest";
+import { unwrap } from "../api/rest";
 import { Page } from "../components/Page";
 import { ErrorMessage, Loading, Notice } from "../components/Status";
+import { useLanguages, usePreference, useSavePreference } from "../lang/queries";
 import { useServices, useSessionState } from "../session-context";
 
 export function LanguagePage() {
   const { lang } = useServices();
   const { email } = useSessionState();
-  const queryClient = useQueryClient();
-  const languages = useQuery({
-    queryKey: ["lang", "languages"],
-    queryFn: () => unwrap(lang.GET("/lang/v1/languages")),
-    staleTime: 5 * 60_000,
-  });
-  const preference = useQuery({
-    queryKey: ["lang", "preference"],
-    queryFn: async () => {
-      const { data, error, response } = await lang.GET("/lang/v1/preferences/me");
-      if (response.status === 404) return null; // none chosen yet
-      if (!data) throw toRestError(response, error);
-      return data.language;
-    },
-  });
+  const languages = useLanguages();
+  const preference = usePreference();
   const name = email?.split("@")[0] || "you";
   const preview = useQuery({
     queryKey: ["lang", "greeting", name, preference.data ?? null],
@@ -41,16 +29,7 @@ export function LanguagePage() {
     if (preference.isSuccess) setChoice(preference.data ?? "");
   }, [preference.isSuccess, preference.data]);
 
-  const save = useMutation({
-    mutationFn: (v: { language: string; key: string }) =>
-      unwrap(
-        lang.PUT("/lang/v1/preferences/me", {
-          body: { language: v.language },
-          params: { header: { "Idempotency-Key": v.key } },
-        }),
-      ),
-    onSuccess: (saved) => queryClient.setQueryData(["lang", "preference"], saved.language),
-  });
+  const save = useSavePreference();
 
   const submit = (e: FormEvent) => {
     e.preventDefault();

@@ -1,0 +1,131 @@
+// A localized greeting from gateway (gateway.v1.GatewayService/
+// LocalizedGreeting, connect-query): a name and a language from lang's
+// list, preselected from the saved preference; the answer says which
+// language was used and whether it came from lang, gateway's cache or the
+// English fallback. The chosen language can be saved as the preference,
+// which the next visit starts from.
+
+import { useMutation } from "@connectrpc/connect-query";
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { describeError } from "../api/errors";
+import { Field } from "../components/Field";
+import { Page } from "../components/Page";
+import { ErrorMessage, Loading, Notice } from "../components/Status";
+import { GatewayService, Source } from "../gen/gateway/v1/gateway_pb";
+import { useLanguages, usePreference, useSavePreference } from "../lang/queries";
+import { useSessionState } from "../session-context";
+
+const MAX_NAME = 100;
+
+/** Where the answer came from, as a person would say it. */
+export function describeSource(source: Source): string {
+  switch (source) {
+    case Source.UPSTREAM:
+      return "lang, just now";
+    case Source.CACHE:
+      return "gateway's cache of lang's answer";
+    case Source.FALLBACK:
+      return "the English fallback: lang could not answer";
+    default:
+      return "not said";
+  }
+}
+
+export function LocalizedPage() {
+  const { email } = useSessionState();
+  const languages = useLanguages();
+  const preference = usePreference();
+  const save = useSavePreference();
+  const greeting = useMutation(GatewayService.method.localizedGreeting);
+  const [name, setName] = useState(() => email?.split("@")[0] ?? "");
+  const [nameError, setNameError] = useState<string>();
+  const [language, setLanguage] = useState<string>();
+  const nameRef = useRef<HTMLInputElement>(null);
+
+  // The saved preference is where a visit starts; English without one.
+  useEffect(() => {
+    if (preference.isSuccess && language === undefined) setLanguage(preference.data ?? "en");
+  }, [preference.isSuccess, preference.data, language]);
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const trimmed = name.trim();
+    const problem = !trimmed
+      ? "Enter a name to greet."
+      : Array.from(trimmed).length > MAX_NAME
+        ? `The name must be at most ${MAX_NAME} characters.`
+        : undefined;
+    setNameError(problem);
+    if (problem) return nameRef.current?.focus();
+    save.reset();
+    greeting.mutate({ name: trimmed, language: language ?? "en" });
+  };
+
+  const names = new Map(languages.data?.languages.map((l) => [l.code, `${l.name} (${l.native_name})`]));
+  const result = greeting.data;
+  const saved = preference.data ?? "en";
+  const failed = languages.error ?? preference.error;
+  return (
+    <Page title="Localized greeting">
+      {failed ? (
+        <ErrorMessage>Could not load languages: {describeError(failed)}</ErrorMessage>
+      ) : !languages.isSuccess || language === undefined ? (
+        <Loading label="Loading languages…" />
+      ) : (
+        <form onSubmit={submit} noValidate className="form">
+          <Field
+            ref={nameRef}
+            label="Name"
+            name="name"
+            autoComplete="off"
+            value={name}
+            error={nameError}
+            onChange={(e) => setName(e.target.value)}
+          />
+          <div className="field">
+            <label htmlFor="localized-language">Language</label>
+            <select id="localized-language" value={language} onChange={(e) => setLanguage(e.target.value)}>
+              {languages.data.languages.map((l) => (
+                <option key={l.code} value={l.code}>
+                  {names.get(l.code)}
+                </option>
+              ))}
+            </select>
+          </div>
+          <ErrorMessage>{greeting.error && describeError(greeting.error)}</ErrorMessage>
+          <div className="actions">
+            <button type="submit" disabled={greeting.isPending}>
+              {greeting.isPending ? "Greeting…" : "Greet"}
+            </button>
+            <button
+              type="button"
+              className="secondary"
+              disabled={save.isPending || language === saved}
+              onClick={() => language && save.mutate({ language })}
+            >
+              {save.isPending ? "Saving…" : "Save as my language"}
+            </button>
+          </div>
+          <ErrorMessage>{save.error && `Could not save: ${describeError(save.error)}`}</ErrorMessage>
+          <Notice>{save.isSuccess && !save.isPending && `Saved: ${names.get(saved) ?? saved} is your language.`}</Notice>
+        </form>
+      )}
+      {greeting.isPending && <Loading label="Greeting…" />}
+      {result && (
+        <section className="result" aria-labelledby="localized-result">
+          <h2 id="localized-result">Result</h2>
+          <p className="greeting" data-testid="localized-greeting" lang={result.language}>
+            {result.greeting}
+          </p>
+          <dl>
+            <dt>Language</dt>
+            <dd data-testid="localized-language">{names.get(result.language) ?? result.language}</dd>
+            <dt>From</dt>
+            <dd data-testid="localized-source">{describeSource(result.source)}</dd>
+          </dl>
+          {result.fallback && <p>lang has no greeting in that language, so English was used.</p>}
+        </section>
+      )}
+    </Page>
+  );
+}
