@@ -18,7 +18,8 @@ import { LocalizedPage } from "./pages/LocalizedPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
 import { SignupPage } from "./pages/SignupPage";
-import { RequireGuest, RequireSession, ServicesProvider } from "./session-context";
+import { TranslationsPage } from "./pages/TranslationsPage";
+import { RequireAdmin, RequireGuest, RequireSession, ServicesProvider } from "./session-context";
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({
@@ -69,6 +70,10 @@ export function AppRoutes() {
         <Route path="history" element={<RequireSession><HistoryPage /></RequireSession>} />
         <Route path="language" element={<RequireSession><LanguagePage /></RequireSession>} />
         <Route path="localized" element={<RequireSession><LocalizedPage /></RequireSession>} />
+        <Route
+          path="translations"
+          element={<RequireSession><RequireAdmin><TranslationsPage /></RequireAdmin></RequireSession>}
+        />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

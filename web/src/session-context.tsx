@@ -6,6 +6,7 @@ import { Navigate, useLocation } from "react-router";
 import type { LangClient } from "./api/rest";
 import type { Session, SessionState } from "./api/session";
 import type { WireFormat } from "./config";
+import { Page } from "./components/Page";
 import { Loading } from "./components/Status";
 
 export interface AppServices {
@@ -60,6 +61,23 @@ export function RequireGuest({ children }: { children: ReactNode }) {
   if (status === "signedIn") {
     const from = (location.state as FromState | null)?.from;
     return <Navigate to={from && from !== "/login" && from !== "/signup" ? from : "/greet"} replace />;
+  }
+  return <>{children}</>;
+}
+
+/**
+ * Pages for admins. A signed-in user without the admin role is told so and
+ * gets no form; the services refuse them anyway (403), this only spares
+ * them a page that cannot work.
+ */
+export function RequireAdmin({ children }: { children: ReactNode }) {
+  const { roles } = useSessionState();
+  if (!roles?.includes("admin")) {
+    return (
+      <Page title="Admins only">
+        <p role="alert">This page is for admins: your account does not have the admin role.</p>
+      </Page>
+    );
   }
   return <>{children}</>;
 }

@@ -22,8 +22,14 @@ export function randomLoopback(): string {
 export class Api {
   private readonly url: URL;
 
+  /** `webUrl`: the edge (or, through `direct`, a service's own port). */
   constructor(webUrl: string) {
     this.url = new URL(webUrl);
+  }
+
+  /** The same calls, straight to a service at `baseUrl` (its own port), not through the edge. */
+  direct(baseUrl: string): Api {
+    return new Api(baseUrl);
   }
 
   /** The page's origin, which auth checks on cookie-mode requests. */
@@ -84,6 +90,27 @@ export class Api {
     if (reply.status !== 200) throw new Error(`cookie-mode login of ${email}: ${reply.status} ${reply.body}`);
     if ("refresh_token" in JSON.parse(reply.body)) throw new Error("cookie-mode login answered a refresh_token in the body");
     return reply.headers["set-cookie"] ?? [];
+  }
+
+  /** lang's greeting template for `language`, or null when it has none. */
+  async translation(token: string, language: string): Promise<string | null> {
+    const reply = await this.request("GET", `/lang/v1/translations/${language}/greeting`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (reply.status === 404) return null;
+    if (reply.status !== 200) throw new Error(`GET translation ${language}: ${reply.status} ${reply.body}`);
+    return JSON.parse(reply.body).template;
+  }
+
+  /** PUT (or, for null, DELETE) lang's template for `language`: the status lang or the edge answered. */
+  async setTranslation(token: string, language: string, template: string | null): Promise<number> {
+    const path = `/lang/v1/translations/${language}/greeting`;
+    const headers = { authorization: `Bearer ${token}` };
+    const reply =
+      template === null
+        ? await this.request("DELETE", path, { headers })
+        : await this.request("PUT", path, { json: { template }, headers });
+    return reply.status;
   }
 
   async failedLogin(email: string): Promise<number> {

@@ -5,8 +5,12 @@
 // `browser: N passed, M failed`; exits 0 only when all passed. Screenshots
 // of every page go to web/screenshots/.
 //
-// Environment: WEB_URL, CHROMIUM (default /usr/bin/chromium), SCREENSHOTS.
+// Environment: WEB_URL, CHROMIUM (default /usr/bin/chromium), SCREENSHOTS,
+// LANG_URL (lang's own port, default http://127.0.0.1:3000), and
+// E2E_ADMIN_PASSWORD_FILE (devstack's local admin; default
+// ../.devstack/admin-password, as e2e/ reads it).
 
+import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser } from "playwright-core";
@@ -21,6 +25,11 @@ const PASSWORD = `correct horse battery ${RUN}`;
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
   "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+const LANG_URL = process.env.LANG_URL ?? "http://127.0.0.1:3000";
+const ADMIN = "admin@platform.localhost";
+const ADMIN_PASSWORD_FILE =
+  process.env.E2E_ADMIN_PASSWORD_FILE || resolve(dirname(fileURLToPath(import.meta.url)), "../../../.devstack/admin-password");
 
 const api = new Api(WEB_URL);
 const report = new Report();
@@ -39,9 +48,9 @@ async function account(what: string): Promise<string> {
 }
 
 /** Signs the context in the way the site's login does, without spending the browser's login budget. */
-async function seedSession(tab: Tab, address: string): Promise<void> {
+async function seedSession(tab: Tab, address: string, password = PASSWORD): Promise<void> {
   const host = new URL(WEB_URL).hostname;
-  const cookies = (await api.cookieLogin(address, PASSWORD)).map((line) => {
+  const cookies = (await api.cookieLogin(address, password)).map((line) => {
     const [pair, ...attributes] = line.split(";").map((s) => s.trim());
     const [name, value] = [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)];
     const attr = (key: string) => attributes.find((a) => a.toLowerCase().startsWith(key.toLowerCase()));
@@ -323,6 +332,70 @@ async function scenarios(): Promise<void> {
     await page.getByRole("button", { name: "Greet", exact: true }).click();
     await page.getByTestId("localized-greeting").filter({ hasText: `¡Hola, ${name}!` }).waitFor();
     await tab.shot("localized-preferred");
+  });
+
+  await test("admin: a translation edited in the browser shows in a localized greeting; a non-admin is refused", async (tab) => {
+    const { page } = tab;
+    let adminPassword: string;
+    try {
+      adminPassword = readFileSync(ADMIN_PASSWORD_FILE, "utf8").trim();
+    } catch {
+      throw new Error(`no admin password at ${ADMIN_PASSWORD_FILE}: set E2E_ADMIN_PASSWORD_FILE to devstack's <data-dir>/admin-password`);
+    }
+    const adminToken = await api.accessToken(ADMIN, adminPassword);
+    const original = await api.translation(adminToken, "sv");
+    const template = `Hej {name}, från ${RUN}!`;
+    try {
+      await seedSession(tab, ADMIN, adminPassword);
+      await tab.goto("/translations");
+      await tab.heading("Translations");
+      await tab.axe("translations");
+      await page.getByLabel("Language", { exact: true }).selectOption("sv");
+      const field = page.getByLabel("Greeting template");
+      await page.waitForFunction(
+        (want) => (document.querySelector("textarea") as HTMLTextAreaElement | null)?.value === want,
+        original ?? "",
+      );
+      await field.fill("Hej utan namn");
+      await page.getByText("The template must contain {name}, where the name goes.").waitFor();
+      await tab.axe("translations-invalid");
+      const before = tab.requests.length;
+      await page.getByRole("button", { name: "Save template" }).click();
+      expect(!tab.requests.slice(before).some((r) => r.method === "PUT"), "a template without {name} was sent");
+      await field.fill(template);
+      await page.getByRole("button", { name: "Save template" }).click();
+      await page.getByText("Saved. Localized greetings use it now.").waitFor();
+
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Localized" }).click();
+      await tab.heading("Localized greeting");
+      await page.getByLabel("Language", { exact: true }).selectOption("sv");
+      await page.getByLabel("Name", { exact: true }).fill("Admin");
+      await page.getByRole("button", { name: "Greet", exact: true }).click();
+      await page.getByTestId("localized-greeting").filter({ hasText: `Hej Admin, från ${RUN}!` }).waitFor();
+      await tab.shot("localized-edited");
+    } finally {
+      const status = await api.setTranslation(adminToken, "sv", original);
+      expect(status === 200 || status === 204, `restoring sv's template: ${status}`);
+    }
+
+    // A user without the role: no link, no form, and both the edge and lang itself refuse the write.
+    const address = await account("nonadmin");
+    const other = await Tab.open(browser, WEB_URL, SHOTS, "admin-refused");
+    try {
+      await seedSession(other, address);
+      await other.goto("/translations");
+      await other.heading("Admins only");
+      expect((await other.page.getByRole("link", { name: "Translations" }).count()) === 0, "a non-admin sees the Translations link");
+      expect((await other.page.getByLabel("Greeting template").count()) === 0, "a non-admin gets the form");
+      await other.axe("admins-only");
+    } finally {
+      await other.close();
+    }
+    const userToken = await api.accessToken(address, PASSWORD);
+    const viaEdge = await api.setTranslation(userToken, "sv", "Hacked {name}");
+    const direct = await api.direct(LANG_URL).setTranslation(userToken, "sv", "Hacked {name}");
+    expect(viaEdge === 403 && direct === 403, `a non-admin's PUT: edge ${viaEdge}, lang ${direct} (want 403 from both)`);
+    expect((await api.translation(adminToken, "sv")) === original, "sv's template is not what it was");
   });
 
   await test("axe: every page signed out, at WCAG 2.1 AA", async (tab) => {

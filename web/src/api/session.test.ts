@@ -43,7 +43,7 @@ describe("cookie mode", () => {
     expect(signup.credentials).toBe("same-origin");
     expect(JSON.parse(signup.body)).toEqual({ email: "ada@example.com", password: "correct horse battery" });
     // The fake answers without refresh_token, as auth does in cookie mode.
-    expect(session.getState()).toEqual({ status: "signedIn", email: "ada@example.com" });
+    expect(session.getState()).toEqual({ status: "signedIn", email: "ada@example.com", roles: [] });
     expect(await session.token()).toBe([...server.valid][0]);
   });
 
@@ -113,7 +113,7 @@ describe("restoring on page load", () => {
     const session = newSession();
     expect(session.getState().status).toBe("restoring");
     await session.restore();
-    expect(session.getState()).toEqual({ status: "signedIn", email: "ada@example.com" });
+    expect(session.getState()).toEqual({ status: "signedIn", email: "ada@example.com", roles: [] });
   });
 
   it("401 means signed out, with nothing to tell", async () => {

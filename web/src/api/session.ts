@@ -29,6 +29,8 @@ export interface SessionState {
   status: SessionStatus;
   /** The signed-in user's address, from the access token. */
   email?: string;
+  /** The signed-in user's roles, from the access token: which pages to offer, not who may act. */
+  roles?: string[];
   /** Why the session ended, when it did not end by logging out. */
   notice?: string;
 }
@@ -55,15 +57,24 @@ const defaultLock = <T>(refresh: () => Promise<T>): Promise<T> =>
     ? (navigator.locks.request(LOCK_NAME, refresh) as Promise<T>)
     : refresh();
 
-/** The access token's `email` claim, for display only (auth verifies it, not us). */
-export function emailFromToken(token: string): string | undefined {
+/** What the page shows from the access token (auth verifies it; the page only displays and hides). */
+export interface TokenClaims {
+  email?: string;
+  roles: string[];
+}
+
+/** The access token's `email` and `roles` claims, for display only: every service checks the token itself. */
+export function claimsFromToken(token: string): TokenClaims {
   try {
     const payload = token.split(".")[1] ?? "";
     const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
     const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0))));
-    return typeof claims.email === "string" && claims.email ? claims.email : undefined;
+    return {
+      email: typeof claims.email === "string" && claims.email ? claims.email : undefined,
+      roles: Array.isArray(claims.roles) ? claims.roles.filter((r: unknown): r is string => typeof r === "string") : [],
+    };
   } catch {
-    return undefined;
+    return { roles: [] };
   }
 }
 
@@ -221,7 +232,7 @@ export class Session {
     clearTimeout(this.timer);
     // Ahead of expiry, so requests rarely meet an expired token; a failure here is retried on next use.
     this.timer = setTimeout(() => void this.refresh().catch(() => {}), Math.min(lifetimeMs * REFRESH_AT, 2 ** 31 - 1));
-    this.setState({ status: "signedIn", email: emailFromToken(tokens.access_token) });
+    this.setState({ status: "signedIn", ...claimsFromToken(tokens.access_token) });
     return tokens.access_token;
   }
 

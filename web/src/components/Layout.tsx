@@ -10,7 +10,7 @@ import { ErrorMessage } from "./Status";
 
 export function Layout() {
   const { session, format, setFormat } = useServices();
-  const { status, email } = useSessionState();
+  const { status, email, roles } = useSessionState();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const signedOut = () => {
@@ -46,6 +46,11 @@ export function Layout() {
                 <li>
                   <NavLink to="/language">Language</NavLink>
                 </li>
+                {roles?.includes("admin") && (
+                  <li>
+                    <NavLink to="/translations">Translations</NavLink>
+                  </li>
+                )}
               </>
             ) : (
               <>

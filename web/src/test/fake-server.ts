@@ -23,9 +23,9 @@ export function restError(status: number, code: string, message: string, headers
 }
 
 /** A JWT-shaped token whose payload carries `email` (no real signature: the client never verifies it). */
-export function fakeJwt(email: string, n: number): string {
+export function fakeJwt(email: string, n: number, roles: string[] = []): string {
   const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
-  return `${b64({ alg: "EdDSA" })}.${b64({ sub: "u1", email, n })}.sig${n}`;
+  return `${b64({ alg: "EdDSA" })}.${b64({ sub: "u1", email, n, ...(roles.length ? { roles } : {}) })}.sig${n}`;
 }
 
 /** Connect's server-stream framing: each message enveloped, then the end-stream message. */
@@ -60,6 +60,8 @@ export interface FakeServer {
   routes: Handler[];
   issue(): string;
   email: string;
+  /** The roles the tokens it issues carry. */
+  roles: string[];
 }
 
 /** Installs the fake as the global fetch. */
@@ -70,9 +72,10 @@ export function fakeServer(email = "ada@example.com"): FakeServer {
     valid: new Set(),
     routes: [],
     email,
+    roles: [],
     to: (path) => server.seen.filter((s) => s.path === path),
     issue: () => {
-      const token = fakeJwt(email, ++n);
+      const token = fakeJwt(email, ++n, server.roles);
       server.valid.add(token);
       return token;
     },
