@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { initialWireFormat } from "./config";
-import { backoff } from "./history/useWatchGreetings";
+import { backoff } from "./api/watch";
 
 describe("wire format", () => {
   it("is Connect JSON unless ?format=binary", () => {

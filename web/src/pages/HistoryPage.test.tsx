@@ -1,7 +1,7 @@
 import { screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it } from "vitest";
-import { envelope, fakeServer, json, type FakeServer } from "../test/fake-server";
+import { envelope, fakeServer, json, openStream as stream, type FakeServer } from "../test/fake-server";
 import { newSession, renderApp } from "../test/render";
 
 let server: FakeServer;
@@ -14,19 +14,6 @@ const greeting = (id: number) => ({
   createdAt: "2026-01-01T00:00:00Z",
 });
 
-/** A WatchGreetings stream that sends `messages` and stays open, as the server's does. */
-function stream(messages: unknown[]): Response {
-  const body = envelope(messages);
-  const withoutEnd = body.subarray(0, body.length - 7); // the end-stream frame "{}" is 5 + 2 bytes
-  return new Response(
-    new ReadableStream({
-      start(controller) {
-        controller.enqueue(withoutEnd);
-      },
-    }),
-    { status: 200, headers: { "content-type": "application/connect+json" } },
-  );
-}
 
 beforeEach(() => {
   server = fakeServer();

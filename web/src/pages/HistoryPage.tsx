@@ -10,7 +10,8 @@ import { describeError } from "../api/errors";
 import { Page } from "../components/Page";
 import { Empty, ErrorMessage, Loading } from "../components/Status";
 import { GreeterService, type Greeting } from "../gen/greeter/v1/greeter_pb";
-import { useWatchGreetings, type WatchState } from "../history/useWatchGreetings";
+import { WatchStatus } from "../components/WatchStatus";
+import { useWatchGreetings } from "../history/useWatchGreetings";
 import { useSession } from "../session-context";
 
 const PAGE_SIZE = 20;
@@ -46,7 +47,7 @@ export function HistoryPage() {
 
   return (
     <Page title="History">
-      <WatchStatus watch={watch} />
+      <WatchStatus watch={watch} live="Live: new greetings appear at the top." />
       {list.isPending ? (
         <Loading label="Loading your greetings…" />
       ) : list.isError && !list.data ? (
@@ -95,22 +96,6 @@ function GreetingItem({ greeting: g }: { greeting: Greeting }) {
         {g.url && ` · ${g.url}`}
       </p>
     </li>
-  );
-}
-
-function WatchStatus({ watch }: { watch: WatchState }) {
-  const text =
-    watch.state === "live"
-      ? "Live: new greetings appear at the top."
-      : watch.state === "connecting"
-        ? "Connecting to live updates…"
-        : watch.state === "reconnecting"
-          ? `Live updates interrupted: reconnecting in ${watch.inSeconds} s…`
-          : `Live updates stopped: ${watch.message}`;
-  return (
-    <p className="watch-status" role="status" data-state={watch.state}>
-      {text}
-    </p>
   );
 }
 

@@ -47,6 +47,20 @@ export function envelope(messages: unknown[], end: unknown = {}): Uint8Array<Arr
   return out;
 }
 
+/** A Connect server stream that sends `messages` and stays open, as a watch does. */
+export function openStream(messages: unknown[]): Response {
+  const body = envelope(messages);
+  const withoutEnd = body.subarray(0, body.length - 7); // the end-stream frame "{}" is 5 + 2 bytes
+  return new Response(
+    new ReadableStream({
+      start(controller) {
+        controller.enqueue(withoutEnd);
+      },
+    }),
+    { status: 200, headers: { "content-type": "application/connect+json" } },
+  );
+}
+
 export interface FakeServer {
   fetch: ReturnType<typeof vi.fn>;
   seen: Seen[];
