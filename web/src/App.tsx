@@ -3,7 +3,7 @@
 
 import { TransportProvider } from "@connectrpc/connect-query";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { useEffect, useMemo, useState } from "react";
+import { lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { BrowserRouter, Navigate, Route, Routes } from "react-router";
 import { shouldRetry } from "./api/errors";
 import { createLangClient } from "./api/rest";
@@ -20,6 +20,10 @@ import { NotFoundPage } from "./pages/NotFoundPage";
 import { SignupPage } from "./pages/SignupPage";
 import { TranslationsPage } from "./pages/TranslationsPage";
 import { RequireAdmin, RequireGuest, RequireSession, ServicesProvider } from "./session-context";
+import { Loading } from "./components/Status";
+
+// The dashboard carries the chart library: fetched when it is first opened, not with every page.
+const DashboardPage = lazy(() => import("./pages/DashboardPage").then((m) => ({ default: m.DashboardPage })));
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({
@@ -69,6 +73,16 @@ export function AppRoutes() {
         <Route path="greet" element={<RequireSession><GreetPage /></RequireSession>} />
         <Route path="history" element={<RequireSession><HistoryPage /></RequireSession>} />
         <Route path="language" element={<RequireSession><LanguagePage /></RequireSession>} />
+        <Route
+          path="dashboard"
+          element={
+            <RequireSession>
+              <Suspense fallback={<Loading label="Loading the dashboard…" />}>
+                <DashboardPage />
+              </Suspense>
+            </RequireSession>
+          }
+        />
         <Route path="localized" element={<RequireSession><LocalizedPage /></RequireSession>} />
         <Route
           path="translations"

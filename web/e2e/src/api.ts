@@ -113,6 +113,16 @@ export class Api {
     return reply.status;
   }
 
+  /** A localized greeting through gateway (Connect JSON): traffic the dashboard then shows. */
+  async localizedGreeting(token: string, name: string, language: string): Promise<string> {
+    const reply = await this.request("POST", "/gateway.v1.GatewayService/LocalizedGreeting", {
+      json: { name, language },
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (reply.status !== 200) throw new Error(`LocalizedGreeting ${language}: ${reply.status} ${reply.body}`);
+    return JSON.parse(reply.body).greeting;
+  }
+
   async failedLogin(email: string): Promise<number> {
     return (await this.request("POST", "/auth/login", { json: { email, password: "not the password at all" } })).status;
   }

@@ -334,6 +334,38 @@ async function scenarios(): Promise<void> {
     await tab.shot("localized-preferred");
   });
 
+  await test("dashboard: the live overview charts real traffic through gateway", async (tab) => {
+    const { page } = tab;
+    const address = await account("dashboard");
+    const token = await api.accessToken(address, PASSWORD);
+    for (const language of ["fr", "de", "es", "it", "pt", "nl"]) await api.localizedGreeting(token, `Dash${RUN}`, language);
+    await seedSession(tab, address);
+    await tab.goto("/dashboard");
+    await tab.heading("Dashboard");
+    await page.getByText(/^Live: a new snapshot/).waitFor();
+    const users = (await page.getByTestId("user-count").textContent()) ?? "";
+    expect(/^\d+$/.test(users) && Number(users) >= 1, `user count: ${users}`);
+    const row = page.getByRole("table", { name: /^Per method, over the last/ }).getByRole("row", { name: /GatewayService\/LocalizedGreeting/ });
+    await row.waitFor();
+    const requests = Number((await row.getByRole("cell").first().textContent()) ?? "0");
+    expect(requests >= 6, `LocalizedGreeting requests in the table: ${requests}`);
+    // Both charts drawn on their canvases, with a LocalizedGreeting series.
+    const charts = page.getByTestId("chart");
+    await charts.nth(1).locator("canvas").waitFor();
+    const drawn = await page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLCanvasElement>("[data-testid=chart] canvas")).map((canvas) => {
+        const pixels = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+        let painted = 0;
+        for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) painted++;
+        return painted;
+      }),
+    );
+    expect(drawn.length === 2 && drawn.every((n) => n > 100), `painted pixels per chart: ${drawn.join(", ")}`);
+    expect((await charts.first().textContent())?.includes("GatewayService/LocalizedGreeting"), "no LocalizedGreeting series in the legend");
+    expect(tab.sent("/gateway.v1.GatewayService/WatchOverview").length >= 1, "no WatchOverview request");
+    await tab.axe("dashboard");
+  });
+
   await test("admin: a translation edited in the browser shows in a localized greeting; a non-admin is refused", async (tab) => {
     const { page } = tab;
     let adminPassword: string;
@@ -373,6 +405,11 @@ async function scenarios(): Promise<void> {
       await page.getByRole("button", { name: "Greet", exact: true }).click();
       await page.getByTestId("localized-greeting").filter({ hasText: `Hej Admin, från ${RUN}!` }).waitFor();
       await tab.shot("localized-edited");
+
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboard" }).click();
+      await tab.heading("Dashboard");
+      await page.getByRole("table", { name: "Per method, over the last 15 minutes" }).waitFor();
+      await tab.axe("dashboard-admin");
     } finally {
       const status = await api.setTranslation(adminToken, "sv", original);
       expect(status === 200 || status === 204, `restoring sv's template: ${status}`);

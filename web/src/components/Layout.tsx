@@ -44,6 +44,9 @@ export function Layout() {
                   <NavLink to="/localized">Localized</NavLink>
                 </li>
                 <li>
+                  <NavLink to="/dashboard">Dashboard</NavLink>
+                </li>
+                <li>
                   <NavLink to="/language">Language</NavLink>
                 </li>
                 {roles?.includes("admin") && (
