@@ -6,7 +6,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { BrowserRouter, Navigate, Route, Routes } from "react-router";
 import { shouldRetry } from "./api/errors";
-import { createLangClient } from "./api/rest";
+import { createAuthClient, createLangClient } from "./api/rest";
 import type { Session } from "./api/session";
 import { createTransport } from "./api/transport";
 import { Layout } from "./components/Layout";
@@ -17,6 +17,8 @@ import { LanguagePage } from "./pages/LanguagePage";
 import { LocalizedPage } from "./pages/LocalizedPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
+import { AuditPage } from "./pages/AuditPage";
+import { RolesPage } from "./pages/RolesPage";
 import { SignupPage } from "./pages/SignupPage";
 import { TranslationsPage } from "./pages/TranslationsPage";
 import { RequireAdmin, RequireGuest, RequireSession, ServicesProvider } from "./session-context";
@@ -39,7 +41,9 @@ export function App({ session, baseUrl = API_BASE_URL }: { session: Session; bas
   const [queryClient] = useState(createQueryClient);
   const transport = useMemo(() => createTransport(baseUrl, session, format), [baseUrl, session, format]);
   const lang = useMemo(() => createLangClient(baseUrl, session.fetch), [baseUrl, session]);
-  const services = useMemo(() => ({ session, lang, format, setFormat }), [session, lang, format]);
+  // auth's admin routes, with the bearer token (the session's own client goes without, by cookie).
+  const auth = useMemo(() => createAuthClient(baseUrl, session.fetch), [baseUrl, session]);
+  const services = useMemo(() => ({ session, lang, auth, format, setFormat }), [session, lang, auth, format]);
 
   // A session that ends (logout, or a refresh refused) takes its cached data with it.
   useEffect(
@@ -84,6 +88,8 @@ export function AppRoutes() {
           }
         />
         <Route path="localized" element={<RequireSession><LocalizedPage /></RequireSession>} />
+        <Route path="roles" element={<RequireSession><RequireAdmin><RolesPage /></RequireAdmin></RequireSession>} />
+        <Route path="audit" element={<RequireSession><RequireAdmin><AuditPage /></RequireAdmin></RequireSession>} />
         <Route
           path="translations"
           element={<RequireSession><RequireAdmin><TranslationsPage /></RequireAdmin></RequireSession>}

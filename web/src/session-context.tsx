@@ -3,7 +3,7 @@
 
 import { createContext, useContext, useSyncExternalStore, type ReactNode } from "react";
 import { Navigate, useLocation } from "react-router";
-import type { LangClient } from "./api/rest";
+import type { AuthClient, LangClient } from "./api/rest";
 import type { Session, SessionState } from "./api/session";
 import type { WireFormat } from "./config";
 import { Page } from "./components/Page";
@@ -12,6 +12,8 @@ import { Loading } from "./components/Status";
 export interface AppServices {
   session: Session;
   lang: LangClient;
+  /** auth with the bearer token: its admin routes. */
+  auth: AuthClient;
   format: WireFormat;
   setFormat: (format: WireFormat) => void;
 }

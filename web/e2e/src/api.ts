@@ -69,9 +69,11 @@ export class Api {
     });
   }
 
-  async signup(email: string, password: string): Promise<void> {
+  /** A new account: its user id. */
+  async signup(email: string, password: string): Promise<string> {
     const reply = await this.request("POST", "/auth/signup", { json: { email, password } });
     if (reply.status !== 201) throw new Error(`sign-up of ${email}: ${reply.status} ${reply.body}`);
+    return JSON.parse(reply.body).user.id;
   }
 
   /** A JSON-mode login: the access token, for calls the suite makes itself. */

@@ -410,6 +410,30 @@ async function scenarios(): Promise<void> {
       await tab.heading("Dashboard");
       await page.getByRole("table", { name: "Per method, over the last 15 minutes" }).waitFor();
       await tab.axe("dashboard-admin");
+
+      // Roles: grant admin to a new account, see it in auth's audit log, revoke it again.
+      const promoted = email("promoted");
+      const promotedId = await api.signup(promoted, PASSWORD);
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Roles" }).click();
+      await tab.heading("Roles");
+      await tab.axe("roles");
+      await page.getByLabel("Account email").fill(promoted);
+      await page.getByRole("button", { name: "Find" }).click();
+      await page.getByTestId("account-roles").filter({ hasText: "Roles: none" }).waitFor();
+      await page.getByRole("button", { name: "Grant admin" }).click();
+      await page.getByTestId("account-roles").filter({ hasText: "Roles: admin" }).waitFor();
+      await tab.axe("roles-granted");
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit" }).click();
+      await tab.heading("Audit log");
+      await page.getByRole("row").filter({ hasText: "role.granted" }).filter({ hasText: promotedId }).first().waitFor();
+      await tab.axe("audit");
+      await page.getByLabel("Service").selectOption("lang");
+      await page.getByRole("row").filter({ hasText: "translation.put" }).filter({ hasText: "sv/greeting" }).first().waitFor();
+      await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Roles" }).click();
+      await page.getByLabel("Account email").fill(promoted);
+      await page.getByRole("button", { name: "Find" }).click();
+      await page.getByRole("button", { name: "Revoke admin" }).click();
+      await page.getByTestId("account-roles").filter({ hasText: "Roles: none" }).waitFor();
     } finally {
       const status = await api.setTranslation(adminToken, "sv", original);
       expect(status === 200 || status === 204, `restoring sv's template: ${status}`);
@@ -420,8 +444,10 @@ async function scenarios(): Promise<void> {
     const other = await Tab.open(browser, WEB_URL, SHOTS, "admin-refused");
     try {
       await seedSession(other, address);
-      await other.goto("/translations");
-      await other.heading("Admins only");
+      for (const path of ["/roles", "/audit", "/translations"]) {
+        await other.goto(path);
+        await other.heading("Admins only");
+      }
       expect((await other.page.getByRole("link", { name: "Translations" }).count()) === 0, "a non-admin sees the Translations link");
       expect((await other.page.getByLabel("Greeting template").count()) === 0, "a non-admin gets the form");
       await other.axe("admins-only");

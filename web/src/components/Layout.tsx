@@ -50,9 +50,17 @@ export function Layout() {
                   <NavLink to="/language">Language</NavLink>
                 </li>
                 {roles?.includes("admin") && (
-                  <li>
-                    <NavLink to="/translations">Translations</NavLink>
-                  </li>
+                  <>
+                    <li>
+                      <NavLink to="/translations">Translations</NavLink>
+                    </li>
+                    <li>
+                      <NavLink to="/roles">Roles</NavLink>
+                    </li>
+                    <li>
+                      <NavLink to="/audit">Audit</NavLink>
+                    </li>
+                  </>
                 )}
               </>
             ) : (

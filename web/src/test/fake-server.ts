@@ -7,6 +7,8 @@ import { vi } from "vitest";
 export interface Seen {
   method: string;
   path: string;
+  /** The query string's parameters. */
+  query: URLSearchParams;
   headers: Headers;
   body: string;
   credentials: RequestCredentials | undefined;
@@ -138,6 +140,7 @@ export function fakeServer(email = "ada@example.com"): FakeServer {
     const seen: Seen = {
       method: request?.method ?? init?.method ?? "GET",
       path: url.pathname,
+      query: url.searchParams,
       headers,
       body,
       credentials: request?.credentials ?? init?.credentials,

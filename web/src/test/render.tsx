@@ -23,7 +23,13 @@ export function renderApp(path: string, session: Session) {
     queries: { ...queryClient.getDefaultOptions().queries, retryDelay: 0 },
     mutations: { ...queryClient.getDefaultOptions().mutations, retryDelay: 0 },
   });
-  const services = { session, lang: createLangClient(ORIGIN, session.fetch), format: "json" as const, setFormat: () => {} };
+  const services = {
+    session,
+    lang: createLangClient(ORIGIN, session.fetch),
+    auth: createAuthClient(ORIGIN, session.fetch),
+    format: "json" as const,
+    setFormat: () => {},
+  };
   return render(
     <ServicesProvider value={services}>
       <TransportProvider transport={createTransport(ORIGIN, session, "json")}>
