@@ -7,6 +7,18 @@
 
 import http from "node:http";
 
+/** What playwright's BrowserContext.addCookies takes. */
+export interface BrowserCookie {
+  name: string;
+  value: string;
+  domain: string;
+  path: string;
+  httpOnly: boolean;
+  secure: boolean;
+  sameSite: "Strict";
+  expires: number;
+}
+
 export interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -123,6 +135,32 @@ export class Api {
     });
     if (reply.status !== 200) throw new Error(`LocalizedGreeting ${language}: ${reply.status} ${reply.body}`);
     return JSON.parse(reply.body).greeting;
+  }
+
+  /**
+   * A cookie-mode login's cookies as a browser context takes them: what
+   * the site's own login leaves behind, made without the browser's login
+   * budget.
+   */
+  async sessionCookies(email: string, password: string): Promise<BrowserCookie[]> {
+    const cookies = (await this.cookieLogin(email, password)).map((line) => {
+      const [pair, ...attributes] = line.split(";").map((s) => s.trim());
+      const [name, value] = [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)];
+      const attr = (key: string) => attributes.find((a) => a.toLowerCase().startsWith(key.toLowerCase()));
+      const maxAge = Number(attr("Max-Age=")?.split("=")[1] ?? 3600);
+      return {
+        name,
+        value,
+        domain: this.url.hostname,
+        path: attr("Path=")?.split("=")[1] ?? "/",
+        httpOnly: Boolean(attr("HttpOnly")),
+        secure: Boolean(attr("Secure")),
+        sameSite: "Strict" as const,
+        expires: Math.floor(Date.now() / 1000) + maxAge,
+      };
+    });
+    if (!cookies.some((c) => c.name === "refresh_token" && c.value)) throw new Error("cookie-mode login set no refresh_token cookie");
+    return cookies;
   }
 
   async failedLogin(email: string): Promise<number> {

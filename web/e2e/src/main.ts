@@ -49,25 +49,7 @@ async function account(what: string): Promise<string> {
 
 /** Signs the context in the way the site's login does, without spending the browser's login budget. */
 async function seedSession(tab: Tab, address: string, password = PASSWORD): Promise<void> {
-  const host = new URL(WEB_URL).hostname;
-  const cookies = (await api.cookieLogin(address, password)).map((line) => {
-    const [pair, ...attributes] = line.split(";").map((s) => s.trim());
-    const [name, value] = [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)];
-    const attr = (key: string) => attributes.find((a) => a.toLowerCase().startsWith(key.toLowerCase()));
-    const maxAge = Number(attr("Max-Age=")?.split("=")[1] ?? 3600);
-    return {
-      name,
-      value,
-      domain: host,
-      path: attr("Path=")?.split("=")[1] ?? "/",
-      httpOnly: Boolean(attr("HttpOnly")),
-      secure: Boolean(attr("Secure")),
-      sameSite: "Strict" as const,
-      expires: Math.floor(Date.now() / 1000) + maxAge,
-    };
-  });
-  expect(cookies.some((c) => c.name === "refresh_token" && c.value), "cookie-mode login set no refresh_token cookie");
-  await tab.context.addCookies(cookies);
+  await tab.context.addCookies(await api.sessionCookies(address, password));
 }
 
 let browser: Browser;
