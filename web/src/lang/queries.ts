@@ -48,3 +48,8 @@ export function useSavePreference() {
     onSuccess: (saved) => queryClient.setQueryData(PREFERENCE, saved.language),
   });
 }
+
+/** "French (Français)". */
+export function languageName(l: { name: string; native_name: string }): string {
+  return `${l.name} (${l.native_name})`;
+}

@@ -12,10 +12,9 @@ import { newIdempotencyKey } from "../api/idempotency";
 import { withHeaders } from "../api/transport";
 import { Field } from "../components/Field";
 import { Page } from "../components/Page";
+import { nameProblem } from "../greeting/name";
 import { ErrorMessage, Loading } from "../components/Status";
 import { GreeterService } from "../gen/greeter/v1/greeter_pb";
-
-const MAX_NAME = 100;
 
 export function GreetPage() {
   const [name, setName] = useState("");
@@ -38,11 +37,7 @@ export function GreetPage() {
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const trimmed = name.trim();
-    const problem = !trimmed
-      ? "Enter a name to greet."
-      : Array.from(trimmed).length > MAX_NAME
-        ? `The name must be at most ${MAX_NAME} characters.`
-        : undefined;
+    const problem = nameProblem(name);
     setNameError(problem);
     if (problem) return nameRef.current?.focus();
     key.current = newIdempotencyKey();

@@ -7,6 +7,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { describeError } from "../api/errors";
 import { newIdempotencyKey } from "../api/idempotency";
 import { unwrap } from "../api/rest";
+import { LanguageSelect } from "../components/LanguageSelect";
 import { Page } from "../components/Page";
 import { ErrorMessage, Loading, Notice } from "../components/Status";
 import { useLanguages, usePreference, useSavePreference } from "../lang/queries";
@@ -44,17 +45,13 @@ export function LanguagePage() {
         <ErrorMessage>Could not load languages: {describeError(languages.error ?? preference.error)}</ErrorMessage>
       ) : (
         <form onSubmit={submit} className="form">
-          <div className="field">
-            <label htmlFor="language">Preferred language</label>
-            <select id="language" value={choice} onChange={(e) => setChoice(e.target.value)}>
-              {!preference.data && <option value="">Not chosen (English)</option>}
-              {languages.data.languages.map((l) => (
-                <option key={l.code} value={l.code}>
-                  {l.name} ({l.native_name})
-                </option>
-              ))}
-            </select>
-          </div>
+          <LanguageSelect
+            label="Preferred language"
+            languages={languages.data.languages}
+            value={choice}
+            onChange={setChoice}
+            none={preference.data ? undefined : "Not chosen (English)"}
+          />
           <ErrorMessage>{save.error && describeError(save.error)}</ErrorMessage>
           <Notice>{save.isSuccess && !save.isPending && "Saved."}</Notice>
           <button type="submit" disabled={!choice || save.isPending}>

@@ -10,12 +10,12 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { describeError } from "../api/errors";
 import { Field } from "../components/Field";
 import { Page } from "../components/Page";
+import { nameProblem } from "../greeting/name";
 import { ErrorMessage, Loading, Notice } from "../components/Status";
 import { GatewayService, Source } from "../gen/gateway/v1/gateway_pb";
-import { useLanguages, usePreference, useSavePreference } from "../lang/queries";
+import { LanguageSelect } from "../components/LanguageSelect";
+import { languageName, useLanguages, usePreference, useSavePreference } from "../lang/queries";
 import { useSessionState } from "../session-context";
-
-const MAX_NAME = 100;
 
 /** Where the answer came from, as a person would say it. */
 export function describeSource(source: Source): string {
@@ -50,18 +50,14 @@ export function LocalizedPage() {
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const trimmed = name.trim();
-    const problem = !trimmed
-      ? "Enter a name to greet."
-      : Array.from(trimmed).length > MAX_NAME
-        ? `The name must be at most ${MAX_NAME} characters.`
-        : undefined;
+    const problem = nameProblem(name);
     setNameError(problem);
     if (problem) return nameRef.current?.focus();
     save.reset();
     greeting.mutate({ name: trimmed, language: language ?? "en" });
   };
 
-  const names = new Map(languages.data?.languages.map((l) => [l.code, `${l.name} (${l.native_name})`]));
+  const names = new Map(languages.data?.languages.map((l) => [l.code, languageName(l)]));
   const result = greeting.data;
   const saved = preference.data ?? "en";
   const failed = languages.error ?? preference.error;
@@ -82,16 +78,7 @@ export function LocalizedPage() {
             error={nameError}
             onChange={(e) => setName(e.target.value)}
           />
-          <div className="field">
-            <label htmlFor="localized-language">Language</label>
-            <select id="localized-language" value={language} onChange={(e) => setLanguage(e.target.value)}>
-              {languages.data.languages.map((l) => (
-                <option key={l.code} value={l.code}>
-                  {names.get(l.code)}
-                </option>
-              ))}
-            </select>
-          </div>
+          <LanguageSelect label="Language" languages={languages.data.languages} value={language} onChange={setLanguage} />
           <ErrorMessage>{greeting.error && describeError(greeting.error)}</ErrorMessage>
           <div className="actions">
             <button type="submit" disabled={greeting.isPending}>

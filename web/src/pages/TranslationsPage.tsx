@@ -11,6 +11,7 @@ import { newIdempotencyKey } from "../api/idempotency";
 import { toRestError, unwrap } from "../api/rest";
 import { Page } from "../components/Page";
 import { ErrorMessage, Loading, Notice } from "../components/Status";
+import { LanguageSelect } from "../components/LanguageSelect";
 import { useLanguages } from "../lang/queries";
 import { MAX_CHARS, PLACEHOLDER, templateProblem } from "../lang/template";
 import { useServices } from "../session-context";
@@ -79,23 +80,15 @@ export function TranslationsPage() {
         <ErrorMessage>Could not load languages: {describeError(languages.error)}</ErrorMessage>
       ) : (
         <form onSubmit={submit} noValidate className="form">
-          <div className="field">
-            <label htmlFor={`${id}-language`}>Language</label>
-            <select
-              id={`${id}-language`}
-              value={language}
-              onChange={(e) => {
-                save.reset();
-                setLanguage(e.target.value);
-              }}
-            >
-              {languages.data.languages.map((l) => (
-                <option key={l.code} value={l.code}>
-                  {l.name} ({l.native_name})
-                </option>
-              ))}
-            </select>
-          </div>
+          <LanguageSelect
+            label="Language"
+            languages={languages.data.languages}
+            value={language}
+            onChange={(code) => {
+              save.reset();
+              setLanguage(code);
+            }}
+          />
           {current.isPending ? (
             <Loading label="Loading the template…" />
           ) : current.isError ? (
