@@ -147,6 +147,12 @@ let
     ) platform.webServices
   );
 
+  # The web front end (web/dist), from the committed lock (nix/site.nix).
+  site = import ./site.nix {
+    inherit pkgs root;
+    version = workspaceVersion;
+  };
+
   devstack = if platform.devstack == null then null else buildCrate platform.devstack;
 
   # The images' health check (`probe <url>`): no shell or curl in them.
@@ -240,6 +246,60 @@ let
     };
 
   images = lib.mapAttrs mkImage platform.services;
+
+  # A web service's image: its server, its health probe and the site at
+  # /srv/web (WEB_DIST); no CA certificates (it calls nothing).
+  webRoot = "/srv/web";
+  mkWebImage =
+    name: package:
+    let
+      entry = platform.webServices.${name};
+      version = platformLib.crateVersion root entry.crateDir;
+      uid = toString platformLib.uid;
+      siteRoot = pkgs.runCommandLocal "platform-site-root" { } ''
+        mkdir -p $out${webRoot}
+        cp -r ${site}/. $out${webRoot}/
+      '';
+    in
+    pkgs.dockerTools.buildLayeredImage {
+      name = "platform/${name}";
+      tag = version;
+      contents = [
+        pkgs.tzdata
+        probe
+        siteRoot
+      ];
+      config = {
+        Entrypoint = [ (lib.getExe' package name) ];
+        User = "${uid}:${uid}";
+        ExposedPorts."${toString entry.port}/tcp" = { };
+        Healthcheck = {
+          Test = [
+            "CMD"
+            "/bin/probe"
+            "http://127.0.0.1:${toString entry.port}/readyz"
+          ];
+          Interval = 10000000000;
+          Timeout = 3000000000;
+          StartPeriod = 60000000000;
+          Retries = 3;
+        };
+        Env = [
+          "HOST=0.0.0.0"
+          "PORT=${toString entry.port}"
+          "WEB_DIST=${webRoot}"
+          "TZDIR=${pkgs.tzdata}/share/zoneinfo"
+        ];
+        Labels = {
+          "org.opencontainers.image.title" = name;
+          "org.opencontainers.image.description" = entry.description;
+          "org.opencontainers.image.version" = version;
+          "org.opencontainers.image.revision" = revision;
+          "org.opencontainers.image.licenses" = "MIT OR Apache-2.0";
+        };
+      };
+    };
+  webImages = lib.mapAttrs mkWebImage webPackages;
 
   # ---- checks ----------------------------------------------------------------
   # Tests that read JSON Schemas from beside the repository (../shared/schemas),
@@ -422,20 +482,20 @@ in
     // lib.optionalAttrs (devstack != null) { inherit devstack; }
     // lib.mapAttrs' (name: sbom: lib.nameValuePair "${name}-sbom" sbom) sboms
     // {
-      inherit probe;
+      inherit probe site;
       sboms = pkgs.symlinkJoin {
         name = "platform-sboms";
         paths = lib.attrValues sboms;
       };
     }
     // lib.optionalAttrs isLinux (
-      lib.mapAttrs' (name: image: lib.nameValuePair "${name}-image" image) images
+      lib.mapAttrs' (name: image: lib.nameValuePair "${name}-image" image) (images // webImages)
       // {
         images = pkgs.linkFarm "platform-images" (
           lib.mapAttrsToList (name: image: {
             name = "${name}.tar.gz";
             path = image;
-          }) images
+          }) (images // webImages)
         );
       }
     );

@@ -97,6 +97,12 @@ let
           .${system};
       };
       rustPlatform.rustLibSrc = stubDrv "rust-lib-src";
+      # The site's build: the arguments given, and importNpmLock's.
+      buildNpmPackage = args: stubDrv args.pname // { npm = args; };
+      importNpmLock = {
+        __functor = _: args: stubDrv "npm-deps" // { npmLock = args; };
+        npmConfigHook = stubDrv "npm-config-hook";
+      };
       dockerTools.buildLayeredImage = args: stubDrv "image" // { imageArgs = args; };
       linkFarm = name: entries: stubDrv name // { inherit entries; };
       symlinkJoin = args: stubDrv args.name // { inherit (args) paths; };
@@ -152,9 +158,15 @@ let
     ++ [
       "probe"
       "sboms"
+      "site"
     ]
     ++ lib.optional (platform.devstack != null) "devstack";
   linuxChecks = outputs.checks.${linux};
+  # the web services whose crate is present: Nix builds and images them
+  builtWeb = lib.filter (
+    n: builtins.pathExists (root + "/${platform.webServices.${n}.crateDir}/Cargo.toml")
+  ) (lib.attrNames platform.webServices);
+  imaged = lib.sort lib.lessThan (lib.attrNames services ++ builtWeb);
   # every path a recorded fileset selects
   filesetPaths =
     set:
@@ -763,12 +775,11 @@ in
       ) (lib.attrNames declared)
     ))
     (check "greeter and caller are present" (services ? greeter && services ? caller))
-    (check "Nix builds, images and deploys no web service yet (part 2, issue 21)" (
+    (check "Nix images but deploys no web service yet (issue 21)" (
       lib.all (
         n:
         !(services ? ${n})
         && !(outputs.packages.${linux} ? ${n})
-        && !(outputs.packages.${linux} ? "${n}-image")
         && !(outputs.nixosModules ? ${n})
         && !(outputs.lib.services ? ${n})
       ) (lib.attrNames platform.webServices)
@@ -938,9 +949,7 @@ in
       ])
       (
         lib.replicate 2 (
-          lib.sort lib.lessThan (
-            nonImagePackages ++ map (n: "${n}-image") (lib.attrNames services) ++ [ "images" ]
-          )
+          lib.sort lib.lessThan (nonImagePackages ++ map (n: "${n}-image") imaged ++ [ "images" ])
         )
       )
     )
@@ -953,7 +962,7 @@ in
         "x86_64-linux"
         "aarch64-linux"
       ]
-    ) (lib.replicate 2 (map (n: "${n}.tar.gz") (lib.attrNames services))))
+    ) (lib.replicate 2 (map (n: "${n}.tar.gz") imaged)))
     (eq "each system's images are built by its own packages (native builds)"
       outputs.packages.aarch64-linux.greeter-image.imageArgs.config.Entrypoint
       [ "/nix/store/00000000000000000000000000000000-greeter/bin/greeter" ]
@@ -1205,6 +1214,76 @@ in
       ))
     ]
   );
+
+  # The web front end (nix/site.nix) and the web services' images.
+  site =
+    let
+      siteArgs = outputs.packages.${linux}.site.npm;
+      webSrc = root + "/web";
+      selected = map (p: p.maybe or p) siteArgs.src.fileset.unions;
+      webImage = outputs.packages.${linux}.web-image.imageArgs.config;
+    in
+    [
+      (eq "the site's dependencies come from the committed lock (importNpmLock of the web source)"
+        siteArgs.npmDeps.npmLock
+        { npmRoot = siteArgs.src; }
+      )
+      (eq "the site's source is rooted at web/" siteArgs.src.root webSrc)
+      (check "the site installs its dependencies with importNpmLock's config hook" (
+        (siteArgs.npmConfigHook.name or null) == "npm-config-hook"
+      ))
+      (eq "the site is built by `npm run build`" siteArgs.npmBuildScript "build")
+      # importNpmLock fetches what `resolved` names, checked by `integrity`; an
+      # entry without them (npm's omit-lockfile-registry-resolved) would send
+      # npm to the network inside the build. web/.npmrc keeps them written.
+      (check "every package in web/package-lock.json has an https `resolved` and an `integrity`" (
+        lib.all (m: lib.hasPrefix "https://" (m.resolved or "") && (m.integrity or "") != "") (
+          lib.attrValues (
+            removeAttrs (builtins.fromJSON (builtins.readFile (webSrc + "/package-lock.json"))).packages [ "" ]
+          )
+        )
+      ))
+      (check "the site's source has package.json, package-lock.json and src/" (
+        lib.all (f: lib.elem (webSrc + "/${f}") selected) [
+          "package.json"
+          "package-lock.json"
+          "src"
+        ]
+      ))
+      (check "the site's source has no node_modules, dist, e2e/dist, screenshots or test-results" (
+        lib.all (f: !(lib.elem (webSrc + "/${f}") selected)) [
+          "node_modules"
+          "dist"
+          "e2e"
+          "e2e/dist"
+          "screenshots"
+          "test-results"
+        ]
+        && lib.all (p: !(lib.hasInfix "node_modules" (toString p))) selected
+      ))
+      (eq "the site has the workspace's version" siteArgs.version
+        (builtins.fromTOML (builtins.readFile (root + "/Cargo.toml"))).workspace.package.version
+      )
+    ]
+    ++ lib.optionals (lib.elem "web" builtWeb) [
+      (eq "the web image runs the web server" webImage.Entrypoint [
+        "/nix/store/00000000000000000000000000000000-web/bin/web"
+      ])
+      (check "the web image serves the site at /srv/web (WEB_DIST) on all interfaces" (
+        lib.elem "WEB_DIST=/srv/web" webImage.Env && lib.elem "HOST=0.0.0.0" webImage.Env
+      ))
+      (eq "the web image exposes its port from services.toml" webImage.ExposedPorts {
+        "${toString platform.webServices.web.port}/tcp" = { };
+      })
+      (eq "the web image's health check is probe on /readyz" webImage.Healthcheck.Test [
+        "CMD"
+        "/bin/probe"
+        "http://127.0.0.1:${toString platform.webServices.web.port}/readyz"
+      ])
+      (eq "the web image runs as the services' fixed user" webImage.User
+        "${toString platformLib.uid}:${toString platformLib.uid}"
+      )
+    ];
 
   # deploy/edge/edge.toml and the Traefik files rendered from it against
   # services.toml (builtins.fromJSON reads the rendered YAML: it is JSON).
