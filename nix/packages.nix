@@ -192,25 +192,28 @@ let
   sbomPath = name: "/share/sbom/${name}.cdx.json";
 
   # ---- images ----------------------------------------------------------------
-  # The binary, its health probe, CA certificates, tzdata and its SBOM; no
-  # shell, no package manager, a fixed non-root user.
+  # What every platform image is: the server as entry point, a fixed non-root
+  # user, its port, a Docker health check with probe on /readyz and the OCI
+  # labels; no shell, no package manager. Each kind adds its `contents`, the
+  # `env` between PORT and TZDIR, and `labels`.
   # `docker load < result`, `kind load image-archive result`.
-  mkImage =
-    name: entry:
+  mkPlatformImage =
+    {
+      name,
+      entry,
+      package,
+      contents,
+      env,
+      labels ? { },
+    }:
     let
-      package = servicePackages.${name};
       version = platformLib.crateVersion root entry.crateDir;
       uid = toString platformLib.uid;
     in
     pkgs.dockerTools.buildLayeredImage {
       name = "platform/${name}";
       tag = version;
-      contents = [
-        pkgs.cacert
-        pkgs.tzdata
-        probe
-        sboms.${name}
-      ];
+      inherit contents;
       config = {
         Entrypoint = [ (lib.getExe' package name) ];
         User = "${uid}:${uid}";
@@ -230,74 +233,59 @@ let
         Env = [
           "HOST=0.0.0.0"
           "PORT=${toString entry.port}"
-          "SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt"
-          "TZDIR=${pkgs.tzdata}/share/zoneinfo"
-        ];
+        ]
+        ++ env
+        ++ [ "TZDIR=${pkgs.tzdata}/share/zoneinfo" ];
         Labels = {
           "org.opencontainers.image.title" = name;
           "org.opencontainers.image.description" = entry.description;
           "org.opencontainers.image.version" = version;
           "org.opencontainers.image.revision" = revision;
           "org.opencontainers.image.licenses" = "MIT OR Apache-2.0";
-          "dev.platform.sbom" = sbomPath name;
-          "dev.platform.sbom.format" = "CycloneDX 1.5 JSON";
-        };
+        }
+        // labels;
+      };
+    };
+
+  # A backend service: its binary, probe, CA certificates, tzdata and its SBOM.
+  mkImage =
+    name: entry:
+    mkPlatformImage {
+      inherit name entry;
+      package = servicePackages.${name};
+      contents = [
+        pkgs.cacert
+        pkgs.tzdata
+        probe
+        sboms.${name}
+      ];
+      env = [ "SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt" ];
+      labels = {
+        "dev.platform.sbom" = sbomPath name;
+        "dev.platform.sbom.format" = "CycloneDX 1.5 JSON";
       };
     };
 
   images = lib.mapAttrs mkImage platform.services;
 
-  # A web service's image: its server, its health probe and the site at
-  # /srv/web (WEB_DIST); no CA certificates (it calls nothing).
+  # A web service: its server, probe, tzdata and the site at /srv/web
+  # (WEB_DIST); no CA certificates (it calls nothing).
   webRoot = "/srv/web";
+  siteRoot = pkgs.runCommandLocal "platform-site-root" { } ''
+    mkdir -p $out${webRoot}
+    cp -r ${site}/. $out${webRoot}/
+  '';
   mkWebImage =
     name: package:
-    let
+    mkPlatformImage {
+      inherit name package;
       entry = platform.webServices.${name};
-      version = platformLib.crateVersion root entry.crateDir;
-      uid = toString platformLib.uid;
-      siteRoot = pkgs.runCommandLocal "platform-site-root" { } ''
-        mkdir -p $out${webRoot}
-        cp -r ${site}/. $out${webRoot}/
-      '';
-    in
-    pkgs.dockerTools.buildLayeredImage {
-      name = "platform/${name}";
-      tag = version;
       contents = [
         pkgs.tzdata
         probe
         siteRoot
       ];
-      config = {
-        Entrypoint = [ (lib.getExe' package name) ];
-        User = "${uid}:${uid}";
-        ExposedPorts."${toString entry.port}/tcp" = { };
-        Healthcheck = {
-          Test = [
-            "CMD"
-            "/bin/probe"
-            "http://127.0.0.1:${toString entry.port}/readyz"
-          ];
-          Interval = 10000000000;
-          Timeout = 3000000000;
-          StartPeriod = 60000000000;
-          Retries = 3;
-        };
-        Env = [
-          "HOST=0.0.0.0"
-          "PORT=${toString entry.port}"
-          "WEB_DIST=${webRoot}"
-          "TZDIR=${pkgs.tzdata}/share/zoneinfo"
-        ];
-        Labels = {
-          "org.opencontainers.image.title" = name;
-          "org.opencontainers.image.description" = entry.description;
-          "org.opencontainers.image.version" = version;
-          "org.opencontainers.image.revision" = revision;
-          "org.opencontainers.image.licenses" = "MIT OR Apache-2.0";
-        };
-      };
+      env = [ "WEB_DIST=${webRoot}" ];
     };
   webImages = lib.mapAttrs mkWebImage webPackages;
 
