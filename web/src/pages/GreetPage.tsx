@@ -12,15 +12,13 @@ import { newIdempotencyKey } from "../api/idempotency";
 import { withHeaders } from "../api/transport";
 import { Field } from "../components/Field";
 import { Page } from "../components/Page";
-import { nameProblem } from "../greeting/name";
 import { ErrorMessage, Loading } from "../components/Status";
+import { useNameField } from "../greeting/useNameField";
 import { GreeterService } from "../gen/greeter/v1/greeter_pb";
 
 export function GreetPage() {
-  const [name, setName] = useState("");
+  const nameField = useNameField();
   const [url, setUrl] = useState("");
-  const [nameError, setNameError] = useState<string>();
-  const nameRef = useRef<HTMLInputElement>(null);
   const queryClient = useQueryClient();
   const key = useRef("");
   const base = useTransport();
@@ -36,10 +34,8 @@ export function GreetPage() {
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const trimmed = name.trim();
-    const problem = nameProblem(name);
-    setNameError(problem);
-    if (problem) return nameRef.current?.focus();
+    const trimmed = nameField.checked();
+    if (trimmed === undefined) return;
     key.current = newIdempotencyKey();
     greet.mutate({ name: trimmed, url: url.trim() });
   };
@@ -48,15 +44,7 @@ export function GreetPage() {
   return (
     <Page title="Greet">
       <form onSubmit={submit} noValidate className="form">
-        <Field
-          ref={nameRef}
-          label="Name"
-          name="name"
-          autoComplete="off"
-          value={name}
-          error={nameError}
-          onChange={(e) => setName(e.target.value)}
-        />
+        {nameField.field}
         <Field
           label="URL to check (optional)"
           hint="Greeter fetches it and reports its HTTP status; leave it empty for the default."

@@ -6,12 +6,11 @@
 // which the next visit starts from.
 
 import { useMutation } from "@connectrpc/connect-query";
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { describeError } from "../api/errors";
-import { Field } from "../components/Field";
 import { Page } from "../components/Page";
-import { nameProblem } from "../greeting/name";
 import { ErrorMessage, Loading, Notice } from "../components/Status";
+import { useNameField } from "../greeting/useNameField";
 import { GatewayService, Source } from "../gen/gateway/v1/gateway_pb";
 import { LanguageSelect } from "../components/LanguageSelect";
 import { languageName, useLanguages, usePreference, useSavePreference } from "../lang/queries";
@@ -37,10 +36,8 @@ export function LocalizedPage() {
   const preference = usePreference();
   const save = useSavePreference();
   const greeting = useMutation(GatewayService.method.localizedGreeting);
-  const [name, setName] = useState(() => email?.split("@")[0] ?? "");
-  const [nameError, setNameError] = useState<string>();
+  const nameField = useNameField(email?.split("@")[0] ?? "");
   const [language, setLanguage] = useState<string>();
-  const nameRef = useRef<HTMLInputElement>(null);
 
   // The saved preference is where a visit starts; English without one.
   useEffect(() => {
@@ -49,10 +46,8 @@ export function LocalizedPage() {
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const trimmed = name.trim();
-    const problem = nameProblem(name);
-    setNameError(problem);
-    if (problem) return nameRef.current?.focus();
+    const trimmed = nameField.checked();
+    if (trimmed === undefined) return;
     save.reset();
     greeting.mutate({ name: trimmed, language: language ?? "en" });
   };
@@ -69,15 +64,7 @@ export function LocalizedPage() {
         <Loading label="Loading languages…" />
       ) : (
         <form onSubmit={submit} noValidate className="form">
-          <Field
-            ref={nameRef}
-            label="Name"
-            name="name"
-            autoComplete="off"
-            value={name}
-            error={nameError}
-            onChange={(e) => setName(e.target.value)}
-          />
+          {nameField.field}
           <LanguageSelect label="Language" languages={languages.data.languages} value={language} onChange={setLanguage} />
           <ErrorMessage>{greeting.error && describeError(greeting.error)}</ErrorMessage>
           <div className="actions">
